@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: MIT
+# Builds idsrd, idsrctl, idsr-vmm and libidsr-client into build/, and runs the
+# tests, the demo and the benchmarks. `make V=1` shows the commands.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+BUILD ?= build
+VERSION := 0.1.0
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -MMD -MP
+CFLAGS += -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+          -Wshadow -Wpointer-arith -Wvla -Wundef -Wno-unused-parameter
+CFLAGS += -I. -Ilib -Iproto -I$(BUILD)/gen -DIDSR_VERSION='"$(VERSION)"'
+WERROR ?= 1
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDFLAGS += -pthread
+
+PKGS := libuv sqlite3 libprotobuf-c libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) unicorn cmocka 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS += $(PKG_CFLAGS)
+UNICORN_LIBS := $(shell pkg-config --libs unicorn 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# ---- sources: each directory is one module; new files are picked up ------
+GEN_C := $(BUILD)/gen/idsr.pb-c.c
+GEN_H := $(BUILD)/gen/idsr.pb-c.h
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.S,$(BUILD)/obj/%.o,$(1)))
+
+CLIENT_SRC := proto/client.c proto/frame.c $(GEN_C)
+COMMON_SRC := $(filter-out lib/fuzz_%.c,$(wildcard lib/*.c)) lib/embed.S
+REPLAY_SRC := $(wildcard replay/*.c)
+DAEMON_SRC := $(filter-out idsrd/main.c,$(wildcard idsrd/*.c))
+CLI_SRC := $(wildcard cli/*.c)
+VMM_SRC := $(wildcard tests/vmm/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+CLIENT_LIB := $(BUILD)/libidsr-client.a
+CLIENT_SO := $(BUILD)/libidsr-client.so.1
+COMMON_LIB := $(BUILD)/libidsr-common.a
+REPLAY_LIB := $(BUILD)/libidsr-replay.a
+DAEMON_LIB := $(BUILD)/libidsrd.a
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+BINS := $(BUILD)/idsrd $(BUILD)/idsrctl $(BUILD)/idsr-vmm
+
+.PHONY: all deps check check-build demo bench stress fuzz install uninstall clean guests
+all: $(BINS) $(CLIENT_LIB) $(CLIENT_SO) guests
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(BUILD)/gen/idsr.pb-c.c $(BUILD)/gen/idsr.pb-c.h: proto/idsr.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# the generated protobuf code is not ours to warn about
+$(BUILD)/obj/$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes,$(CFLAGS)) -fPIC -c -o $@ $<
+
+# embeds data/registers.tsv and schema.sql (.incbin): data, not code
+$(BUILD)/obj/lib/embed.o: lib/embed.S data/registers.tsv schema.sql
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) -c -o $@ $<
+
+$(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The shared client library is built position-independent from the same sources.
+$(BUILD)/pic/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes,$(CFLAGS)) -fPIC -fvisibility=hidden -DIDSR_CLIENT_SHARED -c -o $@ $<
+
+$(CLIENT_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(CLIENT_SRC))
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,libidsr-client.so.1 -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs libprotobuf-c)
+	$(Q)ln -sf libidsr-client.so.1 $(BUILD)/libidsr-client.so
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(REPLAY_LIB): $(call obj,$(REPLAY_SRC))
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^ $(if $^,,)
+
+$(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+LINK_ALL := $(DAEMON_LIB) $(REPLAY_LIB) $(COMMON_LIB) $(CLIENT_LIB)
+
+$(BUILD)/idsrd: $(call obj,idsrd/main.c) $(LINK_ALL)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm
+
+$(BUILD)/idsrctl: $(call obj,$(CLI_SRC)) $(REPLAY_LIB) $(COMMON_LIB) $(CLIENT_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm
+
+$(BUILD)/idsr-vmm: $(call obj,$(VMM_SRC)) $(COMMON_LIB) $(CLIENT_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(UNICORN_LIBS) $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(LINK_ALL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LINK_ALL) $(LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+$(BUILD)/tests/%: tests/integration/%.c $(LINK_ALL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LINK_ALL) $(LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+$(BUILD)/bench/%: bench/%.c $(LINK_ALL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LINK_ALL) $(LDFLAGS) $(PKG_LIBS) -lm
+
+# guest programs (tests/guests/Makefile.inc says how they are assembled)
+-include tests/guests/guests.mk
+
+check-build: all $(UNIT_BINS) $(INTEG_BINS)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-build
+	$(Q)BUILD=$(BUILD) tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) bench/run.sh
+
+stress: deps
+	$(Q)$(MAKE) --no-print-directory check-build
+	$(Q)BUILD=$(BUILD) IDSR_STRESS=full tests/run.sh stress
+
+fuzz: deps
+	$(Q)BUILD=$(BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(BUILD)/idsrd $(DESTDIR)$(SBINDIR)/idsrd
+	install -m 0755 $(BUILD)/idsrctl $(DESTDIR)$(BINDIR)/idsrctl
+	install -m 0644 $(CLIENT_LIB) $(DESTDIR)$(LIBDIR)/libidsr-client.a
+	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(LIBDIR)/libidsr-client.so.1
+	ln -sf libidsr-client.so.1 $(DESTDIR)$(LIBDIR)/libidsr-client.so
+	install -m 0644 proto/idsr_client.h $(DESTDIR)$(INCLUDEDIR)/idsr_client.h
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    proto/idsr-client.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc
+	$(Q)if [ -d man ] && ls man/*.[0-9] >/dev/null 2>&1; then for m in man/*.[0-9]; do \
+	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done; fi
+	$(Q)if [ -d systemd ] && ls systemd/*.s* >/dev/null 2>&1; then install -d $(DESTDIR)$(SYSTEMDUNITDIR); \
+	    install -m 0644 systemd/idsrd.service systemd/idsrd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/idsrd
+	[ -e $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf ] || install -m 0644 examples/policy.conf $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/idsrd $(DESTDIR)$(BINDIR)/idsrctl $(DESTDIR)$(LIBDIR)/libidsr-client.a \
+	      $(DESTDIR)$(LIBDIR)/libidsr-client.so.1 $(DESTDIR)$(LIBDIR)/libidsr-client.so \
+	      $(DESTDIR)$(INCLUDEDIR)/idsr_client.h $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.service $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.socket
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,man8/idsrd.8 man1/idsrctl.1 man5/idsrd-policy.5)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

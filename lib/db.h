@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening trace databases (schema.sql), shared by idsrd, idsrctl and replay. */
+#ifndef IDSR_DB_H
+#define IDSR_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#define SCHEMA_VERSION 1	/* must equal schema.sql's PRAGMA user_version */
+
+/*
+ * Opens path. DB_CREATE makes the file (mode 0640) and applies the schema and
+ * register names if it is new; DB_READONLY opens an existing trace for reading.
+ * Either way the file must be an idsrd trace of a schema this build reads.
+ * Returns 0, or a negative errno with a sentence in why:
+ * -ENOENT (no such file), -EINVAL (not an idsrd trace), -EPROTO (newer schema).
+ */
+#define DB_CREATE	1
+#define DB_READONLY	2
+int db_open(const char *path, int flags, sqlite3 **out, char *why, size_t whylen);
+void db_close(sqlite3 *db);
+
+/* "FILE[:BOOT_ID]": boot_id 0 means "the file's last boot". -EINVAL if malformed. */
+int db_parse_boot_ref(const char *ref, char *path, size_t pathlen, int64_t *boot_id);
+/* Resolves boot_id 0 to the last boot; -ENOENT (with why) if there is no such boot. */
+int db_resolve_boot(sqlite3 *db, int64_t *boot_id, char *why, size_t whylen);
+
+/* CLOCK_REALTIME in ns. */
+int64_t db_now_ns(void);
+
+#endif

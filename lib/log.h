@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging to stderr, with syslog priority prefixes under systemd. */
+#ifndef IDSR_LOG_H
+#define IDSR_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+/* prog prefixes human messages ("idsrd: "); journal=true prints "<N>" prefixes instead. */
+void log_init(const char *prog, bool journal, enum log_level max);
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

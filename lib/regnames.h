@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* Register names per implementation, from data/registers.tsv (embedded). */
+#ifndef IDSR_REGNAMES_H
+#define IDSR_REGNAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REGNAME_TEXT_MAX 64
+
+struct regname {
+	uint32_t key;
+	const char *name;		/* "HID0_EL1" */
+	const char *impl;		/* "apple", "arm-architectural", "arm-cortex-a76" */
+	const char *description;
+};
+
+/* The table, parsed once (thread-safe); sorted by key. */
+const struct regname *regnames_table(size_t *count);
+
+/* The name of key on impl, falling back to the architectural name; NULL if none.
+ * impl may be NULL or "": then architectural only, else any unambiguous name. */
+const char *regnames_name(uint32_t key, const char *impl);
+
+/* Looks a name up (case-insensitive, with or without its _ELn suffix) in impl,
+ * or across all implementations when impl is NULL/"" (must be unambiguous).
+ * Returns 0, -ENOENT (unknown) or -ENOTUNIQ (names several encodings). */
+int regnames_lookup(const char *name, const char *impl, uint32_t *key);
+
+/* Name if known, else the generic encoding; returns buf. len >= REGNAME_TEXT_MAX. */
+const char *regnames_format(uint32_t key, const char *impl, char *buf, size_t len);
+
+/* "apple" for Apple's implementer code, "arm-cortex-…" for known Cortex
+ * parts, NULL if the MIDR names nothing in the table. */
+const char *regnames_impl_from_midr(uint64_t midr);
+
+/* True if impl names an implementation present in the table. */
+int regnames_impl_known(const char *impl);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libidsr-client: how a VMM hands trapped IMPLEMENTATION DEFINED system
+ * register accesses to idsrd and gets back what the guest should see.
+ *
+ * Use one connection per vCPU thread (the normal case): every connection of
+ * one VM run sends the same instance id, so idsrd logs them as one boot.
+ *
+ *	struct idsr_hello hello = { .vmm = "myvmm", .vm_name = "guest0", .vcpus = 4 };
+ *	struct idsr_conn *conn;
+ *	if (idsr_connect(NULL, &hello, &conn) < 0)
+ *		errx(1, "idsrd: %s", idsr_last_error());
+ *	...on a trapped access of vCPU 2:
+ *	struct idsr_access a = { .vcpu = 2, .key = key, .pc = pc, .el = 1,
+ *				 .is_write = false };
+ *	struct idsr_verdict v;
+ *	if (idsr_access(conn, &a, &v) < 0 || v.undef)
+ *		inject_undef();
+ *	else
+ *		set_rt(v.value);
+ *	...
+ *	idsr_close(conn, "guest halted");
+ *
+ * All functions return 0 or a negative errno; idsr_last_error() then says
+ * what failed in words (per thread). Calls on one connection must not run
+ * concurrently; different connections are independent.
+ */
+#ifndef IDSR_CLIENT_H
+#define IDSR_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IDSR_INSTANCE_LEN 16
+
+/* Who is connecting. Every field is optional. */
+struct idsr_hello {
+	const char *vmm;		/* "qemu 9.1", "kvmtool", … */
+	const char *vm_name;
+	/* Same bytes for every connection of one VM run. NULL: the library
+	 * uses one random id per process (a process is one VM run). */
+	const uint8_t *instance;
+	size_t instance_len;		/* <= IDSR_INSTANCE_LEN */
+	uint32_t vcpus;			/* vCPUs of the VM */
+	const char *kernel;		/* guest kernel, free text */
+	const uint8_t *build_id;
+	size_t build_id_len;
+	uint64_t image_base;		/* kernel link address */
+	uint64_t slide;			/* KASLR slide */
+	uint64_t midr;			/* the guest's MIDR_EL1: names the implementation */
+	const char *impl;		/* or name it: "apple", "arm-cortex-a76" */
+};
+
+/* One trapped access. key is the packed encoding (idsr_key_a64/a32 below). */
+struct idsr_access {
+	uint32_t vcpu;
+	uint32_t key;
+	uint64_t pc;
+	uint8_t el;			/* exception level the access came from */
+	bool is_write;
+	uint64_t value;			/* the written value (writes) */
+	uint64_t seq;			/* out: the per-vCPU sequence number used */
+};
+
+struct idsr_verdict {
+	bool undef;			/* inject UNDEF into the guest */
+	uint64_t value;			/* EMULATE of a read: what Rt gets */
+};
+
+struct idsr_conn;
+
+/* Connects to idsrd's VMM socket (path NULL: $IDSRD_SOCKET, else the
+ * default: /run/idsrd/vmm.sock, or $XDG_RUNTIME_DIR/idsrd/vmm.sock when
+ * not root), says hello and waits for the welcome. */
+int idsr_connect(const char *path, const struct idsr_hello *hello, struct idsr_conn **out);
+
+/* Sends one access and waits for its verdict. The library numbers each
+ * vCPU's accesses (a->seq). */
+int idsr_access(struct idsr_conn *conn, struct idsr_access *a, struct idsr_verdict *v);
+
+/* Says goodbye (reason may be NULL) and frees conn. */
+int idsr_close(struct idsr_conn *conn, const char *reason);
+
+uint64_t idsr_boot_id(const struct idsr_conn *conn);
+bool idsr_replaying(const struct idsr_conn *conn);	/* the daemon answers from a recording */
+
+/* What the last failing call on this thread failed on, in words. */
+const char *idsr_last_error(void);
+
+/* Packed encodings (DESIGN.md). */
+static inline uint32_t idsr_key_a64(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2)
+{
+	return op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2;
+}
+static inline uint32_t idsr_key_a32(unsigned coproc, unsigned opc1, unsigned crn, unsigned crm, unsigned opc2)
+{
+	return 1u << 31 | coproc << 16 | opc1 << 11 | crn << 7 | crm << 3 | opc2;
+}
+static inline uint32_t idsr_key_a32_wide(unsigned coproc, unsigned opc1, unsigned crm)
+{
+	return 1u << 31 | 1u << 30 | coproc << 16 | opc1 << 11 | crm << 3;
+}
+
+/*
+ * For a VMM on a KVM patched with KVM_CAP_ARM_IDSR_TO_USER: the exit's
+ * fields as KVM_EXIT_ARM_IDSR reports them. Fill the inputs from
+ * run->arm_idsr, call idsr_handle_kvm_exit, copy is_handled and regval back,
+ * and KVM either completes the access (is_handled = 1, reads get regval) or
+ * injects UNDEF (is_handled = 0).
+ */
+struct idsr_kvm_idsr {
+	uint8_t Op0, Op1, CRn, CRm, Op2;	/* in */
+	uint8_t is_write;			/* in */
+	uint8_t is_handled;			/* out */
+	uint64_t regval;			/* in: written value; out: read value */
+};
+
+int idsr_handle_kvm_exit(struct idsr_conn *conn, uint32_t vcpu, uint64_t pc, uint8_t el,
+			 struct idsr_kvm_idsr *exit);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
