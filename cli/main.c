@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrctl: watch, replay and compare the IDSR traffic idsrd logs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} subcommands[] = {
+	{ "status", status_main, "Shows the running daemon: boots, queue, rows written and dropped" },
+	{ "boots", boots_main, "Lists the boots in a trace database" },
+	{ "show", show_main, "Prints a boot's accesses with register names" },
+	{ "decode", decode_main, "Translates a packed key, encoding or register name" },
+	{ "policy", policy_main, "Shows, loads, changes or checks the live policy" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: idsrctl <command> [options]\n\n"
+		   "Watches, replays and compares the IDSR accesses that idsrd logs.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].help);
+	fprintf(f, "\nEvery command takes --help. The daemon is found through --control,\n"
+		   "$IDSRD_CONTROL, or the default control socket. See idsrctl(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_ERROR;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("idsrctl %s\n", IDSR_VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "idsrctl: `%s': no such command (try idsrctl --help)\n", argv[1]);
+	return CLI_ERROR;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* What idsrctl's subcommands share: errors, default paths, --help, JSON output. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "paths.h"
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("idsrctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_ERROR;
+}
+
+const char *cli_control_path(const char *opt)
+{
+	static char buf[4096];
+	const char *env = getenv("IDSRD_CONTROL");
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	return paths_default(PATH_CONTROL_SOCKET, false, buf, sizeof(buf));
+}
+
+const char *cli_default_db(void)
+{
+	static char buf[4096];
+	const char *env = getenv("IDSRD_DB");
+
+	if (env && *env)
+		return env;
+	if (access("/var/lib/idsrd/trace.db", R_OK) == 0 && getuid() == 0)
+		return "/var/lib/idsrd/trace.db";
+	return paths_default(PATH_DB, false, buf, sizeof(buf));
+}
+
+bool cli_wants_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+void json_write_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+void json_begin(struct json *j, FILE *f)
+{
+	j->f = f;
+	j->first = true;
+	fputc('{', f);
+}
+
+static void json_key(struct json *j, const char *key)
+{
+	if (!j->first)
+		fputs(", ", j->f);
+	j->first = false;
+	json_write_string(j->f, key);
+	fputs(": ", j->f);
+}
+
+void json_str(struct json *j, const char *key, const char *val)
+{
+	json_key(j, key);
+	if (val)
+		json_write_string(j->f, val);
+	else
+		fputs("null", j->f);
+}
+
+void json_int(struct json *j, const char *key, int64_t val)
+{
+	json_key(j, key);
+	fprintf(j->f, "%" PRId64, val);
+}
+
+void json_uint(struct json *j, const char *key, uint64_t val)
+{
+	json_key(j, key);
+	fprintf(j->f, "%" PRIu64, val);
+}
+
+void json_bool(struct json *j, const char *key, bool val)
+{
+	json_key(j, key);
+	fputs(val ? "true" : "false", j->f);
+}
+
+void json_double(struct json *j, const char *key, double val)
+{
+	json_key(j, key);
+	fprintf(j->f, "%.6g", val);
+}
+
+void json_raw(struct json *j, const char *key, const char *raw)
+{
+	json_key(j, key);
+	fputs(raw, j->f);
+}
+
+void json_end(struct json *j)
+{
+	fputs("}\n", j->f);
+}
