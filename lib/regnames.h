@@ -19,13 +19,19 @@ struct regname {
 const struct regname *regnames_table(size_t *count);
 
 /* The name of key on impl, falling back to the architectural name; NULL if none.
- * impl may be NULL or "": then architectural only, else any unambiguous name. */
+ * impl may be NULL or "": then the architectural name, else the name all
+ * implementations agree on (NULL if they differ). */
 const char *regnames_name(uint32_t key, const char *impl);
 
-/* Looks a name up (case-insensitive, with or without its _ELn suffix) in impl,
- * or across all implementations when impl is NULL/"" (must be unambiguous).
+/* Looks a name up (case-insensitive, with or without its _ELn suffix) in impl
+ * (then in arm-architectural, as regnames_name falls back), or across all
+ * implementations when impl is NULL/"" (must be unambiguous). An exact name
+ * wins over a suffix-less match ("ACTLR_EL1" is never ambiguous).
  * Returns 0, -ENOENT (unknown) or -ENOTUNIQ (names several encodings). */
 int regnames_lookup(const char *name, const char *impl, uint32_t *key);
+/* The rows regnames_lookup considers for name (to list the candidates of an
+ * ambiguous name): stores up to max in out, returns how many there are. */
+size_t regnames_matches(const char *name, const char *impl, const struct regname **out, size_t max);
 
 /* Name if known, else the generic encoding; returns buf. len >= REGNAME_TEXT_MAX. */
 const char *regnames_format(uint32_t key, const char *impl, char *buf, size_t len);

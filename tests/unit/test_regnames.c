@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests register names: the embedded table, lookups both ways per implementation, MIDR mapping. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "regnames.h"
+
+#define HID0	0xc780u			/* s3_0_c15_c0_0 */
+#define S3_1_C15_C2_0	0xcf90u		/* PMCR2_EL1 on apple, CPUACTLR_EL1 on Cortex-A57/A72 */
+
+static uint32_t key_of(const char *text)
+{
+	uint32_t key;
+
+	assert_int_equal(enc_parse(text, &key, NULL), 0);
+	return key;
+}
+
+static void test_table(void **state)
+{
+	size_t count;
+	const struct regname *t = regnames_table(&count);
+
+	/* data/registers.tsv: 1057 lines, 2 of them comments; no row rejected */
+	assert_int_equal(count, 1055);
+	for (size_t i = 1; i < count; i++)
+		assert_true(t[i - 1].key <= t[i].key);
+	/* the same pointer every time: parsed once */
+	assert_ptr_equal(regnames_table(&count), t);
+	assert_int_equal(key_of("s3_0_c15_c0_0"), HID0);
+	assert_int_equal(key_of("s3_1_c15_c2_0"), S3_1_C15_C2_0);
+}
+
+static void *load_table(void *arg)
+{
+	size_t count;
+
+	return (void *)regnames_table(&count);
+}
+
+static void test_table_threads(void **state)
+{
+	pthread_t th[4];
+	void *got[4];
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, load_table, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &got[i]), 0);
+		assert_ptr_equal(got[i], got[0]);
+	}
+}
+
+static void test_name_by_key(void **state)
+{
+	char buf[REGNAME_TEXT_MAX];
+
+	assert_string_equal(regnames_name(HID0, "apple"), "HID0_EL1");
+	/* only Apple names it: unambiguous without an implementation */
+	assert_string_equal(regnames_name(HID0, NULL), "HID0_EL1");
+	assert_string_equal(regnames_name(HID0, ""), "HID0_EL1");
+	/* named on Apple only, so not on a Cortex */
+	assert_null(regnames_name(HID0, "arm-cortex-a57-a72"));
+
+	assert_string_equal(regnames_name(S3_1_C15_C2_0, "apple"), "PMCR2_EL1");
+	assert_string_equal(regnames_name(S3_1_C15_C2_0, "arm-cortex-a57-a72"), "CPUACTLR_EL1");
+	assert_string_equal(regnames_name(S3_1_C15_C2_0, "ARM-Cortex-A57-A72"), "CPUACTLR_EL1");
+	assert_null(regnames_name(S3_1_C15_C2_0, NULL));	/* implementations disagree */
+	assert_null(regnames_name(S3_1_C15_C2_0, "arm-cortex-a76"));
+
+	/* architectural names on every implementation */
+	assert_string_equal(regnames_name(key_of("s3_0_c1_c0_0"), "apple"), "SCTLR_EL1");
+	assert_string_equal(regnames_name(key_of("s3_0_c1_c0_0"), "arm-cortex-a76"), "SCTLR_EL1");
+	assert_string_equal(regnames_name(key_of("s3_0_c1_c0_0"), NULL), "SCTLR_EL1");
+	/* HACR_EL2 is in both the apple and the architectural rows */
+	assert_string_equal(regnames_name(key_of("s3_4_c1_c1_7"), NULL), "HACR_EL2");
+
+	assert_null(regnames_name(key_of("s3_7_c11_c15_7"), "apple"));
+	assert_null(regnames_name(key_of("p15:0:c9:c0:0"), NULL));
+
+	assert_string_equal(regnames_format(HID0, "apple", buf, sizeof(buf)), "HID0_EL1");
+	assert_string_equal(regnames_format(HID0, "arm-cortex-a76", buf, sizeof(buf)), "s3_0_c15_c0_0");
+	assert_string_equal(regnames_format(enc_a32_wide(15, 1, 15), NULL, buf, sizeof(buf)), "p15:1:c15");
+}
+
+static void assert_lookup(const char *name, const char *impl, uint32_t want)
+{
+	uint32_t key = 0xdeadbeef;
+
+	assert_int_equal(regnames_lookup(name, impl, &key), 0);
+	assert_int_equal(key, want);
+}
+
+static void assert_lookup_fails(const char *name, const char *impl, int err)
+{
+	uint32_t key = 0xdeadbeef;
+
+	assert_int_equal(regnames_lookup(name, impl, &key), err);
+	assert_int_equal(key, 0xdeadbeef);
+}
+
+static void test_lookup(void **state)
+{
+	assert_lookup("HID0_EL1", "apple", HID0);
+	assert_lookup("hid0_el1", "apple", HID0);
+	assert_lookup("HID0", "apple", HID0);
+	assert_lookup("hid0", NULL, HID0);
+	assert_lookup("HID0_EL1", NULL, HID0);
+	assert_lookup("CPUACTLR_EL1", "arm-cortex-a57-a72", S3_1_C15_C2_0);
+	assert_lookup("cpuactlr", NULL, S3_1_C15_C2_0);
+	assert_lookup("PMCR2", "apple", S3_1_C15_C2_0);
+	/* an implementation sees the architectural names too */
+	assert_lookup("SCTLR_EL1", "apple", key_of("s3_0_c1_c0_0"));
+	assert_lookup("sctlr_el1", "arm-cortex-a76", key_of("s3_0_c1_c0_0"));
+	/* the same name and key in two implementations is not ambiguous */
+	assert_lookup("HACR_EL2", NULL, key_of("s3_4_c1_c1_7"));
+	/* an exact name beats suffix-less matches (ACTLR_EL1, _EL2, _EL3 share "ACTLR") */
+	assert_lookup("ACTLR_EL1", NULL, key_of("s3_0_c1_c0_1"));
+	/* the implementation's own name wins over others' */
+	assert_lookup("CPUECTLR_EL1", "arm-cortex-a76", key_of("s3_0_c15_c1_4"));
+	assert_lookup("cpuectlr", "arm-cortex-a57-a72", key_of("s3_1_c15_c2_1"));
+
+	/* CPUECTLR_EL1 is s3_1_c15_c2_1 on A57/A72 and s3_0_c15_c1_4 on A76 */
+	assert_lookup_fails("CPUECTLR_EL1", NULL, -ENOTUNIQ);
+	assert_lookup_fails("CPUECTLR", "", -ENOTUNIQ);
+	assert_lookup_fails("ACTLR", NULL, -ENOTUNIQ);
+	/* RCTX: three architectural encodings under one name */
+	assert_lookup_fails("RCTX", "arm-architectural", -ENOTUNIQ);
+
+	assert_lookup_fails("NO_SUCH_REG", NULL, -ENOENT);
+	assert_lookup_fails("HID0_EL2", "apple", -ENOENT);	/* wrong suffix is not a match */
+	assert_lookup_fails("HID0", "arm-cortex-a76", -ENOENT);
+	assert_lookup_fails("CPUACTLR_EL1", "apple", -ENOENT);
+	assert_lookup_fails("", NULL, -ENOENT);
+	assert_lookup_fails("_EL1", NULL, -ENOENT);
+}
+
+static void test_matches(void **state)
+{
+	const struct regname *m[4];
+
+	assert_int_equal(regnames_matches("CPUECTLR_EL1", NULL, m, 4), 2);
+	assert_string_equal(m[0]->name, "CPUECTLR_EL1");
+	assert_string_equal(m[1]->name, "CPUECTLR_EL1");
+	assert_true(strcmp(m[0]->impl, m[1]->impl) != 0);
+	assert_int_equal(regnames_matches("RCTX", NULL, m, 2), 3);
+	assert_int_equal(regnames_matches("hid0", "apple", m, 4), 1);
+	assert_string_equal(m[0]->name, "HID0_EL1");
+	assert_string_equal(m[0]->impl, "apple");
+	assert_string_equal(m[0]->description, "Hardware Implementation-Dependent Register 0");
+	assert_int_equal(regnames_matches("nope", NULL, m, 4), 0);
+}
+
+static void test_impl(void **state)
+{
+	assert_true(regnames_impl_known("apple"));
+	assert_true(regnames_impl_known("arm-architectural"));
+	assert_true(regnames_impl_known("arm-cortex-a57-a72"));
+	assert_true(regnames_impl_known("arm-cortex-a76"));
+	assert_true(regnames_impl_known("Apple"));
+	assert_false(regnames_impl_known("arm-cortex-a53"));
+	assert_false(regnames_impl_known(""));
+	assert_false(regnames_impl_known(NULL));
+
+	/* Apple M1 Firestorm: implementer 0x61, part 0x023 */
+	assert_string_equal(regnames_impl_from_midr(0x611f0230), "apple");
+	/* Cortex-A57 r1p3, Cortex-A72 r0p2, Cortex-A76 r4p1 */
+	assert_string_equal(regnames_impl_from_midr(0x411fd073), "arm-cortex-a57-a72");
+	assert_string_equal(regnames_impl_from_midr(0x410fd082), "arm-cortex-a57-a72");
+	assert_string_equal(regnames_impl_from_midr(0x414fd0b1), "arm-cortex-a76");
+	/* Cortex-A53 (0xD03) and Neoverse N1 (0xD0C) have no rows here */
+	assert_null(regnames_impl_from_midr(0x410fd034));
+	assert_null(regnames_impl_from_midr(0x413fd0c1));
+	/* Qualcomm implementer with an Arm-looking part number */
+	assert_null(regnames_impl_from_midr(0x510fd070));
+	assert_null(regnames_impl_from_midr(0));
+	/* the upper 32 bits of MIDR_EL1 are RES0: ignored */
+	assert_string_equal(regnames_impl_from_midr(0xffffffff611f0230ull), "apple");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_threads),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_name_by_key),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_matches),
+		cmocka_unit_test(test_impl),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
