@@ -310,6 +310,22 @@ int regnames_lookup(const char *name, const char *impl, uint32_t *key)
 	return 0;
 }
 
+const struct regname *regnames_by_key(uint32_t key, size_t *n)
+{
+	const struct regname *end, *r = key_range(key, &end);
+
+	*n = (size_t)(end - r);
+	return r;
+}
+
+size_t regnames_impls(const char **out, size_t max)
+{
+	regnames_table(&(size_t){ 0 });
+	for (size_t i = 0; i < regnames.nimpls && i < max; i++)
+		out[i] = regnames.impls[i];
+	return regnames.nimpls;
+}
+
 const char *regnames_format(uint32_t key, const char *impl, char *buf, size_t len)
 {
 	const char *name = regnames_name(key, impl);

@@ -33,6 +33,12 @@ int regnames_lookup(const char *name, const char *impl, uint32_t *key);
  * ambiguous name): stores up to max in out, returns how many there are. */
 size_t regnames_matches(const char *name, const char *impl, const struct regname **out, size_t max);
 
+/* The rows for key (every implementation's name): n of them from the one returned. */
+const struct regname *regnames_by_key(uint32_t key, size_t *n);
+
+/* The implementations in the table, in table order: up to max in out; returns how many. */
+size_t regnames_impls(const char **out, size_t max);
+
 /* Name if known, else the generic encoding; returns buf. len >= REGNAME_TEXT_MAX. */
 const char *regnames_format(uint32_t key, const char *impl, char *buf, size_t len);
 

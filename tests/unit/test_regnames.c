@@ -159,6 +159,38 @@ static void test_matches(void **state)
 	assert_int_equal(regnames_matches("nope", NULL, m, 4), 0);
 }
 
+static void test_by_key(void **state)
+{
+	const char *impls[8];
+	const struct regname *r;
+	size_t n;
+
+	r = regnames_by_key(S3_1_C15_C2_0, &n);
+	assert_int_equal(n, 2);
+	/* rows of one key keep the file's order */
+	assert_string_equal(r[0].name, "PMCR2_EL1");
+	assert_string_equal(r[0].impl, "apple");
+	assert_string_equal(r[1].name, "CPUACTLR_EL1");
+	assert_string_equal(r[1].impl, "arm-cortex-a57-a72");
+	r = regnames_by_key(key_of("s2_0_c0_c0_4"), &n);
+	assert_int_equal(n, 16);
+	assert_string_equal(r[0].name, "DBGBVR0_EL1");
+	assert_string_equal(r[15].name, "DBGBVR15_EL1");
+	assert_string_equal(regnames_name(key_of("s2_0_c0_c0_4"), NULL), "DBGBVR0_EL1");
+	regnames_by_key(key_of("p15:0:c9:c0:0"), &n);
+	assert_int_equal(n, 0);
+	regnames_by_key(0xffffffff, &n);
+	assert_int_equal(n, 0);
+
+	/* in table (key) order: the first rows are architectural, Apple's start at s3_0_c15 */
+	assert_int_equal(regnames_impls(impls, 8), 4);
+	assert_string_equal(impls[0], "arm-architectural");
+	assert_string_equal(impls[1], "apple");
+	assert_string_equal(impls[2], "arm-cortex-a76");
+	assert_string_equal(impls[3], "arm-cortex-a57-a72");
+	assert_int_equal(regnames_impls(impls, 1), 4);
+}
+
 static void test_impl(void **state)
 {
 	assert_true(regnames_impl_known("apple"));
@@ -194,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_name_by_key),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_matches),
+		cmocka_unit_test(test_by_key),
 		cmocka_unit_test(test_impl),
 	};
 
