@@ -183,9 +183,14 @@ nomem:
 	regnames.nimpls = 0;
 }
 
-const struct regname *regnames_table(size_t *count)
+static void regnames_ensure(void)
 {
 	pthread_once(&regnames_once, regnames_load);
+}
+
+const struct regname *regnames_table(size_t *count)
+{
+	regnames_ensure();
 	*count = regnames.count;
 	return regnames.rows;
 }
@@ -280,7 +285,7 @@ static void match_name(const char *name, const char *impl, struct match *m)
 	const char *scopes[2] = { impl, IMPL_ARCH };
 	size_t nscopes = impl ? 2 : 1;
 
-	regnames_table(&(size_t){ 0 });
+	regnames_ensure();
 	for (int by_base = 0; by_base < 2; by_base++)
 		for (size_t s = 0; s < nscopes; s++) {
 			match_stage(name, by_base, scopes[s], m);
@@ -320,7 +325,7 @@ const struct regname *regnames_by_key(uint32_t key, size_t *n)
 
 size_t regnames_impls(const char **out, size_t max)
 {
-	regnames_table(&(size_t){ 0 });
+	regnames_ensure();
 	for (size_t i = 0; i < regnames.nimpls && i < max; i++)
 		out[i] = regnames.impls[i];
 	return regnames.nimpls;
@@ -365,7 +370,7 @@ const char *regnames_impl_from_midr(uint64_t midr)
 
 int regnames_impl_known(const char *impl)
 {
-	regnames_table(&(size_t){ 0 });
+	regnames_ensure();
 	if (!impl)
 		return 0;
 	for (size_t i = 0; i < regnames.nimpls; i++)
