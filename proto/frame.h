@@ -20,13 +20,17 @@ typedef Idsr__V1__Frame Frame;
 /* Accumulates bytes from a stream and cuts them into frames. Never trusts the
  * length before checking it against FRAME_MAX. */
 struct frame_reader {
-	uint8_t buf[FRAME_HEADER + FRAME_MAX];
+	uint8_t *buf;			/* grows up to FRAME_HEADER + FRAME_MAX */
+	size_t cap;
 	size_t len;			/* bytes held */
 	size_t start;			/* where the next frame begins */
 };
 
-void frame_reader_init(struct frame_reader *r);
-/* Space to read into (moves held bytes to the front when needed). */
+/* Starts small, so that many idle connections cost little; 0 or -ENOMEM. */
+int frame_reader_init(struct frame_reader *r);
+void frame_reader_free(struct frame_reader *r);
+/* Space to read into: moves held bytes to the front, grows the buffer when
+ * the frame being read needs it (n is 0 only when out of memory). */
 void frame_reader_space(struct frame_reader *r, uint8_t **p, size_t *n);
 void frame_reader_commit(struct frame_reader *r, size_t n);
 /* 1 and the payload of the next whole frame; 0 if more bytes are needed;

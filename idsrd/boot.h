@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Boots in progress: every VMM connection of one VM run (one Hello instance) joins one boot. */
+#ifndef IDSRD_BOOT_H
+#define IDSRD_BOOT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "policy.h"
+
+#define BOOT_MAX_VCPUS 4096
+
+struct replay_session;
+
+struct boot_peer {
+	int64_t uid, gid, pid;
+};
+
+struct boot {
+	struct boot *next;		/* daemon's list (boots_lock) */
+	int64_t id;
+	int64_t start_ns;
+	uint8_t instance[16];
+	size_t instance_len;		/* 0: a boot of its own connection */
+	char *vmm, *vm_name, *impl;
+	uint32_t vcpus;			/* as the Hello said */
+	struct boot_peer peer;
+	struct policy_state *state;	/* storage, counters, random streams */
+	struct replay_session *replay;	/* answering from a recording, or NULL */
+	int64_t replay_of;
+
+	pthread_mutex_t lock;		/* guards what follows */
+	uint64_t *next_seq;		/* per vCPU */
+	uint32_t nseq;
+	unsigned connections;
+	char *end_reason;		/* first error, else Bye's reason */
+
+	atomic_uint_fast64_t accesses, undefs, rows_dropped, divergences;
+	/* for the rate in status: accesses at the last sample */
+	uint64_t rate_last_accesses;
+	int64_t rate_last_ns;
+	double rate;
+};
+
+/* Finds the boot of hello's instance or starts one (logged to the store).
+ * Returns NULL with why filled if a limit refuses it. */
+struct boot *boot_join(const Idsr__V1__Hello *hello, const struct boot_peer *peer,
+		       char *why, size_t whylen);
+/* A connection of b ends; reason is kept if it is the first error (error=true)
+ * or if nothing was said before. The last one out ends the boot. */
+void boot_leave(struct boot *b, const char *reason, bool error);
+/* Checks and advances vCPU vcpu's seq. 0, or -EPROTO with why filled. */
+int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* The live policy: loaded, swapped atomically between accesses, reference-counted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "daemon.h"
+#include "db.h"
+#include "log.h"
+
+struct daemon *idsrd;
+
+struct live_policy *daemon_policy_get(void)
+{
+	struct live_policy *lp;
+
+	pthread_mutex_lock(&idsrd->policy_lock);
+	lp = idsrd->policy;
+	atomic_fetch_add(&lp->refs, 1);
+	pthread_mutex_unlock(&idsrd->policy_lock);
+	return lp;
+}
+
+void daemon_policy_put(struct live_policy *lp)
+{
+	if (lp && atomic_fetch_sub(&lp->refs, 1) == 1) {
+		policy_free(lp->policy);
+		free(lp);
+	}
+}
+
+void daemon_policy_install(struct policy *p, const char *how, int64_t peer_uid, int64_t peer_pid)
+{
+	struct live_policy *lp = calloc(1, sizeof(*lp)), *old;
+	char old_hash[32] = "";
+	int64_t now = db_now_ns();
+
+	if (!lp) {
+		log_err("out of memory installing a policy; the old one stays");
+		policy_free(p);
+		return;
+	}
+	lp->policy = p;
+	atomic_init(&lp->refs, 1);
+	pthread_mutex_lock(&idsrd->policy_lock);
+	old = idsrd->policy;
+	if (old)
+		snprintf(old_hash, sizeof(old_hash), "%s", policy_hash(old->policy));
+	lp->generation = atomic_load(&idsrd->policy_generation) + 1;
+	idsrd->policy = lp;
+	atomic_store_explicit(&idsrd->policy_generation, lp->generation, memory_order_release);
+	pthread_mutex_unlock(&idsrd->policy_lock);
+	daemon_policy_put(old);
+
+	store_policy(idsrd->store, policy_hash(p), policy_text(p), policy_source(p), how,
+		     *old_hash ? old_hash : NULL, peer_uid, peer_pid);
+	/* Every boot in progress now also runs under this policy. */
+	pthread_mutex_lock(&idsrd->boots_lock);
+	for (struct boot *b = idsrd->boots; b; b = b->next)
+		store_boot_policy(idsrd->store, b->id, policy_hash(p), now);
+	pthread_mutex_unlock(&idsrd->boots_lock);
+	log_info("policy %s (%s, %zu rules) in force (%s)", policy_hash(p),
+		 policy_source(p), policy_rule_count(p), how);
+}
+
+int daemon_policy_reload(const char *how, char *why, size_t whylen)
+{
+	struct policy_error err;
+	struct policy *p;
+	int rc;
+
+	if (!idsrd->cfg.policy_path) {
+		snprintf(why, whylen, "idsrd runs without --policy: there is no file to reload");
+		return -ENOENT;
+	}
+	rc = policy_load_file(idsrd->cfg.policy_path, &p, &err);
+	if (rc < 0) {
+		char msg[512];
+
+		snprintf(why, whylen, "%s", policy_error_format(&err, msg, sizeof(msg)));
+		log_err("policy reload rejected, the old policy stays in force: %s", why);
+		return rc;
+	}
+	daemon_policy_install(p, how, (int64_t)getuid(), (int64_t)getpid());
+	return 0;
+}

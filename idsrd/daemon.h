@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrd's shared state: configuration, the live policy, the boots in progress, worker loops. */
+#ifndef IDSRD_DAEMON_H
+#define IDSRD_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "policy.h"
+#include "store.h"
+
+struct daemon_config {
+	const char *socket_path;
+	const char *control_path;
+	const char *db_path;
+	const char *policy_path;	/* NULL: no file, everything UNDEF */
+	const char *impl;		/* --impl: names for boots whose MIDR says nothing */
+	const char *replay_ref;		/* --replay TRACE[:BOOT] at start-up */
+	unsigned workers;		/* event loops serving VMM connections */
+	size_t queue_cap;		/* store queue, rows */
+	unsigned max_connections;
+	unsigned max_boots;
+	unsigned socket_mode, control_mode;
+	const char *socket_group, *control_group;
+	bool foreground;
+	bool journal;			/* stderr goes to the journal */
+};
+
+struct worker;
+struct boot;
+struct replay_plan;
+
+/* The live policy: swapped atomically; each worker switches to a new one
+ * between two accesses (a clean boundary) and drops its reference. */
+struct live_policy {
+	struct policy *policy;
+	atomic_uint refs;
+	uint64_t generation;
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	uv_loop_t *loop;		/* main loop: signals, listeners, control */
+	struct store *store;
+	int64_t start_ns;
+
+	pthread_mutex_t policy_lock;	/* guards `policy` swaps */
+	struct live_policy *policy;
+	atomic_uint_fast64_t policy_generation;
+
+	pthread_mutex_t boots_lock;	/* guards the list and instance lookup */
+	struct boot *boots;		/* boots in progress */
+	uint64_t boots_total;
+	atomic_uint connections;
+
+	struct worker **workers;
+	unsigned nworkers;
+	unsigned next_worker;
+
+	struct replay_plan *replay;	/* armed replay, or NULL (boots_lock) */
+	atomic_uint subscribers;	/* > 0: accesses are published to control */
+	bool stopping;
+};
+
+extern struct daemon *idsrd;		/* the one daemon of this process */
+
+/* Live policy (daemon.c). */
+struct live_policy *daemon_policy_get(void);	/* a new reference */
+void daemon_policy_put(struct live_policy *lp);
+/* Installs p (taking ownership); how/peer are recorded. Old state survives. */
+void daemon_policy_install(struct policy *p, const char *how, int64_t peer_uid, int64_t peer_pid);
+/* Re-reads cfg.policy_path; on error the old policy stays. 0 or -errno, why filled. */
+int daemon_policy_reload(const char *how, char *why, size_t whylen);
+
+#include "server.h"
+
+#endif

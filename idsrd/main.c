@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrd: logs and answers trapped IMPLEMENTATION DEFINED system register accesses for VMMs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "db.h"
+#include "log.h"
+#include "paths.h"
+
+static const char usage_text[] =
+	"Usage: idsrd [options]\n"
+	"\n"
+	"Logs and answers the IMPLEMENTATION DEFINED system register accesses that VMMs\n"
+	"forward to it, from a live policy; see idsrd(8) and idsrd-policy(5).\n"
+	"\n"
+	"  --socket PATH         VMM socket (default $XDG_RUNTIME_DIR/idsrd/vmm.sock,\n"
+	"                        /run/idsrd/vmm.sock under systemd)\n"
+	"  --control PATH        control socket for idsrctl (default: beside the VMM socket)\n"
+	"  --db PATH             trace database (default $XDG_STATE_HOME/idsrd/trace.db,\n"
+	"                        /var/lib/idsrd/trace.db under systemd)\n"
+	"  --policy PATH         policy file (default: none, every access is UNDEF)\n"
+	"  --impl NAME           register names for boots whose MIDR names nothing\n"
+	"  --workers N           event loops serving VMMs (default: number of CPUs, at most 4)\n"
+	"  --queue ROWS          store queue size (default 1048576)\n"
+	"  --max-connections N   refuse VMM connections past N (default 4096)\n"
+	"  --max-boots N         refuse new boots past N in progress (default 1024)\n"
+	"  --socket-mode MODE    VMM socket mode (default 0660)\n"
+	"  --socket-group GROUP  VMM socket group\n"
+	"  --control-mode MODE   control socket mode (default 0600)\n"
+	"  --control-group GROUP control socket group\n"
+	"  --foreground          stay in the foreground (idsrd never forks; accepted for scripts)\n"
+	"  -h, --help            this text\n"
+	"  --version             print the version\n"
+	"\n"
+	"SIGHUP reloads the policy file; SIGTERM or SIGINT drain, flush and stop.\n";
+
+enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
+       OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
+       OPT_VERSION, OPT_REPLAY };
+
+static const struct option options[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "impl", required_argument, NULL, OPT_IMPL },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+	{ "max-boots", required_argument, NULL, OPT_MAXBOOTS },
+	{ "socket-mode", required_argument, NULL, OPT_SMODE },
+	{ "socket-group", required_argument, NULL, OPT_SGROUP },
+	{ "control-mode", required_argument, NULL, OPT_CMODE },
+	{ "control-group", required_argument, NULL, OPT_CGROUP },
+	{ "foreground", no_argument, NULL, OPT_FG },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool parse_uint(const char *opt, const char *s, unsigned long max, int base, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, base);
+	if (errno || end == s || *end || *out > max || *s == '-') {
+		fprintf(stderr, "idsrd: --%s: `%s' is not a number from 0 to %lu\n", opt, s, max);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_args(int argc, char **argv, struct daemon_config *cfg)
+{
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET: cfg->socket_path = optarg; break;
+		case OPT_CONTROL: cfg->control_path = optarg; break;
+		case OPT_DB: cfg->db_path = optarg; break;
+		case OPT_POLICY: cfg->policy_path = optarg; break;
+		case OPT_IMPL: cfg->impl = optarg; break;
+		case OPT_REPLAY: cfg->replay_ref = optarg; break;
+		case OPT_WORKERS:
+			if (!parse_uint("workers", optarg, 64, 10, &v) || v == 0)
+				return v == 0 ? fprintf(stderr, "idsrd: --workers: at least 1\n"), false : false;
+			cfg->workers = (unsigned)v;
+			break;
+		case OPT_QUEUE:
+			if (!parse_uint("queue", optarg, 1ul << 28, 10, &v))
+				return false;
+			cfg->queue_cap = v;
+			break;
+		case OPT_MAXCONN:
+			if (!parse_uint("max-connections", optarg, 1000000, 10, &v))
+				return false;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case OPT_MAXBOOTS:
+			if (!parse_uint("max-boots", optarg, 1000000, 10, &v))
+				return false;
+			cfg->max_boots = (unsigned)v;
+			break;
+		case OPT_SMODE:
+			if (!parse_uint("socket-mode", optarg, 0777, 8, &v))
+				return false;
+			cfg->socket_mode = (unsigned)v;
+			break;
+		case OPT_CMODE:
+			if (!parse_uint("control-mode", optarg, 0777, 8, &v))
+				return false;
+			cfg->control_mode = (unsigned)v;
+			break;
+		case OPT_SGROUP: cfg->socket_group = optarg; break;
+		case OPT_CGROUP: cfg->control_group = optarg; break;
+		case OPT_FG: cfg->foreground = true; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("idsrd %s\n", IDSR_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try `idsrd --help'.\n");
+			return false;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "idsrd: unexpected argument `%s' (try idsrd --help)\n", argv[optind]);
+		return false;
+	}
+	return true;
+}
+
+/* Binds a unix socket at path; a stale socket (nobody answers) is replaced,
+ * a live one is not. Returns the fd or -errno. */
+static int listen_unix(const char *path, unsigned mode, const char *group)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("socket path `%s' is longer than %zu bytes; choose a shorter one", path,
+			sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	err = paths_make_parent(path, 0755);
+	if (err < 0) {
+		log_err("cannot create the directory of %s: %s", path, strerror(-err));
+		return err;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int probe;
+
+		if (errno != EADDRINUSE)
+			goto fail;
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			log_err("%s is in use by a running idsrd; stop it or choose another --socket/--control",
+				path);
+			return -EADDRINUSE;
+		}
+		err = errno;
+		if (probe >= 0)
+			close(probe);
+		if (err != ECONNREFUSED) {
+			close(fd);
+			log_err("%s exists and is not a socket idsrd can replace: %s", path, strerror(err));
+			return -err;
+		}
+		unlink(path);	/* stale: left by an idsrd that died */
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			goto fail;
+	}
+	if (chmod(path, mode) < 0)
+		goto fail;
+	if (group) {
+		struct group *gr = getgrnam(group);
+
+		if (!gr || chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+			log_err("cannot give %s to group `%s': %s", path, group,
+				gr ? strerror(errno) : "no such group");
+			close(fd);
+			return -EINVAL;
+		}
+	}
+	if (listen(fd, 512) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	log_err("cannot listen on %s: %s", path, strerror(err));
+	close(fd);
+	return -err;
+}
+
+/* Sockets from systemd (idsrd.socket names them "vmm" and "control"). */
+static bool socket_activated;
+
+static void activated_sockets(int *vmm_fd, int *control_fd)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		bool is_control = names && names[i] && !strcmp(names[i], "control");
+
+		if (is_control)
+			*control_fd = fd;
+		else if (*vmm_fd < 0)
+			*vmm_fd = fd;
+	}
+	socket_activated = n > 0;
+	if (names)
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+	free(names);
+}
+
+/* ---- the main loop: accepting VMMs and signals ------------------------------ */
+
+static uv_poll_t vmm_listener;
+static uv_signal_t sig_hup, sig_term, sig_int;
+static int vmm_listen_fd = -1;
+
+static void refuse(int fd, const char *msg)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__Error err = IDSR__V1__ERROR__INIT;
+	uint8_t buf[512];
+	int n;
+
+	err.code = IDSR__V1__ERROR_CODE__LIMIT;
+	err.message = (char *)msg;
+	f.body_case = IDSR__V1__FRAME__BODY_ERROR;
+	f.error = &err;
+	n = frame_pack(&f, buf, sizeof(buf));
+	if (n > 0 && write(fd, buf, (size_t)n) < 0)
+		log_debug("refusal not delivered: %s", strerror(errno));
+	close(fd);
+}
+
+static void on_vmm_connect(uv_poll_t *h, int status, int events)
+{
+	for (;;) {
+		int fd = accept4(vmm_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_err("accepting a VMM connection: %s", strerror(errno));
+			return;
+		}
+		if (atomic_load(&idsrd->connections) >= idsrd->cfg.max_connections) {
+			log_warn("refused a VMM connection: %u connections, the limit (--max-connections)",
+				 idsrd->cfg.max_connections);
+			refuse(fd, "too many VMM connections (idsrd --max-connections)");
+			continue;
+		}
+		atomic_fetch_add(&idsrd->connections, 1);
+		server_dispatch(idsrd, fd);
+	}
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	char why[512];
+
+	if (signum == SIGHUP) {
+		sd_notify(0, "RELOADING=1");
+		if (daemon_policy_reload("sighup", why, sizeof(why)) < 0)
+			log_err("SIGHUP: %s", why);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	log_info("%s: draining VMM connections and flushing the trace", strsignal(signum));
+	sd_notify(0, "STOPPING=1");
+	idsrd->stopping = true;
+	uv_poll_stop(&vmm_listener);
+	uv_close((uv_handle_t *)&vmm_listener, NULL);
+	uv_close((uv_handle_t *)&sig_hup, NULL);
+	uv_close((uv_handle_t *)&sig_term, NULL);
+	uv_close((uv_handle_t *)&sig_int, NULL);
+	control_stop();
+}
+
+static void config_defaults(struct daemon_config *cfg, char bufs[3][4096])
+{
+	bool system = getenv("INVOCATION_ID") && getuid() == 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cfg->journal = getenv("JOURNAL_STREAM") != NULL;
+	if (!cfg->socket_path)
+		cfg->socket_path = paths_default(PATH_VMM_SOCKET, system, bufs[0], 4096);
+	if (!cfg->control_path) {
+		/* Beside an explicit VMM socket, else the default place. */
+		if (strrchr(cfg->socket_path, '/') && cfg->socket_path != bufs[0]) {
+			snprintf(bufs[1], 4096, "%.*s/control.sock",
+				 (int)(strrchr(cfg->socket_path, '/') - cfg->socket_path), cfg->socket_path);
+			cfg->control_path = bufs[1];
+		} else {
+			cfg->control_path = paths_default(PATH_CONTROL_SOCKET, system, bufs[1], 4096);
+		}
+	}
+	if (!cfg->db_path)
+		cfg->db_path = paths_default(PATH_DB, system, bufs[2], 4096);
+	if (!cfg->workers)
+		cfg->workers = cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
+	if (!cfg->queue_cap)
+		cfg->queue_cap = 1u << 20;
+	if (!cfg->max_connections)
+		cfg->max_connections = 4096;
+	if (!cfg->max_boots)
+		cfg->max_boots = 1024;
+	if (!cfg->socket_mode)
+		cfg->socket_mode = 0660;
+	if (!cfg->control_mode)
+		cfg->control_mode = 0600;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	char bufs[3][4096], why[512];
+	struct policy *policy = NULL;
+	struct policy_error perr;
+	int control_fd = -1, rc = 1, err;
+
+	if (!parse_args(argc, argv, &d.cfg))
+		return 2;
+	config_defaults(&d.cfg, bufs);
+	log_init("idsrd", d.cfg.journal, LOG_LVL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	idsrd = &d;
+	d.start_ns = db_now_ns();
+	pthread_mutex_init(&d.policy_lock, NULL);
+	pthread_mutex_init(&d.boots_lock, NULL);
+
+	if (d.cfg.policy_path) {
+		if (policy_load_file(d.cfg.policy_path, &policy, &perr) < 0) {
+			log_err("%s", policy_error_format(&perr, why, sizeof(why)));
+			log_err("fix the policy (idsrctl policy check %s) and start again", d.cfg.policy_path);
+			return 1;
+		}
+	} else if (policy_parse("", 0, "(no policy)", &policy, &perr) < 0) {
+		return 1;
+	}
+	err = paths_make_parent(d.cfg.db_path, 0750);
+	if (err < 0) {
+		log_err("cannot create the directory of %s: %s", d.cfg.db_path, strerror(-err));
+		goto out_policy;
+	}
+	err = store_open(d.cfg.db_path, d.cfg.queue_cap, &d.store, why, sizeof(why));
+	if (err < 0) {
+		log_err("%s", why);
+		goto out_policy;
+	}
+	daemon_policy_install(policy, "start", (int64_t)getuid(), (int64_t)getpid());
+	policy = NULL;
+
+	activated_sockets(&vmm_listen_fd, &control_fd);
+	if (vmm_listen_fd < 0)
+		vmm_listen_fd = listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.cfg.socket_group);
+	if (control_fd < 0 && vmm_listen_fd >= 0)
+		control_fd = listen_unix(d.cfg.control_path, d.cfg.control_mode, d.cfg.control_group);
+	if (vmm_listen_fd < 0 || control_fd < 0)
+		goto out_store;
+	/* We accept until EAGAIN: the listener must not block (systemd's may). */
+	{
+		int fl = fcntl(vmm_listen_fd, F_GETFL);
+
+		if (fl >= 0)
+			fcntl(vmm_listen_fd, F_SETFL, fl | O_NONBLOCK);
+	}
+
+	d.loop = uv_default_loop();
+	err = server_start(&d);
+	if (err < 0) {
+		log_err("cannot start the worker threads: %s", strerror(-err));
+		goto out_store;
+	}
+	if (control_start(d.loop, control_fd) < 0) {
+		log_err("cannot serve the control socket %s", d.cfg.control_path);
+		goto out_server;
+	}
+	uv_poll_init(d.loop, &vmm_listener, vmm_listen_fd);
+	uv_poll_start(&vmm_listener, UV_READABLE, on_vmm_connect);
+	uv_signal_init(d.loop, &sig_hup);
+	uv_signal_start(&sig_hup, on_signal, SIGHUP);
+	uv_signal_init(d.loop, &sig_term);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_init(d.loop, &sig_int);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+
+	log_info("listening for VMMs on %s, idsrctl on %s; logging to %s; policy %s",
+		 d.cfg.socket_path, d.cfg.control_path, d.cfg.db_path,
+		 d.cfg.policy_path ? d.cfg.policy_path : "(none: everything UNDEF)");
+	sd_notifyf(0, "READY=1\nSTATUS=serving VMMs on %s", d.cfg.socket_path);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out_server:
+	server_stop(&d);
+out_store:
+	store_close(d.store);	/* flushes every queued row */
+	if (rc == 0)
+		log_info("stopped; every row is in %s", d.cfg.db_path);
+	if (!socket_activated) {
+		if (vmm_listen_fd >= 0)
+			unlink(d.cfg.socket_path);
+		if (control_fd >= 0)
+			unlink(d.cfg.control_path);
+	}
+	uv_loop_close(uv_default_loop());
+	{
+		struct live_policy *lp = d.policy;
+
+		d.policy = NULL;
+		daemon_policy_put(lp);
+	}
+	return rc;
+out_policy:
+	policy_free(policy);
+	return 1;
+}

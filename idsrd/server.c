@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+/* VMM connections: worker event loops that read Access frames and answer them on the spot. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "daemon.h"
+#include "db.h"
+#include "log.h"
+#include "server.h"
+
+/* Stop reading from a VMM that does not read its verdicts past this. */
+#define SESSION_WRITE_HIGH	(1u << 20)
+/* Verdicts of one read are sent with one write; more frames than fit go in
+ * the next write. */
+#define SESSION_OUT_CAP		8192
+#define SESSION_ARENA		2048
+
+struct worker {
+	uv_loop_t loop;
+	uv_async_t wakeup;		/* new connections, policy change, stop */
+	pthread_t thread;
+	pthread_mutex_t lock;		/* guards pending and stop */
+	int *pending;
+	size_t npending, cap;
+	bool stop;
+	struct live_policy *policy;	/* this loop's reference */
+	unsigned sessions;
+};
+
+/* Per-frame bump allocator for protobuf-c: decoding an Access mallocs nothing. */
+struct arena {
+	size_t used;
+	uint8_t buf[SESSION_ARENA] __attribute__((aligned(16)));
+};
+
+struct session {
+	uv_pipe_t pipe;			/* first: handle->data is not needed */
+	struct worker *w;
+	struct frame_reader reader;
+	struct boot *boot;
+	struct boot_peer peer;
+	bool closing;
+	bool reading;
+	struct arena arena;
+	size_t outlen;
+	uint8_t out[SESSION_OUT_CAP];
+};
+
+struct write_req {
+	uv_write_t req;
+	struct session *s;
+	bool close_after;
+	uint8_t data[];
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct arena *a = data;
+	size_t n = (size + 15) & ~(size_t)15;
+
+	if (a->used + n <= sizeof(a->buf)) {
+		void *p = a->buf + a->used;
+
+		a->used += n;
+		return p;
+	}
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *p)
+{
+	struct arena *a = data;
+
+	if ((uint8_t *)p < a->buf || (uint8_t *)p >= a->buf + sizeof(a->buf))
+		free(p);
+}
+
+/* ---- the live policy, per worker ---------------------------------------- */
+
+/* Switches to a newer policy between two accesses (never during one). */
+static const struct policy *worker_policy(struct worker *w)
+{
+	if (w->policy->generation != atomic_load_explicit(&idsrd->policy_generation,
+							  memory_order_acquire)) {
+		daemon_policy_put(w->policy);
+		w->policy = daemon_policy_get();
+	}
+	return w->policy->policy;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void session_close(struct session *s);
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct write_req *wr = (struct write_req *)req;
+	struct session *s = wr->s;
+
+	if (wr->close_after || (status < 0 && !s->closing))
+		session_close(s);
+	else if (!s->reading && !s->closing &&
+		 uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) < SESSION_WRITE_HIGH / 2)
+		session_resume(s);
+	free(wr);
+}
+
+/* Sends what is in s->out: straight to the socket if it takes it, else queued. */
+static void session_flush(struct session *s, bool close_after)
+{
+	uv_buf_t buf = uv_buf_init((char *)s->out, (unsigned)s->outlen);
+	struct write_req *wr;
+	int n = 0;
+
+	if (s->outlen && uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) == 0)
+		n = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n == s->outlen && !close_after) {
+		s->outlen = 0;
+		return;
+	}
+	wr = malloc(sizeof(*wr) + s->outlen - (size_t)n);
+	if (!wr) {
+		session_close(s);
+		return;
+	}
+	wr->s = s;
+	wr->close_after = close_after;
+	memcpy(wr->data, s->out + n, s->outlen - (size_t)n);
+	buf = uv_buf_init((char *)wr->data, (unsigned)(s->outlen - (size_t)n));
+	s->outlen = 0;
+	if (uv_write(&wr->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
+		free(wr);
+		session_close(s);
+		return;
+	}
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) > SESSION_WRITE_HIGH && s->reading) {
+		/* The VMM is not reading its verdicts: stop reading its accesses. */
+		uv_read_stop((uv_stream_t *)&s->pipe);
+		s->reading = false;
+	}
+}
+
+static void session_send(struct session *s, const Frame *f)
+{
+	int n;
+
+	if (s->outlen + FRAME_HEADER + 256 > sizeof(s->out))
+		session_flush(s, false);
+	n = frame_pack(f, s->out + s->outlen, sizeof(s->out) - s->outlen);
+	if (n > 0)
+		s->outlen += (size_t)n;
+}
+
+/* Tells the VMM what was wrong, closes the connection and marks its boot. */
+static void session_fail(struct session *s, Idsr__V1__ErrorCode code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void session_fail(struct session *s, Idsr__V1__ErrorCode code, const char *fmt, ...)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__Error err = IDSR__V1__ERROR__INIT;
+	char msg[512];
+	va_list ap;
+
+	if (s->closing)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("VMM connection (pid %lld, boot %lld): %s; closing it", (long long)s->peer.pid,
+		 s->boot ? (long long)s->boot->id : 0LL, msg);
+	err.code = code;
+	err.message = msg;
+	f.body_case = IDSR__V1__FRAME__BODY_ERROR;
+	f.error = &err;
+	session_send(s, &f);
+	if (s->boot) {
+		boot_leave(s->boot, msg, true);
+		s->boot = NULL;
+	}
+	uv_read_stop((uv_stream_t *)&s->pipe);
+	s->reading = false;
+	session_flush(s, true);
+	s->closing = true;
+}
+
+/* ---- handling frames ------------------------------------------------------ */
+
+static void session_hello(struct session *s, const Idsr__V1__Hello *h)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__Welcome welcome = IDSR__V1__WELCOME__INIT;
+	char why[256];
+
+	if (s->boot) {
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE,
+			     "a second Hello on a connection that already said Hello");
+		return;
+	}
+	if (h->protocol != IDSR_PROTOCOL_VERSION) {
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_VERSION,
+			     "Hello speaks protocol version %u; this idsrd speaks version %d",
+			     h->protocol, IDSR_PROTOCOL_VERSION);
+		return;
+	}
+	s->boot = boot_join(h, &s->peer, why, sizeof(why));
+	if (!s->boot) {
+		session_fail(s, IDSR__V1__ERROR_CODE__LIMIT, "cannot start a boot: %s", why);
+		return;
+	}
+	welcome.boot_id = (uint64_t)s->boot->id;
+	welcome.mode = s->boot->replay ? IDSR__V1__MODE__REPLAY : IDSR__V1__MODE__LIVE;
+	welcome.replay_of = (uint64_t)s->boot->replay_of;
+	welcome.protocol = IDSR_PROTOCOL_VERSION;
+	f.body_case = IDSR__V1__FRAME__BODY_WELCOME;
+	f.welcome = &welcome;
+	session_send(s, &f);
+}
+
+static void session_access(struct session *s, const Idsr__V1__Access *a)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__Verdict verdict = IDSR__V1__VERDICT__INIT;
+	struct boot *b = s->boot;
+	struct policy_verdict pv;
+	struct store_row row;
+	char why[256];
+
+	if (!b) {
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE, "Access before Hello");
+		return;
+	}
+	if (boot_check_seq(b, a->vcpu, a->seq, why, sizeof(why)) < 0) {
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQ, "%s", why);
+		return;
+	}
+	struct policy_access pa = {
+		.key = a->key, .vcpu = a->vcpu, .pc = a->pc, .el = (uint8_t)a->el,
+		.is_write = a->is_write, .value = a->value,
+	};
+	policy_decide(worker_policy(s->w), b->state, &pa, &pv);
+
+	row = (struct store_row){
+		.boot_id = b->id, .ts_ns = db_now_ns(), .seq = a->seq, .pc = a->pc,
+		.value = a->is_write ? a->value : pv.value, .vcpu = a->vcpu, .key = a->key,
+		.rule = pv.rule, .el = (uint8_t)a->el, .is_write = a->is_write, .undef = pv.undef,
+	};
+	if (!store_push_row(idsrd->store, &row))
+		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
+	if (pv.undef)
+		atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);
+
+	verdict.seq = a->seq;
+	verdict.vcpu = a->vcpu;
+	verdict.action = pv.undef ? IDSR__V1__ACTION__UNDEF : IDSR__V1__ACTION__EMULATE;
+	verdict.value = pv.undef || a->is_write ? 0 : pv.value;
+	f.body_case = IDSR__V1__FRAME__BODY_VERDICT;
+	f.verdict = &verdict;
+	session_send(s, &f);
+}
+
+static void session_frame(struct session *s, const uint8_t *payload, size_t len)
+{
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, &s->arena };
+	Frame *f;
+
+	s->arena.used = 0;
+	f = idsr__v1__frame__unpack(&alloc, len, payload);
+	if (!f || f->body_case == IDSR__V1__FRAME__BODY__NOT_SET) {
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
+			     "a %zu-byte frame is not a valid idsr.v1.Frame (undecodable protobuf)", len);
+		goto out;
+	}
+	switch (f->body_case) {
+	case IDSR__V1__FRAME__BODY_HELLO:
+		session_hello(s, f->hello);
+		break;
+	case IDSR__V1__FRAME__BODY_ACCESS:
+		session_access(s, f->access);
+		break;
+	case IDSR__V1__FRAME__BODY_BYE:
+		if (s->boot) {
+			boot_leave(s->boot, *f->bye->reason ? f->bye->reason : "bye", false);
+			s->boot = NULL;
+		}
+		uv_read_stop((uv_stream_t *)&s->pipe);
+		s->reading = false;
+		session_flush(s, true);
+		s->closing = true;
+		break;
+	default:
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE,
+			     "unexpected %s frame on the VMM socket (expected Hello, Access or Bye)",
+			     frame_body_name(f));
+	}
+out:
+	if (f)
+		idsr__v1__frame__free_unpacked(f, &alloc);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct session *s = (struct session *)h;
+	uint8_t *p;
+	size_t n;
+
+	frame_reader_space(&s->reader, &p, &n);
+	*buf = uv_buf_init((char *)p, (unsigned)n);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct session *s = (struct session *)stream;
+	const uint8_t *payload;
+	size_t len;
+	int rc;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		size_t pending = frame_reader_pending(&s->reader);
+
+		if (nread == UV_EOF && pending)
+			session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
+				     "connection ended inside a frame (%zu bytes of a truncated frame)",
+				     pending);
+		else if (s->boot) {
+			boot_leave(s->boot, nread == UV_EOF ? "eof" : uv_strerror((int)nread), false);
+			s->boot = NULL;
+		}
+		session_close(s);
+		return;
+	}
+	frame_reader_commit(&s->reader, (size_t)nread);
+	/* A callback below may close the session: re-check closing each time. */
+	while (!s->closing && (rc = frame_reader_next(&s->reader, &payload, &len)) != 0) {
+		if (rc < 0) {
+			session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
+				     "frame length out of range (must be 1..%d bytes)", FRAME_MAX);
+			break;
+		}
+		session_frame(s, payload, len);
+	}
+	if (!s->closing && s->outlen)
+		session_flush(s, false);
+}
+
+void session_resume(struct session *s)
+{
+	if (uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
+		s->reading = true;
+}
+
+static void on_session_closed(uv_handle_t *h)
+{
+	struct session *s = (struct session *)h;
+
+	s->w->sessions--;
+	atomic_fetch_sub(&idsrd->connections, 1);
+	frame_reader_free(&s->reader);
+	free(s);
+}
+
+static void session_close(struct session *s)
+{
+	if (uv_is_closing((uv_handle_t *)&s->pipe))
+		return;
+	s->closing = true;
+	if (s->boot) {
+		boot_leave(s->boot, "connection closed", false);
+		s->boot = NULL;
+	}
+	uv_close((uv_handle_t *)&s->pipe, on_session_closed);
+}
+
+static void session_start(struct worker *w, int fd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (!s || frame_reader_init(&s->reader) < 0) {
+		log_err("out of memory for a VMM connection; closing it");
+		free(s);
+		close(fd);
+		atomic_fetch_sub(&idsrd->connections, 1);
+		return;
+	}
+	s->w = w;
+	s->peer = (struct boot_peer){ -1, -1, -1 };
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		s->peer = (struct boot_peer){ cred.uid, cred.gid, cred.pid };
+	uv_pipe_init(&w->loop, &s->pipe, 0);
+	if (uv_pipe_open(&s->pipe, fd) < 0) {
+		close(fd);
+		uv_close((uv_handle_t *)&s->pipe, on_session_closed);
+		return;
+	}
+	w->sessions++;
+	session_resume(s);
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (h->type == UV_NAMED_PIPE)
+		session_close((struct session *)h);
+	else if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	int fds[64];
+	size_t n;
+	bool stop;
+
+	do {
+		pthread_mutex_lock(&w->lock);
+		n = w->npending < 64 ? w->npending : 64;
+		memcpy(fds, w->pending, n * sizeof(int));
+		memmove(w->pending, w->pending + n, (w->npending - n) * sizeof(int));
+		w->npending -= n;
+		stop = w->stop;
+		pthread_mutex_unlock(&w->lock);
+		for (size_t i = 0; i < n; i++)
+			session_start(w, fds[i]);
+	} while (n == 64);
+	if (stop)
+		uv_walk(&w->loop, close_walk, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+void server_dispatch(struct daemon *d, int fd)
+{
+	struct worker *w = d->workers[d->next_worker++ % d->nworkers];
+
+	pthread_mutex_lock(&w->lock);
+	if (w->npending == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		int *p = realloc(w->pending, cap * sizeof(*p));
+
+		if (!p) {
+			pthread_mutex_unlock(&w->lock);
+			close(fd);
+			atomic_fetch_sub(&d->connections, 1);
+			return;
+		}
+		w->pending = p;
+		w->cap = cap;
+	}
+	w->pending[w->npending++] = fd;
+	pthread_mutex_unlock(&w->lock);
+	uv_async_send(&w->wakeup);
+}
+
+int server_start(struct daemon *d)
+{
+	d->workers = calloc(d->cfg.workers, sizeof(*d->workers));
+	if (!d->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->cfg.workers; i++) {
+		struct worker *w = calloc(1, sizeof(*w));
+		int rc;
+
+		if (!w)
+			return -ENOMEM;
+		uv_loop_init(&w->loop);
+		pthread_mutex_init(&w->lock, NULL);
+		uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+		w->wakeup.data = w;
+		w->policy = daemon_policy_get();
+		rc = pthread_create(&w->thread, NULL, worker_main, w);
+		if (rc)
+			return -rc;
+		d->workers[d->nworkers++] = w;
+	}
+	return 0;
+}
+
+void server_stop(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct worker *w = d->workers[i];
+
+		pthread_mutex_lock(&w->lock);
+		w->stop = true;
+		pthread_mutex_unlock(&w->lock);
+		uv_async_send(&w->wakeup);
+	}
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct worker *w = d->workers[i];
+
+		pthread_join(w->thread, NULL);
+		uv_loop_close(&w->loop);
+		daemon_policy_put(w->policy);
+		for (size_t j = 0; j < w->npending; j++)
+			close(w->pending[j]);
+		free(w->pending);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+	}
+	free(d->workers);
+	d->workers = NULL;
+	d->nworkers = 0;
+}

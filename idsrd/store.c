@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT */
+/* The store writer: rows go through a bounded queue to one thread that commits in batches. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "log.h"
+#include "store.h"
+
+/* Rows committed per transaction at most, and how long a row may wait. */
+#define STORE_BATCH		8192
+#define STORE_LINGER_MS		20
+/* Slots kept for control records so a full queue of rows cannot block them. */
+#define STORE_RESERVE		1024
+
+enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE };
+
+struct store_policy_rec {
+	char *hash, *text, *source, *how, *old_hash;
+	int64_t peer_uid, peer_pid, boot_id, since_ns;
+};
+
+struct store_item {
+	enum store_kind kind;
+	union {
+		struct store_row row;
+		void *rec;		/* heap copy of a control record */
+	};
+};
+
+/* Rows a boot lost because a batch could not be written. */
+struct store_loss {
+	int64_t boot_id;
+	uint64_t rows;
+};
+
+struct store {
+	char *path;
+	sqlite3 *db;
+	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
+		*ins_change, *ins_div;
+	pthread_t writer;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* the writer has work */
+	pthread_cond_t done;		/* a batch was committed */
+	struct store_item *ring;
+	size_t cap, head, count;
+	bool writer_waiting, stopping;
+	uint64_t pushed, committed;	/* items, for store_flush */
+	struct store_stats stats;
+	struct store_loss *losses;
+	size_t nlosses;
+	int64_t next_boot_id;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* ---- the writer thread ------------------------------------------------- */
+
+static void store_note_loss(struct store *s, int64_t boot_id)
+{
+	struct store_loss *l;
+
+	for (size_t i = 0; i < s->nlosses; i++) {
+		if (s->losses[i].boot_id == boot_id) {
+			s->losses[i].rows++;
+			return;
+		}
+	}
+	l = realloc(s->losses, (s->nlosses + 1) * sizeof(*l));
+	if (!l)
+		return;
+	s->losses = l;
+	s->losses[s->nlosses++] = (struct store_loss){ boot_id, 1 };
+}
+
+static uint64_t store_take_losses(struct store *s, int64_t boot_id)
+{
+	for (size_t i = 0; i < s->nlosses; i++) {
+		if (s->losses[i].boot_id == boot_id) {
+			uint64_t n = s->losses[i].rows;
+
+			s->losses[i] = s->losses[--s->nlosses];
+			return n;
+		}
+	}
+	return 0;
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static int write_row(struct store *s, const struct store_row *r)
+{
+	sqlite3_stmt *st = s->ins_row;
+
+	sqlite3_bind_int64(st, 1, r->boot_id);
+	sqlite3_bind_int64(st, 2, r->vcpu);
+	sqlite3_bind_int64(st, 3, (int64_t)r->seq);
+	sqlite3_bind_int64(st, 4, r->ts_ns);
+	sqlite3_bind_int64(st, 5, r->key);
+	sqlite3_bind_int64(st, 6, (int64_t)r->pc);
+	sqlite3_bind_int(st, 7, r->el);
+	sqlite3_bind_int(st, 8, r->is_write);
+	sqlite3_bind_int64(st, 9, (int64_t)r->value);
+	sqlite3_bind_text(st, 10, r->undef ? "undef" : "emulate", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 11, r->rule);
+	return step_reset(st);
+}
+
+static int write_boot(struct store *s, const struct store_boot *b)
+{
+	sqlite3_stmt *st = s->ins_boot;
+
+	sqlite3_bind_int64(st, 1, b->id);
+	sqlite3_bind_int64(st, 2, b->start_ns);
+	bind_text_or_null(st, 3, b->vmm);
+	bind_text_or_null(st, 4, b->vm_name);
+	sqlite3_bind_blob(st, 5, b->instance, (int)b->instance_len, SQLITE_STATIC);
+	bind_text_or_null(st, 6, b->kernel);
+	sqlite3_bind_blob(st, 7, b->build_id, (int)b->build_id_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (int64_t)b->image_base);
+	sqlite3_bind_int64(st, 9, (int64_t)b->slide);
+	sqlite3_bind_int64(st, 10, (int64_t)b->midr);
+	bind_text_or_null(st, 11, b->impl);
+	sqlite3_bind_int(st, 12, (int)b->vcpus);
+	sqlite3_bind_text(st, 13, b->replay ? "replay" : "live", -1, SQLITE_STATIC);
+	if (b->replay)
+		sqlite3_bind_int64(st, 14, b->replay_of);
+	bind_text_or_null(st, 15, b->replay_source);
+	bind_text_or_null(st, 16, b->policy_hash);
+	sqlite3_bind_int64(st, 17, b->peer_uid);
+	sqlite3_bind_int64(st, 18, b->peer_gid);
+	sqlite3_bind_int64(st, 19, b->peer_pid);
+	return step_reset(st);
+}
+
+static int write_boot_end(struct store *s, const struct store_boot_end *e)
+{
+	sqlite3_stmt *st = s->end_boot;
+
+	sqlite3_bind_int64(st, 1, e->end_ns);
+	bind_text_or_null(st, 2, e->reason);
+	sqlite3_bind_int64(st, 3, (int64_t)e->accesses);
+	sqlite3_bind_int64(st, 4, (int64_t)e->undefs);
+	sqlite3_bind_int64(st, 5, (int64_t)(e->rows_dropped + store_take_losses(s, e->id)));
+	sqlite3_bind_int64(st, 6, (int64_t)e->divergences);
+	sqlite3_bind_int64(st, 7, e->id);
+	return step_reset(st);
+}
+
+static int write_policy(struct store *s, const struct store_policy_rec *p, int64_t now)
+{
+	int rc;
+
+	sqlite3_bind_text(s->ins_policy, 1, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->ins_policy, 2, p->text, -1, SQLITE_STATIC);
+	bind_text_or_null(s->ins_policy, 3, p->source);
+	sqlite3_bind_int64(s->ins_policy, 4, now);
+	rc = step_reset(s->ins_policy);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s->ins_change, 1, now);
+	sqlite3_bind_int64(s->ins_change, 2, p->peer_uid);
+	sqlite3_bind_int64(s->ins_change, 3, p->peer_pid);
+	sqlite3_bind_text(s->ins_change, 4, p->how, -1, SQLITE_STATIC);
+	bind_text_or_null(s->ins_change, 5, p->old_hash);
+	sqlite3_bind_text(s->ins_change, 6, p->hash, -1, SQLITE_STATIC);
+	return step_reset(s->ins_change);
+}
+
+static int write_boot_policy(struct store *s, const struct store_policy_rec *p)
+{
+	sqlite3_bind_int64(s->ins_boot_policy, 1, p->boot_id);
+	sqlite3_bind_text(s->ins_boot_policy, 2, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->ins_boot_policy, 3, p->since_ns);
+	return step_reset(s->ins_boot_policy);
+}
+
+static int write_divergence(struct store *s, const struct store_divergence *d)
+{
+	sqlite3_stmt *st = s->ins_div;
+
+	sqlite3_bind_int64(st, 1, d->boot_id);
+	sqlite3_bind_int64(st, 2, d->replay_of);
+	sqlite3_bind_int64(st, 3, d->vcpu);
+	sqlite3_bind_int64(st, 4, (int64_t)d->seq);
+	sqlite3_bind_int64(st, 5, d->ts_ns);
+	sqlite3_bind_text(st, 6, d->kind, -1, SQLITE_STATIC);
+	if (d->has_expected) {
+		sqlite3_bind_int64(st, 7, d->expected_key);
+		sqlite3_bind_int64(st, 8, (int64_t)d->expected_pc);
+		sqlite3_bind_int(st, 9, d->expected_is_write);
+		sqlite3_bind_int64(st, 10, (int64_t)d->expected_value);
+	}
+	if (d->has_actual) {
+		sqlite3_bind_int64(st, 11, d->actual_key);
+		sqlite3_bind_int64(st, 12, (int64_t)d->actual_pc);
+		sqlite3_bind_int(st, 13, d->actual_is_write);
+		sqlite3_bind_int64(st, 14, (int64_t)d->actual_value);
+	}
+	return step_reset(st);
+}
+
+static void free_item(struct store_item *it)
+{
+	struct store_policy_rec *p = it->rec;
+
+	switch (it->kind) {
+	case ITEM_ROW:
+		return;
+	case ITEM_BOOT_BEGIN: {
+		struct store_boot *b = it->rec;
+
+		free((char *)b->vmm); free((char *)b->vm_name); free((char *)b->kernel);
+		free((char *)b->impl); free((char *)b->policy_hash); free((char *)b->replay_source);
+		free((void *)b->instance); free((void *)b->build_id);
+		break;
+	}
+	case ITEM_BOOT_END:
+		free((char *)((struct store_boot_end *)it->rec)->reason);
+		break;
+	case ITEM_DIVERGENCE:
+		free((char *)((struct store_divergence *)it->rec)->kind);
+		break;
+	case ITEM_POLICY:
+	case ITEM_BOOT_POLICY:
+		free(p->hash); free(p->text); free(p->source); free(p->how); free(p->old_hash);
+		break;
+	}
+	free(it->rec);
+}
+
+static int write_item(struct store *s, struct store_item *it, int64_t now)
+{
+	switch (it->kind) {
+	case ITEM_ROW: return write_row(s, &it->row);
+	case ITEM_BOOT_BEGIN: return write_boot(s, it->rec);
+	case ITEM_BOOT_END: return write_boot_end(s, it->rec);
+	case ITEM_BOOT_POLICY: return write_boot_policy(s, it->rec);
+	case ITEM_POLICY: return write_policy(s, it->rec, now);
+	case ITEM_DIVERGENCE: return write_divergence(s, it->rec);
+	}
+	return SQLITE_MISUSE;
+}
+
+/* Writes one batch in one transaction. A failing row is counted and skipped:
+ * one bad row must not cost the batch (e.g. a duplicate key after a resume). */
+static void store_write_batch(struct store *s, struct store_item *batch, size_t n)
+{
+	int64_t now = db_now_ns();
+	uint64_t written = 0, lost = 0;
+	int rc;
+
+	rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == SQLITE_OK && write_item(s, &batch[i], now) == 0) {
+			written += batch[i].kind == ITEM_ROW;
+			continue;
+		}
+		if (batch[i].kind == ITEM_ROW) {
+			lost++;
+			store_note_loss(s, batch[i].row.boot_id);
+		}
+	}
+	if (rc == SQLITE_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		log_err("store: committing %zu records to %s failed: %s", n, s->path,
+			sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (batch[i].kind == ITEM_ROW)
+				store_note_loss(s, batch[i].row.boot_id);
+		lost += written;
+		written = 0;
+	} else if (rc != SQLITE_OK) {
+		log_err("store: cannot start a transaction on %s: %s", s->path, sqlite3_errmsg(s->db));
+	}
+	if (lost)
+		log_err("store: %llu rows could not be written to %s (%s); counted on their boots",
+			(unsigned long long)lost, s->path, sqlite3_errmsg(s->db));
+	for (size_t i = 0; i < n; i++)
+		free_item(&batch[i]);
+	pthread_mutex_lock(&s->lock);
+	s->stats.rows_written += written;
+	s->stats.rows_dropped += lost;
+	s->stats.write_errors += lost ? 1 : 0;
+	s->stats.commits++;
+	s->committed += n;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *store_writer(void *arg)
+{
+	struct store *s = arg;
+	struct store_item *batch = malloc(STORE_BATCH * sizeof(*batch));
+	size_t n;
+
+	if (!batch) {
+		log_err("store: out of memory for the writer's batch");
+		abort();
+	}
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		while (s->count == 0 && !s->stopping) {
+			struct timespec ts;
+
+			/* Producers wake us only past half a batch (or for a flush);
+			 * otherwise rows wait at most STORE_LINGER_MS. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += STORE_LINGER_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			s->writer_waiting = true;
+			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+			s->writer_waiting = false;
+		}
+		if (s->count == 0 && s->stopping) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		for (n = 0; n < STORE_BATCH && s->count > 0; n++) {
+			batch[n] = s->ring[s->head];
+			s->head = (s->head + 1) % s->cap;
+			s->count--;
+		}
+		s->stats.queue_depth = s->count;
+		pthread_mutex_unlock(&s->lock);
+		store_write_batch(s, batch, n);
+	}
+	free(batch);
+	return NULL;
+}
+
+/* ---- producers ----------------------------------------------------------- */
+
+/* Call with the lock held. */
+static void store_enqueue_locked(struct store *s, const struct store_item *it)
+{
+	s->ring[(s->head + s->count) % s->cap] = *it;
+	s->count++;
+	s->pushed++;
+	if (s->count > s->stats.queue_high_water)
+		s->stats.queue_high_water = s->count;
+	s->stats.queue_depth = s->count;
+	if (s->writer_waiting && (s->count >= STORE_BATCH / 2 || it->kind != ITEM_ROW))
+		pthread_cond_signal(&s->wake);
+}
+
+bool store_push_row(struct store *s, const struct store_row *row)
+{
+	struct store_item it = { .kind = ITEM_ROW, .row = *row };
+	bool ok;
+
+	pthread_mutex_lock(&s->lock);
+	ok = s->count < s->cap - STORE_RESERVE;
+	if (ok)
+		store_enqueue_locked(s, &it);
+	else
+		s->stats.rows_dropped++;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+static void store_push_record(struct store *s, enum store_kind kind, void *rec)
+{
+	struct store_item it = { .kind = kind, .rec = rec };
+
+	pthread_mutex_lock(&s->lock);
+	while (s->count >= s->cap) {
+		pthread_cond_signal(&s->wake);
+		pthread_cond_wait(&s->done, &s->lock);
+	}
+	store_enqueue_locked(s, &it);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *copy_bytes(const uint8_t *p, size_t n)
+{
+	void *c = malloc(n ? n : 1);
+
+	if (c && n)
+		memcpy(c, p, n);
+	return c;
+}
+
+void store_boot_begin(struct store *s, const struct store_boot *b)
+{
+	struct store_boot *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *b;
+	c->vmm = dup_or_null(b->vmm);
+	c->vm_name = dup_or_null(b->vm_name);
+	c->kernel = dup_or_null(b->kernel);
+	c->impl = dup_or_null(b->impl);
+	c->policy_hash = dup_or_null(b->policy_hash);
+	c->replay_source = dup_or_null(b->replay_source);
+	c->instance = copy_bytes(b->instance, b->instance_len);
+	c->build_id = copy_bytes(b->build_id, b->build_id_len);
+	store_push_record(s, ITEM_BOOT_BEGIN, c);
+}
+
+void store_boot_end(struct store *s, const struct store_boot_end *e)
+{
+	struct store_boot_end *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *e;
+	c->reason = dup_or_null(e->reason);
+	store_push_record(s, ITEM_BOOT_END, c);
+}
+
+void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64_t since_ns)
+{
+	struct store_policy_rec *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return;
+	p->boot_id = boot_id;
+	p->hash = strdup(hash);
+	p->since_ns = since_ns;
+	store_push_record(s, ITEM_BOOT_POLICY, p);
+}
+
+void store_policy(struct store *s, const char *hash, const char *text, const char *source,
+		  const char *how, const char *old_hash, int64_t peer_uid, int64_t peer_pid)
+{
+	struct store_policy_rec *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return;
+	p->hash = strdup(hash);
+	p->text = strdup(text);
+	p->source = dup_or_null(source);
+	p->how = strdup(how);
+	p->old_hash = dup_or_null(old_hash);
+	p->peer_uid = peer_uid;
+	p->peer_pid = peer_pid;
+	store_push_record(s, ITEM_POLICY, p);
+}
+
+void store_divergence(struct store *s, const struct store_divergence *d)
+{
+	struct store_divergence *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *d;
+	c->kind = strdup(d->kind);
+	store_push_record(s, ITEM_DIVERGENCE, c);
+}
+
+void store_flush(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t target = s->pushed;
+
+	while (s->committed < target) {
+		pthread_cond_signal(&s->wake);
+		pthread_cond_wait(&s->done, &s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void store_get_stats(struct store *s, struct store_stats *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = s->stats;
+	st->queue_depth = s->count;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int64_t store_next_boot_id(struct store *s)
+{
+	return __atomic_add_fetch(&s->next_boot_id, 1, __ATOMIC_RELAXED);
+}
+
+const char *store_path(const struct store *s)
+{
+	return s->path;
+}
+
+/* ---- open and close ---------------------------------------------------- */
+
+static const char *const store_sql[] = {
+	"INSERT INTO accesses(boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	"INSERT INTO boots(id, start_ns, vmm, vm_name, instance, kernel, build_id, image_base, slide,"
+	" midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, peer_uid, peer_gid, peer_pid)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	"UPDATE boots SET end_ns = ?, end_reason = ?, accesses = ?, undefs = ?, rows_dropped = ?,"
+	" divergences = ? WHERE id = ?",
+	"INSERT OR IGNORE INTO boot_policies(boot_id, policy_hash, since_ns) VALUES (?, ?, ?)",
+	"INSERT OR IGNORE INTO policies(hash, text, source, first_ns) VALUES (?, ?, ?, ?)",
+	"INSERT INTO policy_changes(ts_ns, peer_uid, peer_pid, how, old_hash, new_hash)"
+	" VALUES (?, ?, ?, ?, ?, ?)",
+	"INSERT INTO divergences(boot_id, replay_of, vcpu, seq, ts_ns, kind, expected_key, expected_pc,"
+	" expected_is_write, expected_value, actual_key, actual_pc, actual_is_write, actual_value)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+};
+
+#define STORE_NSTMT (sizeof(store_sql) / sizeof(store_sql[0]))
+
+/* The prepared statement for store_sql[i]. */
+static sqlite3_stmt **store_stmt(struct store *s, size_t i)
+{
+	sqlite3_stmt **stmts[] = { &s->ins_row, &s->ins_boot, &s->end_boot, &s->ins_boot_policy,
+				   &s->ins_policy, &s->ins_change, &s->ins_div };
+
+	return stmts[i];
+}
+
+static void store_finalize(struct store *s)
+{
+	for (size_t i = 0; i < STORE_NSTMT; i++)
+		sqlite3_finalize(*store_stmt(s, i));
+}
+
+/* A boot that has no end after a crash or kill: mark it, with what it logged. */
+static void store_mark_cut_off(struct store *s)
+{
+	sqlite3_exec(s->db,
+		     "UPDATE boots SET end_reason = 'cut off: idsrd stopped without ending it',"
+		     " end_ns = coalesce((SELECT max(ts_ns) FROM accesses a WHERE a.boot_id = boots.id), start_ns),"
+		     " accesses = (SELECT count(*) FROM accesses a WHERE a.boot_id = boots.id),"
+		     " undefs = (SELECT count(*) FROM accesses a WHERE a.boot_id = boots.id AND action = 'undef')"
+		     " WHERE end_ns IS NULL", NULL, NULL, NULL);
+}
+
+int store_open(const char *path, size_t queue_cap, struct store **out, char *why, size_t whylen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	if (queue_cap < 2 * STORE_RESERVE)
+		queue_cap = 2 * STORE_RESERVE;
+	s->cap = queue_cap;
+	s->ring = malloc(queue_cap * sizeof(*s->ring));
+	s->path = strdup(path);
+	if (!s->ring || !s->path) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	rc = db_open(path, DB_CREATE, &s->db, why, whylen);
+	if (rc < 0)
+		goto err;
+	/* WAL + NORMAL: a process crash loses nothing committed. */
+	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	store_mark_cut_off(s);
+	for (size_t i = 0; i < STORE_NSTMT; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       store_stmt(s, i), NULL) != SQLITE_OK) {
+			snprintf(why, whylen, "preparing statements on %s: %s", path, sqlite3_errmsg(s->db));
+			rc = -EIO;
+			goto err;
+		}
+	}
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM boots", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			s->next_boot_id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->done, NULL);
+	rc = -pthread_create(&s->writer, NULL, store_writer, s);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-rc));
+		goto err;
+	}
+	*out = s;
+	return 0;
+err:
+	if (s->db) {
+		store_finalize(s);
+		db_close(s->db);
+	}
+	free(s->ring);
+	free(s->path);
+	free(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->writer, NULL);
+	store_finalize(s);
+	/* Fold the WAL back so the file alone is the whole trace. */
+	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	db_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->done);
+	free(s->losses);
+	free(s->ring);
+	free(s->path);
+	free(s);
+}

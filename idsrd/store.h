@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* The store writer: rows go through a bounded queue to one thread that commits in batches. */
+#ifndef IDSRD_STORE_H
+#define IDSRD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One logged access; the contract columns of `accesses`. */
+struct store_row {
+	int64_t boot_id;
+	int64_t ts_ns;
+	uint64_t seq;
+	uint64_t pc;
+	uint64_t value;
+	uint32_t vcpu;
+	uint32_t key;
+	int32_t rule;
+	uint8_t el;
+	uint8_t is_write;
+	uint8_t undef;
+};
+
+/* A boot's row in `boots` as it starts. Strings are copied by store_boot_begin. */
+struct store_boot {
+	int64_t id;
+	int64_t start_ns;
+	const char *vmm, *vm_name, *kernel, *impl, *policy_hash, *replay_source;
+	const uint8_t *instance, *build_id;
+	size_t instance_len, build_id_len;
+	uint64_t image_base, slide, midr;
+	uint32_t vcpus;
+	bool replay;
+	int64_t replay_of;
+	int64_t peer_uid, peer_gid, peer_pid;
+};
+
+/* Its end: counts and the reason. */
+struct store_boot_end {
+	int64_t id;
+	int64_t end_ns;
+	const char *reason;
+	uint64_t accesses, undefs, rows_dropped, divergences;
+};
+
+struct store_divergence {
+	int64_t boot_id, replay_of, ts_ns;
+	uint32_t vcpu;
+	uint64_t seq;
+	const char *kind;		/* key, direction, pc, value, extra, missing */
+	bool has_expected, has_actual;
+	uint32_t expected_key, actual_key;
+	uint64_t expected_pc, actual_pc, expected_value, actual_value;
+	bool expected_is_write, actual_is_write;
+};
+
+struct store_stats {
+	uint64_t queue_depth;
+	uint64_t queue_high_water;
+	uint64_t rows_written;
+	uint64_t rows_dropped;		/* queue full or write failed */
+	uint64_t write_errors;
+	uint64_t commits;
+};
+
+struct store;
+
+/* Opens (creating) the database, marks boots left running by a crash as cut
+ * off, and starts the writer thread. queue_cap: rows the queue holds. */
+int store_open(const char *path, size_t queue_cap, struct store **out, char *why, size_t whylen);
+/* Flushes everything queued and stops the writer. */
+void store_close(struct store *s);
+
+/* A fresh boot id (never reused; no disk wait). */
+int64_t store_next_boot_id(struct store *s);
+
+/* Never blocks on the disk: false if the queue is full (count it on the boot). */
+bool store_push_row(struct store *s, const struct store_row *row);
+/* Control records are rare and always queued (they may wait for queue space). */
+void store_boot_begin(struct store *s, const struct store_boot *b);
+void store_boot_end(struct store *s, const struct store_boot_end *e);
+void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64_t since_ns);
+void store_policy(struct store *s, const char *hash, const char *text, const char *source,
+		  const char *how, const char *old_hash, int64_t peer_uid, int64_t peer_pid);
+void store_divergence(struct store *s, const struct store_divergence *d);
+
+/* Waits until everything queued before the call is committed. */
+void store_flush(struct store *s);
+void store_get_stats(struct store *s, struct store_stats *st);
+const char *store_path(const struct store *s);
+
+#endif
