@@ -4,6 +4,7 @@
 #define IDSR_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,6 +34,50 @@ const char *cli_control_path(const char *opt);
 const char *cli_default_db(void);
 /* true if argv has -h/--help; prints usage to stdout. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
+
+struct Idsr__V1__ControlRequest;
+struct Idsr__V1__Frame;
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* Connects to the daemon's control socket; on failure prints why (and that
+ * idsrd may not be running) as `idsrctl: <cmd>: …` and returns -errno. */
+int cli_control_connect(const char *cmd, const char *path, int *fd);
+/* Sends req (protocol filled in) and reads the reply frame; prints errors. */
+int cli_control_call(const char *cmd, int fd, struct Idsr__V1__ControlRequest *req,
+		     struct Idsr__V1__Frame **reply);
+
+/* Opens a trace read-only from "FILE[:BOOT]" and resolves the boot; prints
+ * errors as `idsrctl: <cmd>: …`. boot_id may be NULL when no boot is wanted. */
+int cli_open_trace(const char *cmd, const char *ref, struct sqlite3 **db, int64_t *boot_id);
+
+/* "1.234s", "12ms" … for durations in ns. */
+const char *cli_duration(int64_t ns, char *buf, size_t len);
+
+/* One access as people and scripts read it (show, tail, replay reports). */
+struct cli_access {
+	int64_t boot_id;
+	uint32_t vcpu;
+	uint64_t seq;
+	int64_t ts_ns;
+	uint32_t key;
+	uint64_t pc;
+	unsigned el;
+	bool is_write;
+	uint64_t value;
+	bool undef;
+	int rule;
+	const char *impl;		/* for the register name */
+};
+/* Human: "boot vcpu seq pc dir NAME (encoding) value action rule"; --json: one
+ * object with the contract column names plus name and encoding. */
+void cli_print_access(FILE *f, const struct cli_access *a, bool json);
+/* The column header for cli_print_access's human lines. */
+void cli_print_access_header(FILE *f);
+/* Fills a from a row of "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el,
+ * is_write, value, action, rule FROM accesses". */
+void cli_access_from_row(struct sqlite3_stmt *st, struct cli_access *a);
+#define CLI_ACCESS_COLUMNS "boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule"
 
 /* JSON output, one object per line: json_begin, json_* fields, json_end. */
 struct json {

@@ -137,3 +137,20 @@ void json_end(struct json *j)
 {
 	fputs("}\n", j->f);
 }
+
+const char *cli_duration(int64_t ns, char *buf, size_t len)
+{
+	if (ns < 0)
+		snprintf(buf, len, "-");
+	else if (ns < 1000000)
+		snprintf(buf, len, "%lldus", (long long)(ns / 1000));
+	else if (ns < 10000000000LL)
+		snprintf(buf, len, "%.3fs", (double)ns / 1e9);
+	else if (ns < 3600000000000LL)
+		snprintf(buf, len, "%lldm%02llds", (long long)(ns / 60000000000LL),
+			 (long long)(ns / 1000000000 % 60));
+	else
+		snprintf(buf, len, "%lldh%02lldm", (long long)(ns / 3600000000000LL),
+			 (long long)(ns / 60000000000LL % 60));
+	return buf;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Printing one access for people (names, hex, arrows) or scripts (JSON): one home for show, tail, replay. */
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "encoding.h"
+#include "policy.h"
+#include "regnames.h"
+
+static const char *rule_text(int rule, char *buf, size_t len)
+{
+	switch (rule) {
+	case POLICY_RULE_DEFAULT: return "default";
+	case POLICY_RULE_EL0: return "el0-rule";
+	case POLICY_RULE_REPLAY: return "replay";
+	case POLICY_RULE_STRICT: return "replay-strict";
+	}
+	snprintf(buf, len, "line %d", rule);
+	return buf;
+}
+
+void cli_print_access_header(FILE *f)
+{
+	fprintf(f, "%5s %4s %7s  %-18s %-5s  %-34s  %-18s  %-7s %s\n", "boot", "vcpu", "seq", "pc",
+		"dir", "register", "value", "action", "rule");
+}
+
+void cli_print_access(FILE *f, const struct cli_access *a, bool json)
+{
+	char enc[ENC_TEXT_MAX], reg[REGNAME_TEXT_MAX + ENC_TEXT_MAX + 4], rule[32];
+	const char *name = regnames_name(a->key, a->impl);
+
+	enc_format(a->key, enc, sizeof(enc));
+	if (json) {
+		struct json j;
+
+		json_begin(&j, f);
+		json_int(&j, "boot_id", a->boot_id);
+		json_uint(&j, "vcpu", a->vcpu);
+		json_uint(&j, "seq", a->seq);
+		json_int(&j, "ts_ns", a->ts_ns);
+		json_uint(&j, "key", a->key);
+		json_uint(&j, "pc", a->pc);
+		json_uint(&j, "el", a->el);
+		json_int(&j, "is_write", a->is_write);
+		json_uint(&j, "value", a->value);
+		json_str(&j, "action", a->undef ? "undef" : "emulate");
+		json_int(&j, "rule", a->rule);
+		json_str(&j, "name", name);
+		json_str(&j, "encoding", enc);
+		snprintf(rule, sizeof(rule), "0x%016" PRIx64, a->pc);
+		json_str(&j, "pc_hex", rule);
+		snprintf(rule, sizeof(rule), "0x%016" PRIx64, a->value);
+		json_str(&j, "value_hex", rule);
+		json_end(&j);
+		return;
+	}
+	if (name)
+		snprintf(reg, sizeof(reg), "%s (%s)", name, enc);
+	else
+		snprintf(reg, sizeof(reg), "%s", enc);
+	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " %-5s  %-34s  0x%016" PRIx64 "  %-7s %s\n",
+		a->boot_id, a->vcpu, a->seq, a->pc, a->is_write ? "write" : "read", reg, a->value,
+		a->undef ? "UNDEF" : "emulate", rule_text(a->rule, rule, sizeof(rule)));
+}
+
+void cli_access_from_row(sqlite3_stmt *st, struct cli_access *a)
+{
+	const unsigned char *action = sqlite3_column_text(st, 9);
+
+	a->boot_id = sqlite3_column_int64(st, 0);
+	a->vcpu = (uint32_t)sqlite3_column_int64(st, 1);
+	a->seq = (uint64_t)sqlite3_column_int64(st, 2);
+	a->ts_ns = sqlite3_column_int64(st, 3);
+	a->key = (uint32_t)sqlite3_column_int64(st, 4);
+	a->pc = (uint64_t)sqlite3_column_int64(st, 5);
+	a->el = (unsigned)sqlite3_column_int(st, 6);
+	a->is_write = sqlite3_column_int(st, 7);
+	a->value = (uint64_t)sqlite3_column_int64(st, 8);
+	a->undef = action && !strcmp((const char *)action, "undef");
+	a->rule = sqlite3_column_int(st, 10);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrctl's side of the control socket, and opening trace files: shared by the subcommands. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "db.h"
+#include "frame.h"
+
+int cli_control_connect(const char *cmd, const char *path, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		cli_error("%s: control socket path `%s' is too long", cmd, path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		close(fd);
+		if (err == ENOENT || err == ECONNREFUSED)
+			cli_error("%s: idsrd is not running (nothing answers on %s): start idsrd, "
+				  "or point at it with --control or $IDSRD_CONTROL", cmd, path);
+		else
+			cli_error("%s: cannot connect to idsrd at %s: %s", cmd, path, strerror(err));
+		return -err;
+	}
+	*out = fd;
+	return 0;
+}
+
+int cli_control_call(const char *cmd, int fd, Idsr__V1__ControlRequest *req, Idsr__V1__Frame **reply)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	struct frame_reader r;
+	int rc;
+
+	req->protocol = IDSR_PROTOCOL_VERSION;
+	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
+	f.control = req;
+	rc = frame_send(fd, &f);
+	if (rc < 0) {
+		cli_error("%s: sending the request to idsrd: %s", cmd, strerror(-rc));
+		return rc;
+	}
+	if (frame_reader_init(&r) < 0)
+		return -ENOMEM;
+	rc = frame_recv(fd, &r, reply);
+	frame_reader_free(&r);
+	if (rc < 0) {
+		cli_error("%s: no answer from idsrd: %s", cmd,
+			  rc == -ECONNRESET ? "it closed the connection" : strerror(-rc));
+		return rc;
+	}
+	if ((*reply)->body_case != IDSR__V1__FRAME__BODY_REPLY) {
+		cli_error("%s: idsrd answered with %s, expected ControlReply", cmd, frame_body_name(*reply));
+		frame_free(*reply);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int cli_open_trace(const char *cmd, const char *ref, sqlite3 **db, int64_t *boot_id)
+{
+	char path[4096], why[512];
+	int64_t id;
+	int rc;
+
+	if (db_parse_boot_ref(ref, path, sizeof(path), &id) < 0) {
+		cli_error("%s: `%s' is not a boot reference (FILE or FILE:BOOT_ID)", cmd, ref);
+		return -EINVAL;
+	}
+	rc = db_open(path, DB_READONLY, db, why, sizeof(why));
+	if (rc < 0) {
+		cli_error("%s: %s", cmd, why);
+		return rc;
+	}
+	if (!boot_id)
+		return 0;
+	rc = db_resolve_boot(*db, &id, why, sizeof(why));
+	if (rc < 0) {
+		cli_error("%s: %s: %s", cmd, path, why);
+		db_close(*db);
+		return rc;
+	}
+	*boot_id = id;
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrctl show: prints a boot's accesses with register names. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+
+static const char show_usage[] =
+	"Usage: idsrctl show [DB[:BOOT]] [--vcpu N] [--limit N] [--json]\n"
+	"\n"
+	"Prints the accesses of one boot (default: the database's last boot) in per-vCPU\n"
+	"order: vCPU, seq, PC, direction, register name and encoding, value, action, and\n"
+	"the policy rule that answered.\n"
+	"\n"
+	"  --vcpu N    only vCPU N\n"
+	"  --limit N   at most N accesses\n"
+	"  --json      one JSON object per access (contract column names, plus name and encoding)\n";
+
+static bool show_parse_num(const char *opt, const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 0);
+	if (errno || end == s || *end || *out < 0) {
+		cli_error("show: %s: `%s' is not a non-negative number", opt, s);
+		return false;
+	}
+	return true;
+}
+
+int show_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "vcpu", required_argument, NULL, 'v' },
+		{ "limit", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+	long long vcpu = -1, limit = -1;
+	struct cli_access a;
+	char *impl = NULL;
+	bool json = false;
+	int64_t boot_id;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int c, rc;
+
+	if (cli_wants_help(argc, argv, show_usage))
+		return CLI_OK;
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'v': if (!show_parse_num("--vcpu", optarg, &vcpu)) return CLI_ERROR; break;
+		case 'n': if (!show_parse_num("--limit", optarg, &limit)) return CLI_ERROR; break;
+		default:
+			fprintf(stderr, "%s", show_usage);
+			return CLI_ERROR;
+		}
+	}
+	if (argc - optind > 1)
+		return cli_error("show: one boot reference at most, got `%s' too", argv[optind + 1]);
+	if (cli_open_trace("show", optind < argc ? argv[optind] : cli_default_db(), &db, &boot_id) < 0)
+		return CLI_ERROR;
+	if (sqlite3_prepare_v2(db, "SELECT impl FROM boots WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, boot_id);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			impl = strdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	rc = sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?1"
+				" AND (?2 < 0 OR vcpu = ?2) ORDER BY vcpu, seq LIMIT ?3", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		cli_error("show: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, boot_id);
+	sqlite3_bind_int64(st, 2, vcpu);
+	sqlite3_bind_int64(st, 3, limit);
+	if (!json)
+		cli_print_access_header(stdout);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cli_access_from_row(st, &a);
+		a.impl = impl;
+		cli_print_access(stdout, &a, json);
+	}
+	if (rc != SQLITE_DONE)
+		cli_error("show: reading accesses: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+out:
+	free(impl);
+	db_close(db);
+	return rc == SQLITE_DONE ? CLI_OK : CLI_ERROR;
+}
