@@ -233,7 +233,7 @@ IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr
 	if (n < 0)
 		return fail(n, "packing Access: %s", strerror(-n));
 	for (int off = 0; off < n;) {
-		ssize_t w = write(c->fd, buf + off, (size_t)(n - off));
+		ssize_t w = send(c->fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
 			continue;
