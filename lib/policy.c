@@ -979,6 +979,14 @@ const char *policy_impl(const struct policy *p) { return p->impl; }
 bool policy_allows_el0(const struct policy *p) { return p && p->allow_el0; }
 size_t policy_rule_count(const struct policy *p) { return p->nrules; }
 
+const char *policy_action_name(enum policy_action action)
+{
+	for (size_t i = 0; i < NACTIONS; i++)
+		if (actions[i].action == action)
+			return actions[i].name;
+	return "?";
+}
+
 const struct policy_rule *policy_rule_at(const struct policy *p, size_t i)
 {
 	return i < p->nrules ? &p->rules[i].rule : NULL;

@@ -66,6 +66,8 @@ const char *policy_hash(const struct policy *p);	/* 16 hex digits of the text's 
 const char *policy_impl(const struct policy *p);	/* `impl` directive or NULL */
 bool policy_allows_el0(const struct policy *p);		/* `allow-el0` directive */
 size_t policy_rule_count(const struct policy *p);
+/* The action's keyword in the language ("raz-wi", "storage", …). */
+const char *policy_action_name(enum policy_action action);
 const struct policy_rule *policy_rule_at(const struct policy *p, size_t i);
 
 struct policy_access {
