@@ -28,8 +28,8 @@
  *               is UNDEF (POLICY_RULE_EL0) whatever the rules say, as the
  *               kernel discussion requires; being a line of the text, the
  *               relaxation is part of the policy hash every boot records.
- *               A rule with `el=0' in a policy without it can never match and
- *               is rejected.
+ *               (A rule with `el=0' in a policy without it is legal and never
+ *               answers: EL0 is UNDEF whatever the policy says.)
  *
  * Compiling: every key of the IDSR space (enc_for_each_idsr) gets, in a hash
  * table, the ordered list of the rules whose selector matches it, cut after
@@ -56,7 +56,6 @@ struct selector {
 struct compiled_rule {
 	struct policy_rule rule;
 	struct selector sel;
-	int el_column;			/* where `el=' is, for the allow-el0 check */
 };
 
 struct table_entry {
@@ -386,23 +385,29 @@ static int parse_selector(struct parser *ps, const struct token *t, struct selec
 	return parse_name(ps, t, sel);
 }
 
-static bool selector_match(const struct selector *sel, uint32_t key)
+/* The key's fields as selectors compare them; false if it has no encoding. */
+static bool key_fields(uint32_t key, struct enc_fields *f, unsigned v[SEL_FIELDS])
 {
-	struct enc_fields f;
-	unsigned v[SEL_FIELDS];
+	if (!enc_unpack(key, f))
+		return false;
+	v[0] = f->aarch32 ? f->coproc : f->op0;
+	v[1] = f->op1;
+	v[2] = f->crn;
+	v[3] = f->crm;
+	v[4] = f->op2;
+	return true;
+}
 
+/* f and v from key_fields, or NULL when the key has no encoding. */
+static bool selector_match(const struct selector *sel, uint32_t key, const struct enc_fields *f,
+			   const unsigned v[SEL_FIELDS])
+{
 	if (sel->kind == SEL_ANY)
 		return true;
 	if (sel->kind == SEL_KEY)
 		return key == sel->key;
-	if (!enc_unpack(key, &f) || f.aarch32 != (sel->kind != SEL_AARCH64) ||
-	    f.wide != (sel->kind == SEL_AARCH32_WIDE))
+	if (!f || f->aarch32 != (sel->kind != SEL_AARCH64) || f->wide != (sel->kind == SEL_AARCH32_WIDE))
 		return false;
-	v[0] = f.aarch32 ? f.coproc : f.op0;
-	v[1] = f.op1;
-	v[2] = f.crn;
-	v[3] = f.crm;
-	v[4] = f.op2;
 	for (int i = 0; i < SEL_FIELDS; i++)
 		if (v[i] < sel->lo[i] || v[i] > sel->hi[i])
 			return false;
@@ -494,7 +499,6 @@ static int parse_qualifier(struct parser *ps, const struct token *t, struct comp
 			ret = fail(ps, t->column + 3, "bad exception level `%.*s': expected 0, 1, 2 or 3",
 				   qlen(t->n - 3), t->s + 3);
 		r->el = (int)v;
-		cr->el_column = t->column;
 	} else if (token_has_prefix(t, "vcpu=")) {
 		ret = duplicate(ps, t, seen, SEEN_VCPU, "vcpu=");
 		if (!ret)
@@ -728,21 +732,6 @@ static int parse_line(struct parser *ps)
 	return parse_rule(ps, &t);
 }
 
-/* With no allow-el0, EL0 never reaches the rules: an `el=0' rule is a mistake. */
-static int check_el0(struct parser *ps)
-{
-	for (size_t i = 0; i < ps->p->nrules && !ps->p->allow_el0; i++) {
-		const struct compiled_rule *cr = &ps->p->rules[i];
-
-		if (cr->rule.el == 0) {
-			ps->lineno = cr->rule.line;
-			return fail(ps, cr->el_column, "`el=0' can never match: EL0 accesses are UNDEF "
-				    "unless the policy has an `allow-el0' line");
-		}
-	}
-	return 0;
-}
-
 /* ---- compiling ---------------------------------------------------------- */
 
 static bool unconditional(const struct policy_rule *r)
@@ -782,11 +771,14 @@ static void compile_key(uint32_t key, void *arg)
 	struct policy *p = c->p;
 	uint32_t first = (uint32_t)p->ncandidates, count, i;
 	struct table_entry *e;
+	struct enc_fields f;
+	unsigned v[SEL_FIELDS];
+	bool has = key_fields(key, &f, v);
 
 	if (c->ret < 0)
 		return;
 	for (size_t r = 0; r < p->nrules; r++) {
-		if (!selector_match(&p->rules[r].sel, key))
+		if (!selector_match(&p->rules[r].sel, key, has ? &f : NULL, v))
 			continue;
 		if (push_candidate(p, (uint32_t)r) < 0) {
 			c->ret = -ENOMEM;
@@ -886,8 +878,6 @@ int policy_parse(const char *text, size_t len, const char *file,
 		if (!nl)
 			break;
 	}
-	if (check_el0(&ps) < 0)
-		goto out;
 	ret = compile(p);
 	if (ret < 0) {
 		snprintf(err->message, sizeof(err->message), "out of memory compiling the rules");
@@ -1022,8 +1012,13 @@ const struct policy_rule *policy_match(const struct policy *p, const struct poli
 		return NULL;
 	}
 	/* Not an IDSR key (the table holds all of those): scan. */
+	struct enc_fields f;
+	unsigned v[SEL_FIELDS];
+	bool has = key_fields(a->key, &f, v);
+
 	for (size_t r = 0; r < p->nrules; r++)
-		if (selector_match(&p->rules[r].sel, a->key) && qualifiers_match(&p->rules[r].rule, a))
+		if (selector_match(&p->rules[r].sel, a->key, has ? &f : NULL, v) &&
+		    qualifiers_match(&p->rules[r].rule, a))
 			return &p->rules[r].rule;
 	return NULL;
 }

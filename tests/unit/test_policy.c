@@ -270,8 +270,6 @@ static void test_parse_errors_qualifiers(void **state)
 		  "policy.conf:1:9: bad range `0x20-0x10' in `pc=': the low end is above the high end");
 	parse_bad("HID0 pc=0x10- raz-wi",
 		  "policy.conf:1:14: expected a number after `pc=0x10-', got nothing");
-	parse_bad("HID0 el=0 raz-wi",
-		  "policy.conf:1:6: `el=0' can never match: EL0 accesses are UNDEF unless the policy has an `allow-el0' line");
 }
 
 static void test_parse_errors_actions(void **state)
@@ -588,6 +586,15 @@ static void test_decide_el0_and_default(void **state)
 	assert_false(v.undef);
 	assert_int_equal(v.value, 5);
 	assert_int_equal(v.rule, 1);
+	policy_free(p);
+
+	/* A rule for EL0 is legal without allow-el0, and overruled: EL0 is UNDEF whatever the policy. */
+	p = parse_ok("HID0 el=0 value 5\n* value 6\n");
+	a.el = 0;
+	assert_int_equal(match_line(p, &a), 1);
+	policy_decide(p, st, &a, &v);
+	assert_true(v.undef);
+	assert_int_equal(v.rule, POLICY_RULE_EL0);
 	policy_free(p);
 
 	p = parse_ok("allow-el0\nHID4 value 5\n");
