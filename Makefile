@@ -66,7 +66,7 @@ DAEMON_LIB := $(BUILD)/libidsrd.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-BINS := $(BUILD)/idsrd $(BUILD)/idsrctl $(BUILD)/idsr-vmm
+BINS := $(BUILD)/idsrd $(BUILD)/idsrctl $(if $(VMM_SRC),$(BUILD)/idsr-vmm)
 
 .PHONY: all deps check check-build demo bench stress fuzz install uninstall clean guests
 all: $(BINS) $(CLIENT_LIB) $(CLIENT_SO) guests
