@@ -640,8 +640,10 @@ static int parse_rule(struct parser *ps, const struct token *first)
 	int ret;
 
 	ret = add_rule(ps->p, &cr);
-	if (ret < 0)
-		return fail(ps, 0, "out of memory");
+	if (ret < 0) {
+		fail(ps, 0, "out of memory");
+		return -ENOMEM;
+	}
 	cr->rule.line = ps->lineno;
 	cr->rule.el = -1;
 	cr->rule.vcpu = -1;
@@ -687,8 +689,10 @@ static int parse_impl(struct parser *ps, const struct token *kw)
 		return fail(ps, kw->column, "`impl' must come before the first rule (line %d): "
 			    "names are looked up as rules are read", ps->first_rule_line);
 	ps->p->impl = strndup(t.s, t.n);
-	if (!ps->p->impl)
-		return fail(ps, 0, "out of memory");
+	if (!ps->p->impl) {
+		fail(ps, 0, "out of memory");
+		return -ENOMEM;
+	}
 	if (!regnames_impl_known(ps->p->impl)) {
 		/* List what the table knows, so the fix is in the message. */
 		const char *impls[16];
@@ -709,13 +713,14 @@ static int parse_impl(struct parser *ps, const struct token *kw)
 static int parse_line(struct parser *ps)
 {
 	struct token t;
-	char *hash = memchr(ps->line, '#', ps->len);
+	char *nul = memchr(ps->line, 0, ps->len), *hash;
 
+	/* Even in a comment: policy_text() is a C string, and the store keeps it. */
+	if (nul)
+		return fail(ps, (int)(nul - ps->line) + 1, "unexpected NUL byte: a policy is text");
+	hash = memchr(ps->line, '#', ps->len);
 	if (hash)
 		ps->len = (size_t)(hash - ps->line);
-	if (memchr(ps->line, 0, ps->len))
-		return fail(ps, (int)((char *)memchr(ps->line, 0, ps->len) - ps->line) + 1,
-			    "unexpected NUL byte: a policy is text");
 	ps->pos = 0;
 	if (!next_token(ps, &t))
 		return 0;
@@ -848,7 +853,7 @@ int policy_parse(const char *text, size_t len, const char *file,
 {
 	struct policy *p = calloc(1, sizeof(*p));
 	struct parser ps = { .p = p, .err = err };
-	char *s, *end;
+	char *s, *end, *nl;
 	int ret = -EINVAL;
 
 	memset(err, 0, sizeof(*err));
@@ -865,16 +870,14 @@ int policy_parse(const char *text, size_t len, const char *file,
 	memcpy(p->lines, text, len);
 	p->lines[len] = 0;
 	hash_text(p, len);
-	for (s = p->lines, end = p->lines + len; s <= end; s = ps.line + ps.len + 1) {
-		char *nl = memchr(s, '\n', (size_t)(end - s));
-
+	for (s = p->lines, end = p->lines + len;; s = nl + 1) {
+		nl = memchr(s, '\n', (size_t)(end - s));
 		ps.lineno++;
 		ps.line = s;
 		ps.len = (size_t)((nl ? nl : end) - s);
-		if (parse_line(&ps) < 0)
+		ret = parse_line(&ps);
+		if (ret < 0)
 			goto out;
-		/* parse_rule may have shortened len; the next line starts after the newline */
-		ps.len = (size_t)((nl ? nl : end) - s);
 		if (!nl)
 			break;
 	}

@@ -344,6 +344,9 @@ static void test_parse_errors_directives(void **state)
 		assert_int_equal(policy_parse(nul, sizeof(nul) - 1, "policy.conf", &p, &err), -EINVAL);
 		assert_string_equal(policy_error_format(&err, buf, sizeof(buf)),
 				    "policy.conf:2:6: unexpected NUL byte: a policy is text");
+		assert_int_equal(policy_parse("* undef # \0", 11, "policy.conf", &p, &err), -EINVAL);
+		assert_string_equal(policy_error_format(&err, buf, sizeof(buf)),
+				    "policy.conf:1:11: unexpected NUL byte: a policy is text");
 	}
 }
 
