@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The control socket: idsrctl's requests (status, policy, subscribe, replay). */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,15 @@
 #include "db.h"
 #include "log.h"
 
+/* Supplementary groups of a peer that are looked at (more are ignored). */
+#define CONTROL_MAX_GROUPS 64
+
 struct control_client {
 	uv_pipe_t pipe;
 	struct frame_reader reader;
 	struct boot_peer peer;
+	gid_t groups[CONTROL_MAX_GROUPS];	/* SO_PEERGROUPS at accept */
+	int ngroups;
 };
 
 static uv_pipe_t control_server;
@@ -25,6 +31,59 @@ const struct boot_peer *control_peer(const struct control_client *c)
 {
 	return &c->peer;
 }
+
+/* ---- access control --------------------------------------------------------- */
+
+static bool control_in_admin_group(const struct control_client *c)
+{
+	const char *name = idsrd->cfg.admin_group;
+	struct group *gr;
+
+	if (!name || !*name || !(gr = getgrnam(name)))
+		return false;
+	if (c->peer.gid == (int64_t)gr->gr_gid)
+		return true;
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gr->gr_gid)
+			return true;
+	return false;
+}
+
+bool control_is_admin(const struct control_client *c)
+{
+	return c->peer.uid == 0 || c->peer.uid == (int64_t)getuid() || control_in_admin_group(c);
+}
+
+bool control_may_access_boot(const struct control_client *c, int64_t owner_uid, int64_t boot_id,
+			     const char *what, char *why, size_t whylen)
+{
+	if (control_is_admin(c) || (owner_uid >= 0 && c->peer.uid == owner_uid))
+		return true;
+	log_warn("refused %s of boot %lld to uid %lld (pid %lld): the boot belongs to uid %lld"
+		 " and the peer is neither root nor in the admin group (--admin-group)",
+		 what, (long long)boot_id, (long long)c->peer.uid, (long long)c->peer.pid,
+		 (long long)owner_uid);
+	if (why)
+		snprintf(why, whylen, "permission denied: boot %lld belongs to uid %lld; only its owner,"
+			 " root or the admin group may %s it", (long long)boot_id, (long long)owner_uid,
+			 what);
+	return false;
+}
+
+bool control_may_change_policy(const struct control_client *c, char *why, size_t whylen)
+{
+	if (control_is_admin(c))
+		return true;
+	log_warn("refused a policy change to uid %lld (pid %lld): the live policy answers every"
+		 " boot, so only root, idsrd's uid or the admin group (--admin-group) may change it",
+		 (long long)c->peer.uid, (long long)c->peer.pid);
+	if (why)
+		snprintf(why, whylen, "permission denied: the live policy answers every user's boots;"
+			 " only root, idsrd's user or the admin group may change it");
+	return false;
+}
+
+/* ---- replies ------------------------------------------------------------------ */
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -74,6 +133,7 @@ static void control_status(struct control_client *c)
 	struct stat sb;
 	size_t n = 0, i = 0;
 	int64_t now = db_now_ns();
+	bool admin = control_is_admin(c);
 
 	store_get_stats(idsrd->store, &ss);
 	st.version = (char *)IDSR_VERSION;
@@ -98,8 +158,12 @@ static void control_status(struct control_client *c)
 		n++;
 	bs = calloc(n ? n : 1, sizeof(*bs));
 	bsp = calloc(n ? n : 1, sizeof(*bsp));
-	for (struct boot *b = idsrd->boots; b && bs && bsp; b = b->next, i++) {
+	for (struct boot *b = idsrd->boots; b && bs && bsp; b = b->next) {
 		uint64_t acc = atomic_load(&b->accesses);
+
+		/* Other users' boots are not listed (quietly: status is for everyone). */
+		if (!admin && b->peer.uid != c->peer.uid)
+			continue;
 
 		idsr__v1__boot_status__init(&bs[i]);
 		bsp[i] = &bs[i];
@@ -124,8 +188,9 @@ static void control_status(struct control_client *c)
 		b->rate_last_ns = now;
 		bs[i].rate = b->rate;
 		pthread_mutex_unlock(&b->lock);
+		i++;
 	}
-	st.n_boots = bs && bsp ? n : 0;
+	st.n_boots = bs && bsp ? i : 0;
 	st.boots = bsp;
 	r.ok = true;
 	r.status = &st;
@@ -211,6 +276,7 @@ static void on_connection(uv_stream_t *server, int status)
 	struct control_client *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	socklen_t glen;
 	uv_os_fd_t fd;
 
 	if (status < 0)
@@ -227,8 +293,13 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	c->peer = (struct boot_peer){ -1, -1, -1 };
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		c->peer = (struct boot_peer){ cred.uid, cred.gid, cred.pid };
+		/* The admin group may be a supplementary group of the peer. */
+		glen = sizeof(c->groups);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &glen) == 0)
+			c->ngroups = (int)(glen / sizeof(gid_t));
+	}
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 

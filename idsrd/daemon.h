@@ -25,6 +25,7 @@ struct daemon_config {
 	unsigned max_boots;
 	unsigned socket_mode, control_mode;
 	const char *socket_group, *control_group;
+	const char *admin_group;	/* may read and change every user's boots */
 	bool foreground;
 	bool journal;			/* stderr goes to the journal */
 };

@@ -41,6 +41,9 @@ static const char usage_text[] =
 	"  --socket-group GROUP  VMM socket group\n"
 	"  --control-mode MODE   control socket mode (default 0600)\n"
 	"  --control-group GROUP control socket group\n"
+	"  --admin-group GROUP   members may see and change every user's boots and the\n"
+	"                        policy through the control socket (root and idsrd's own\n"
+	"                        user always may; others only their own boots)\n"
 	"  --foreground          stay in the foreground (idsrd never forks; accepted for scripts)\n"
 	"  -h, --help            this text\n"
 	"  --version             print the version\n"
@@ -49,7 +52,7 @@ static const char usage_text[] =
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
-       OPT_VERSION, OPT_REPLAY };
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -65,6 +68,7 @@ static const struct option options[] = {
 	{ "socket-group", required_argument, NULL, OPT_SGROUP },
 	{ "control-mode", required_argument, NULL, OPT_CMODE },
 	{ "control-group", required_argument, NULL, OPT_CGROUP },
+	{ "admin-group", required_argument, NULL, OPT_AGROUP },
 	{ "foreground", no_argument, NULL, OPT_FG },
 	{ "replay", required_argument, NULL, OPT_REPLAY },
 	{ "help", no_argument, NULL, 'h' },
@@ -130,6 +134,13 @@ static bool parse_args(int argc, char **argv, struct daemon_config *cfg)
 			break;
 		case OPT_SGROUP: cfg->socket_group = optarg; break;
 		case OPT_CGROUP: cfg->control_group = optarg; break;
+		case OPT_AGROUP:
+			if (!getgrnam(optarg)) {
+				fprintf(stderr, "idsrd: --admin-group: no group `%s'\n", optarg);
+				return false;
+			}
+			cfg->admin_group = optarg;
+			break;
 		case OPT_FG: cfg->foreground = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
