@@ -74,7 +74,8 @@ static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *p
 	b->start_ns = db_now_ns();
 	b->rate_last_ns = b->start_ns;
 	b->instance_len = h->instance.len;
-	memcpy(b->instance, h->instance.data, h->instance.len);
+	if (h->instance.len)
+		memcpy(b->instance, h->instance.data, h->instance.len);
 	b->vcpus = h->vcpus;
 	b->peer = *peer;
 

@@ -428,9 +428,11 @@ static void on_wakeup(uv_async_t *a)
 	do {
 		pthread_mutex_lock(&w->lock);
 		n = w->npending < 64 ? w->npending : 64;
-		memcpy(fds, w->pending, n * sizeof(int));
-		memmove(w->pending, w->pending + n, (w->npending - n) * sizeof(int));
-		w->npending -= n;
+		if (n) {
+			memcpy(fds, w->pending, n * sizeof(int));
+			memmove(w->pending, w->pending + n, (w->npending - n) * sizeof(int));
+			w->npending -= n;
+		}
 		stop = w->stop;
 		pthread_mutex_unlock(&w->lock);
 		for (size_t i = 0; i < n; i++)
