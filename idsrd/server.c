@@ -412,8 +412,15 @@ static void session_start(struct worker *w, int fd)
 
 static void close_walk(uv_handle_t *h, void *arg)
 {
-	if (h->type == UV_NAMED_PIPE)
-		session_close((struct session *)h);
+	if (h->type == UV_NAMED_PIPE) {
+		struct session *s = (struct session *)h;
+
+		if (s->boot) {
+			boot_leave(s->boot, "idsrd stopped while the VMM was connected", false);
+			s->boot = NULL;
+		}
+		session_close(s);
+	}
 	else if (!uv_is_closing(h))
 		uv_close(h, NULL);
 }
