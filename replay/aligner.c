@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/* Myers' O(ND) difference algorithm (linear space) over 64-bit tokens, with a cost bound. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aligner.h"
+
+/*
+ * The search works on sequences from which the common prefix and suffix and
+ * every token absent from the other side have been removed: such tokens can
+ * never be part of a match, so the longest common subsequence (and hence the
+ * minimal script) is unchanged, while disjoint inputs shrink to nothing.
+ * Coordinates inside the search are int32_t to halve the memory of the two
+ * diagonal vectors, which dominate it.
+ */
+struct search {
+	const uint64_t *a, *b;		/* the reduced sequences */
+	int32_t *fwd, *bwd;		/* furthest x per diagonal, indexed from the middle */
+	int32_t max_cost;		/* edit steps per direction before splitting heuristically */
+	unsigned heuristic;
+	/* where matches go: reduced coordinates, mapped back by the caller */
+	int (*match)(struct search *s, int32_t x, int32_t y, int32_t len);
+	void *arg;
+};
+
+struct split {
+	int32_t x, y;			/* end of the left part */
+	int32_t u, v;			/* start of the right part; (x,y)..(u,v) is a snake */
+};
+
+/*
+ * Finds a point on an optimal path through a[x0..x1) x b[y0..y1) by running
+ * the greedy search from both corners until the paths meet (Myers 1986, 4b).
+ * Both sides are non-empty and differ at both ends. Diagonals are k = x - y
+ * relative to (x0, y0) for the forward search and to (x1, y1), reversed, for
+ * the backward one: forward diagonal k is backward diagonal delta - k.
+ * A furthest point pushed past the grid's edge is pulled back onto it: that
+ * point still costs at most d (the LCS grows by at most one per step).
+ */
+static void search_split(struct search *s, int32_t x0, int32_t x1, int32_t y0, int32_t y1,
+			 struct split *out)
+{
+	const uint64_t *a = s->a + x0, *b = s->b + y0;
+	int32_t n = x1 - x0, m = y1 - y0, delta = n - m;
+	int32_t *fwd = s->fwd, *bwd = s->bwd;
+	int32_t flo = 0, fhi = 0, blo = 0, bhi = 0;
+	bool odd = delta & 1;
+
+	fwd[0] = 0;
+	bwd[0] = 0;
+	for (int32_t d = 0;; d++) {
+		if (d > 0) {
+			/* widen the forward diagonal range, staying on the grid */
+			if (flo - 1 >= -m) {
+				fwd[--flo - 1] = -1;
+			} else {
+				flo++;
+			}
+			if (fhi + 1 <= n) {
+				fwd[++fhi + 1] = -1;
+			} else {
+				fhi--;
+			}
+		}
+		for (int32_t k = flo; k <= fhi; k += 2) {
+			int32_t x, y, xs, ys;
+
+			if (d == 0) {
+				x = 0;
+			} else {
+				int32_t down = fwd[k + 1], right = fwd[k - 1] + 1;
+				x = down > right ? down : right;
+			}
+			if (x > n)
+				x = n;
+			if (x - k > m)
+				x = m + k;
+			y = x - k;
+			xs = x;
+			ys = y;
+			while (x < n && y < m && a[x] == b[y]) {
+				x++;
+				y++;
+			}
+			fwd[k] = x;
+			if (odd && d > 0 && delta - k >= blo && delta - k <= bhi &&
+			    x + bwd[delta - k] >= n) {
+				*out = (struct split){ x0 + xs, y0 + ys, x0 + x, y0 + y };
+				return;
+			}
+		}
+		if (d > 0) {
+			if (blo - 1 >= -m) {
+				bwd[--blo - 1] = -1;
+			} else {
+				blo++;
+			}
+			if (bhi + 1 <= n) {
+				bwd[++bhi + 1] = -1;
+			} else {
+				bhi--;
+			}
+		}
+		for (int32_t k = blo; k <= bhi; k += 2) {
+			int32_t x, y, xs, ys;
+
+			if (d == 0) {
+				x = 0;
+			} else {
+				int32_t down = bwd[k + 1], right = bwd[k - 1] + 1;
+				x = down > right ? down : right;
+			}
+			if (x > n)
+				x = n;
+			if (x - k > m)
+				x = m + k;
+			y = x - k;
+			xs = x;
+			ys = y;
+			while (x < n && y < m && a[n - 1 - x] == b[m - 1 - y]) {
+				x++;
+				y++;
+			}
+			bwd[k] = x;
+			if (!odd && delta - k >= flo && delta - k <= fhi && x + fwd[delta - k] >= n) {
+				*out = (struct split){ x0 + n - x, y0 + m - y, x0 + n - xs, y0 + m - ys };
+				return;
+			}
+		}
+		if (d >= s->max_cost)
+			break;
+	}
+
+	/*
+	 * Too expensive: split at whichever end point got furthest from its
+	 * corner. The left part up to a forward point costs at most d and is
+	 * solved exactly; the rest is searched again.
+	 */
+	int64_t best = -1;
+	for (int32_t k = flo; k <= fhi; k += 2) {
+		int64_t progress = 2 * (int64_t)fwd[k] - k;
+		if (progress > best) {
+			best = progress;
+			*out = (struct split){ x0 + fwd[k], y0 + fwd[k] - k, x0 + fwd[k], y0 + fwd[k] - k };
+		}
+	}
+	for (int32_t k = blo; k <= bhi; k += 2) {
+		int64_t progress = 2 * (int64_t)bwd[k] - k;
+		if (progress > best) {
+			best = progress;
+			int32_t x = x0 + n - bwd[k], y = y0 + m - (bwd[k] - k);
+			*out = (struct split){ x, y, x, y };
+		}
+	}
+	s->heuristic++;
+}
+
+/* Emits the matches of a[x0..x1) x b[y0..y1) in order. */
+static int search_run(struct search *s, int32_t x0, int32_t x1, int32_t y0, int32_t y1)
+{
+	for (;;) {
+		int32_t pre = 0, suf = 0;
+		struct split sp = { 0 };
+		int ret;
+
+		while (x0 + pre < x1 && y0 + pre < y1 && s->a[x0 + pre] == s->b[y0 + pre])
+			pre++;
+		if (pre > 0 && (ret = s->match(s, x0, y0, pre)))
+			return ret;
+		x0 += pre;
+		y0 += pre;
+		while (x1 - suf > x0 && y1 - suf > y0 && s->a[x1 - 1 - suf] == s->b[y1 - 1 - suf])
+			suf++;
+		if (x0 == x1 - suf || y0 == y1 - suf)
+			return suf > 0 ? s->match(s, x1 - suf, y1 - suf, suf) : 0;
+
+		search_split(s, x0, x1 - suf, y0, y1 - suf, &sp);
+		/* a split at a corner would recurse forever; the search rules it
+		 * out, and this keeps it so if that reasoning were ever wrong */
+		if ((sp.x == x0 && sp.y == y0 && sp.u == sp.x) ||
+		    (sp.u == x1 - suf && sp.v == y1 - suf && sp.u == sp.x)) {
+			return suf > 0 ? s->match(s, x1 - suf, y1 - suf, suf) : 0;
+		}
+		if ((ret = search_run(s, x0, sp.x, y0, sp.y)))
+			return ret;
+		if (sp.u > sp.x && (ret = s->match(s, sp.x, sp.y, sp.u - sp.x)))
+			return ret;
+		/* the right part (and the stripped suffix) by iteration, not recursion:
+		 * heuristic splits peel the input off from the front */
+		x0 = sp.u;
+		y0 = sp.v;
+	}
+}
+
+/* ---- reduction: tokens present on one side only ------------------------ */
+
+struct tokset {
+	uint64_t *keys;
+	uint8_t *state;			/* 0 empty, else SEEN_A | SEEN_B */
+	size_t mask, used;
+};
+#define SEEN_A	1
+#define SEEN_B	2
+
+static size_t tokset_slot(const struct tokset *t, uint64_t tok)
+{
+	uint64_t h = tok * 0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(h ^ (h >> 29)) & t->mask;
+
+	while (t->state[i] && t->keys[i] != tok)
+		i = (i + 1) & t->mask;
+	return i;
+}
+
+static int tokset_grow(struct tokset *t)
+{
+	struct tokset big = { .mask = t->mask ? t->mask * 2 + 1 : 1023 };
+
+	big.keys = malloc((big.mask + 1) * sizeof(*big.keys));
+	big.state = calloc(big.mask + 1, 1);
+	if (!big.keys || !big.state) {
+		free(big.keys);
+		free(big.state);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; t->state && i <= t->mask; i++) {
+		if (t->state[i]) {
+			size_t j = tokset_slot(&big, t->keys[i]);
+			big.keys[j] = t->keys[i];
+			big.state[j] = t->state[i];
+		}
+	}
+	big.used = t->used;
+	free(t->keys);
+	free(t->state);
+	*t = big;
+	return 0;
+}
+
+static int tokset_mark_a(struct tokset *t, uint64_t tok)
+{
+	size_t i;
+
+	if ((t->used + 1) * 2 > t->mask && tokset_grow(t))
+		return -ENOMEM;
+	i = tokset_slot(t, tok);
+	if (!t->state[i]) {
+		t->keys[i] = tok;
+		t->state[i] = SEEN_A;
+		t->used++;
+	}
+	return 0;
+}
+
+/* ---- mapping matches back and coalescing runs --------------------------- */
+
+struct emitter {
+	const uint32_t *map_a, *map_b;	/* reduced -> original index (after the prefix), or NULL */
+	size_t base;			/* the stripped prefix */
+	size_t i, j;			/* original positions emitted so far */
+	enum aligner_op op;
+	size_t op_i, op_j, op_len;
+	size_t edits;
+	aligner_emit_fn emit;
+	void *arg;
+};
+
+static int emitter_put(struct emitter *e, enum aligner_op op, size_t len)
+{
+	int ret = 0;
+
+	if (!len)
+		return 0;
+	if (e->op_len && e->op != op) {
+		ret = e->emit(e->op, e->op_i, e->op_j, e->op_len, e->arg);
+		e->op_len = 0;
+	}
+	if (!e->op_len) {
+		e->op = op;
+		e->op_i = e->i;
+		e->op_j = e->j;
+	}
+	e->op_len += len;
+	if (op != ALIGNER_INSERT)
+		e->i += len;
+	if (op != ALIGNER_DELETE)
+		e->j += len;
+	if (op != ALIGNER_MATCH)
+		e->edits += len;
+	return ret;
+}
+
+/* Everything before original (i, j) not yet emitted is a gap: deletions, then insertions. */
+static int emitter_gap_to(struct emitter *e, size_t i, size_t j)
+{
+	int ret = emitter_put(e, ALIGNER_DELETE, i - e->i);
+	return ret ? ret : emitter_put(e, ALIGNER_INSERT, j - e->j);
+}
+
+static int emitter_match(struct search *s, int32_t x, int32_t y, int32_t len)
+{
+	struct emitter *e = s->arg;
+	int ret = 0;
+
+	if (!e->map_a) {
+		ret = emitter_gap_to(e, e->base + x, e->base + y);
+		return ret ? ret : emitter_put(e, ALIGNER_MATCH, len);
+	}
+	for (int32_t t = 0; t < len && !ret; t++) {
+		ret = emitter_gap_to(e, e->base + e->map_a[x + t], e->base + e->map_b[y + t]);
+		if (!ret)
+			ret = emitter_put(e, ALIGNER_MATCH, 1);
+	}
+	return ret;
+}
+
+/* Keeps the tokens of a that b has too (and vice versa); fills the maps. */
+static int reduce(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
+		  uint64_t **ra, uint32_t **ma, size_t *rna, uint64_t **rb, uint32_t **mb, size_t *rnb)
+{
+	struct tokset t = { 0 };
+	size_t ka = 0, kb = 0;
+	int ret = -ENOMEM;
+
+	for (size_t i = 0; i < na; i++)
+		if (tokset_mark_a(&t, a[i]))
+			goto out;
+	for (size_t j = 0; j < nb; j++) {
+		size_t slot = tokset_slot(&t, b[j]);
+		if (t.state[slot]) {
+			t.state[slot] |= SEEN_B;
+			kb++;
+		}
+	}
+	for (size_t i = 0; i < na; i++)
+		ka += t.state[tokset_slot(&t, a[i])] & SEEN_B ? 1 : 0;
+	*rna = ka;
+	*rnb = kb;
+	*ra = *rb = NULL;
+	*ma = *mb = NULL;
+	if (ka == na && kb == nb) {
+		ret = 0;
+		goto out;
+	}
+	*ra = malloc((ka + 1) * sizeof(**ra));
+	*rb = malloc((kb + 1) * sizeof(**rb));
+	*ma = malloc((ka + 1) * sizeof(**ma));
+	*mb = malloc((kb + 1) * sizeof(**mb));
+	if (!*ra || !*rb || !*ma || !*mb)
+		goto out;
+	ka = kb = 0;
+	for (size_t i = 0; i < na; i++) {
+		if (t.state[tokset_slot(&t, a[i])] & SEEN_B) {
+			(*ra)[ka] = a[i];
+			(*ma)[ka++] = (uint32_t)i;
+		}
+	}
+	for (size_t j = 0; j < nb; j++) {
+		if (t.state[tokset_slot(&t, b[j])]) {
+			(*rb)[kb] = b[j];
+			(*mb)[kb++] = (uint32_t)j;
+		}
+	}
+	ret = 0;
+out:
+	free(t.keys);
+	free(t.state);
+	return ret;
+}
+
+static int32_t default_max_cost(size_t n)
+{
+	size_t r = 1;
+
+	/* about 4 * sqrt(n), within [256, 4096]: exact for the scattered edits of
+	 * related boots, bounded (about n * 4096 steps) for unrelated ones */
+	while (r * r < n)
+		r++;
+	r *= 4;
+	return r < 256 ? 256 : r > 4096 ? 4096 : (int32_t)r;
+}
+
+int aligner_diff(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, size_t max_cost,
+		 aligner_emit_fn emit, void *arg, struct aligner_stats *stats)
+{
+	struct emitter e = { .emit = emit, .arg = arg };
+	struct search s = { .match = emitter_match, .arg = &e };
+	uint64_t *ra = NULL, *rb = NULL;
+	uint32_t *ma = NULL, *mb = NULL;
+	size_t pre = 0, suf = 0, rna, rnb;
+	int ret;
+
+	if (na > INT32_MAX / 4 || nb > INT32_MAX / 4)
+		return -E2BIG;
+	while (pre < na && pre < nb && a[pre] == b[pre])
+		pre++;
+	while (suf < na - pre && suf < nb - pre && a[na - 1 - suf] == b[nb - 1 - suf])
+		suf++;
+	if ((ret = emitter_put(&e, ALIGNER_MATCH, pre)))
+		goto out;
+	e.base = pre;
+
+	rna = na - pre - suf;
+	rnb = nb - pre - suf;
+	if (rna && rnb &&
+	    (ret = reduce(a + pre, rna, b + pre, rnb, &ra, &ma, &rna, &rb, &mb, &rnb)))
+		goto out;
+	s.a = ra ? ra : a + pre;
+	s.b = rb ? rb : b + pre;
+	e.map_a = ma;
+	e.map_b = mb;
+	if (rna && rnb) {
+		/* diagonals run from -(m + 2) to n + 2 in both searches */
+		size_t len = rna + rnb + 5;
+		int32_t *vec = malloc(2 * len * sizeof(*vec));
+		if (!vec) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		s.fwd = vec + rnb + 2;
+		s.bwd = vec + len + rnb + 2;
+		s.max_cost = max_cost ? (max_cost > INT32_MAX ? INT32_MAX : (int32_t)max_cost)
+				      : default_max_cost(rna + rnb);
+		ret = search_run(&s, 0, (int32_t)rna, 0, (int32_t)rnb);
+		free(vec);
+		if (ret)
+			goto out;
+	}
+	if ((ret = emitter_gap_to(&e, na - suf, nb - suf)) || (ret = emitter_put(&e, ALIGNER_MATCH, suf)))
+		goto out;
+	if (e.op_len)
+		ret = emit(e.op, e.op_i, e.op_j, e.op_len, arg);
+out:
+	if (stats) {
+		stats->edits = e.edits;
+		stats->heuristic = s.heuristic;
+	}
+	free(ra);
+	free(rb);
+	free(ma);
+	free(mb);
+	return ret;
+}
