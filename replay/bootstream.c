@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading a recorded boot from a trace database: metadata, per-vCPU streams, compact arrays. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bootstream.h"
+#include "db.h"
+
+struct bootstream {
+	sqlite3 *db;
+	struct bootstream_info info;
+	struct bootstream_cursor *cursor;	/* the open one, if any */
+};
+
+struct bootstream_cursor {
+	struct bootstream *bs;
+	sqlite3_stmt *stmt;
+};
+
+static char *dup_column(sqlite3_stmt *st, int col, int *err)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup((const char *)s);
+	if (!copy)
+		*err = -ENOMEM;
+	return copy;
+}
+
+static int read_info(struct bootstream *bs, char *why, size_t whylen)
+{
+	struct bootstream_info *in = &bs->info;
+	sqlite3_stmt *st = NULL;
+	int ret = -EINVAL, rc, err = 0;
+
+	rc = sqlite3_prepare_v2(bs->db,
+				"SELECT kernel, impl, slide, image_base, vcpus, accesses FROM boots WHERE id = ?",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(why, whylen, "%s: cannot read its boots: %s", in->path, sqlite3_errmsg(bs->db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, in->boot_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		ret = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		snprintf(why, whylen, "%s: no boot %" PRId64 "%s%s", in->path, in->boot_id,
+			 rc == SQLITE_DONE ? "" : ": ", rc == SQLITE_DONE ? "" : sqlite3_errmsg(bs->db));
+		goto out;
+	}
+	in->kernel = dup_column(st, 0, &err);
+	in->impl = dup_column(st, 1, &err);
+	in->slide = (uint64_t)sqlite3_column_int64(st, 2);
+	in->image_base = (uint64_t)sqlite3_column_int64(st, 3);
+	in->vcpus = (uint32_t)sqlite3_column_int64(st, 4);
+	in->accesses = sqlite3_column_int64(st, 5);
+	if (err) {
+		ret = err;
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int bootstream_open(const char *ref, struct bootstream **out, char *why, size_t whylen)
+{
+	struct bootstream *bs;
+	char path[PATH_MAX];
+	int ret;
+
+	*out = NULL;
+	bs = calloc(1, sizeof(*bs));
+	if (!bs) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = db_parse_boot_ref(ref, path, sizeof(path), &bs->info.boot_id);
+	if (ret) {
+		snprintf(why, whylen, "`%s': not a boot reference (expected FILE or FILE:BOOT_ID)", ref);
+		goto fail;
+	}
+	bs->info.path = strdup(path);
+	if (!bs->info.path) {
+		ret = -ENOMEM;
+		snprintf(why, whylen, "out of memory");
+		goto fail;
+	}
+	ret = db_open(path, DB_READONLY, &bs->db, why, whylen);
+	if (ret)
+		goto fail;
+	ret = db_resolve_boot(bs->db, &bs->info.boot_id, why, whylen);
+	if (ret)
+		goto fail;
+	ret = read_info(bs, why, whylen);
+	if (ret)
+		goto fail;
+	*out = bs;
+	return 0;
+fail:
+	bootstream_close(bs);
+	return ret;
+}
+
+void bootstream_close(struct bootstream *bs)
+{
+	if (!bs)
+		return;
+	bootstream_cursor_close(bs->cursor);
+	if (bs->db)
+		db_close(bs->db);
+	free(bs->info.path);
+	free(bs->info.kernel);
+	free(bs->info.impl);
+	free(bs);
+}
+
+const struct bootstream_info *bootstream_info(const struct bootstream *bs)
+{
+	return &bs->info;
+}
+
+int bootstream_cursor_open(struct bootstream *bs, int64_t vcpu, struct bootstream_cursor **out,
+			   char *why, size_t whylen)
+{
+	/* the primary key (boot_id, vcpu, seq) gives this order without sorting */
+	static const char *const sql[2] = {
+		"SELECT vcpu, seq, key, pc, el, is_write, value, action = 'undef' FROM accesses "
+		"WHERE boot_id = ?1 ORDER BY vcpu, seq",
+		"SELECT vcpu, seq, key, pc, el, is_write, value, action = 'undef' FROM accesses "
+		"WHERE boot_id = ?1 AND vcpu = ?2 ORDER BY vcpu, seq",
+	};
+	struct bootstream_cursor *c;
+
+	*out = NULL;
+	if (bs->cursor) {
+		snprintf(why, whylen, "%s: boot %" PRId64 " already has a cursor open", bs->info.path,
+			 bs->info.boot_id);
+		return -EBUSY;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	if (sqlite3_prepare_v2(bs->db, sql[vcpu >= 0], -1, &c->stmt, NULL) != SQLITE_OK) {
+		snprintf(why, whylen, "%s: cannot read accesses: %s", bs->info.path, sqlite3_errmsg(bs->db));
+		free(c);
+		return -EIO;
+	}
+	sqlite3_bind_int64(c->stmt, 1, bs->info.boot_id);
+	if (vcpu >= 0)
+		sqlite3_bind_int64(c->stmt, 2, vcpu);
+	c->bs = bs;
+	bs->cursor = c;
+	*out = c;
+	return 0;
+}
+
+int bootstream_cursor_next(struct bootstream_cursor *c, uint32_t *vcpu, struct bootstream_access *row,
+			   char *why, size_t whylen)
+{
+	sqlite3_stmt *st = c->stmt;
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW) {
+		snprintf(why, whylen, "%s: reading boot %" PRId64 " failed: %s", c->bs->info.path,
+			 c->bs->info.boot_id, sqlite3_errmsg(c->bs->db));
+		return -EIO;
+	}
+	*vcpu = (uint32_t)sqlite3_column_int64(st, 0);
+	row->seq = sqlite3_column_int64(st, 1);
+	row->key = (uint32_t)sqlite3_column_int64(st, 2);
+	row->pc = (uint64_t)sqlite3_column_int64(st, 3);
+	row->el = (uint8_t)sqlite3_column_int(st, 4);
+	row->is_write = sqlite3_column_int(st, 5) != 0;
+	row->value = (uint64_t)sqlite3_column_int64(st, 6);
+	row->undef = sqlite3_column_int(st, 7) != 0;
+	row->pad = 0;
+	return 1;
+}
+
+void bootstream_cursor_close(struct bootstream_cursor *c)
+{
+	if (!c)
+		return;
+	sqlite3_finalize(c->stmt);
+	c->bs->cursor = NULL;
+	free(c);
+}
+
+static int vcpu_append(struct bootstream_vcpu *v, size_t *cap, const struct bootstream_access *row)
+{
+	if (v->count == *cap) {
+		/* doubling keeps appends amortised O(1); glibc moves big blocks
+		 * with mremap, so the copy does not double the peak */
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		struct bootstream_access *n = realloc(v->rows, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		v->rows = n;
+		*cap = ncap;
+	}
+	v->rows[v->count++] = *row;
+	return 0;
+}
+
+int bootstream_load(struct bootstream *bs, struct bootstream_vcpu **vcpus, size_t *count,
+		    char *why, size_t whylen)
+{
+	struct bootstream_vcpu *vs = NULL, *cur = NULL;
+	struct bootstream_cursor *c;
+	struct bootstream_access row;
+	size_t n = 0, cap = 0;
+	uint32_t vcpu;
+	int ret;
+
+	*vcpus = NULL;
+	*count = 0;
+	ret = bootstream_cursor_open(bs, -1, &c, why, whylen);
+	if (ret)
+		return ret;
+	while ((ret = bootstream_cursor_next(c, &vcpu, &row, why, whylen)) > 0) {
+		if (!cur || cur->vcpu != vcpu) {
+			struct bootstream_vcpu *nvs = realloc(vs, (n + 1) * sizeof(*nvs));
+			if (!nvs) {
+				ret = -ENOMEM;
+				break;
+			}
+			vs = nvs;
+			cur = &vs[n++];
+			*cur = (struct bootstream_vcpu){ .vcpu = vcpu };
+			cap = 0;
+		}
+		if ((ret = vcpu_append(cur, &cap, &row)))
+			break;
+	}
+	bootstream_cursor_close(c);
+	if (ret == -ENOMEM)
+		snprintf(why, whylen, "%s: out of memory reading boot %" PRId64, bs->info.path,
+			 bs->info.boot_id);
+	if (ret < 0) {
+		bootstream_free_vcpus(vs, n);
+		return ret;
+	}
+	*vcpus = vs;
+	*count = n;
+	return 0;
+}
+
+void bootstream_free_vcpus(struct bootstream_vcpu *vcpus, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(vcpus[i].rows);
+	free(vcpus);
+}
