@@ -16,6 +16,7 @@ static const struct {
 	{ "boots", boots_main, "Lists the boots in a trace database" },
 	{ "show", show_main, "Prints a boot's accesses with register names" },
 	{ "decode", decode_main, "Translates a packed key, encoding or register name" },
+	{ "diff", diff_main, "Aligns two boots and shows the accesses added, removed or changed" },
 	{ "policy", policy_main, "Shows, loads, changes or checks the live policy" },
 };
 

@@ -270,8 +270,10 @@ out:
 	free(regs.slots);
 	free(regs.v);
 	if (ret) {
-		snprintf(why, whylen, ret == -ENOMEM ? "out of memory" : "alignment failed: %s",
-			 strerror(-ret));
+		if (ret == -ENOMEM)
+			snprintf(why, whylen, "out of memory comparing the boots");
+		else
+			snprintf(why, whylen, "alignment failed: %s", strerror(-ret));
 		bootdiff_free(out);
 	}
 	return ret;

@@ -99,8 +99,13 @@ int bootstream_open(const char *ref, struct bootstream **out, char *why, size_t 
 	if (ret)
 		goto fail;
 	ret = db_resolve_boot(bs->db, &bs->info.boot_id, why, whylen);
-	if (ret)
+	if (ret) {
+		/* db_resolve_boot does not name the file; a diff has two */
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s", why);
+		snprintf(why, whylen, "%s: %s", path, detail);
 		goto fail;
+	}
 	ret = read_info(bs, why, whylen);
 	if (ret)
 		goto fail;
