@@ -23,14 +23,14 @@ struct harness {
 	pid_t pid;
 };
 
-static void harness_sleep_ms(int ms)
+static inline void harness_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
 
-static void harness_write_file(const char *path, const char *text)
+static inline void harness_write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
 
@@ -43,7 +43,7 @@ static void harness_write_file(const char *path, const char *text)
 }
 
 /* Makes the temp dir and names the files; writes policy_text if not NULL. */
-static void harness_init(struct harness *h, const char *policy_text)
+static inline void harness_init(struct harness *h, const char *policy_text)
 {
 	memset(h, 0, sizeof(*h));
 	snprintf(h->dir, sizeof(h->dir), "/tmp/idsr-itest.XXXXXX");
@@ -58,7 +58,7 @@ static void harness_init(struct harness *h, const char *policy_text)
 		harness_write_file(h->policy, policy_text);
 }
 
-static const char *harness_build(void)
+static inline const char *harness_build(void)
 {
 	const char *b = getenv("BUILD");
 
@@ -66,7 +66,7 @@ static const char *harness_build(void)
 }
 
 /* Starts idsrd with the harness's paths plus extra (NULL-terminated) args. */
-static int harness_start(struct harness *h, const char *const *extra)
+static inline int harness_start(struct harness *h, const char *const *extra)
 {
 	char bin[256];
 	const char *argv[32];
@@ -109,7 +109,7 @@ static int harness_start(struct harness *h, const char *const *extra)
 }
 
 /* SIGTERM and wait; returns the exit status (or -1). */
-static int harness_stop(struct harness *h)
+static inline int harness_stop(struct harness *h)
 {
 	int status = -1;
 
@@ -121,7 +121,7 @@ static int harness_stop(struct harness *h)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void harness_cleanup(struct harness *h)
+static inline void harness_cleanup(struct harness *h)
 {
 	char cmd[400];
 
@@ -135,7 +135,7 @@ static void harness_cleanup(struct harness *h)
 }
 
 /* A raw connection to the VMM socket, for hostile-input tests. */
-static int harness_raw_connect(const struct harness *h)
+static inline int harness_raw_connect(const struct harness *h)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -149,7 +149,7 @@ static int harness_raw_connect(const struct harness *h)
 }
 
 /* Runs a one-value query ("SELECT count(*) …") on the trace, read-only. */
-static long long harness_query_int(const struct harness *h, const char *sql)
+static inline long long harness_query_int(const struct harness *h, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
