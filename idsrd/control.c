@@ -173,7 +173,8 @@ static void control_status(struct control_client *c)
 		bs[i].vcpus = b->vcpus;
 		bs[i].accesses = acc;
 		bs[i].undefs = atomic_load(&b->undefs);
-		bs[i].rows_dropped = atomic_load(&b->rows_dropped);
+		bs[i].rows_dropped = atomic_load(&b->rows_dropped) +
+				     store_boot_losses(idsrd->store, b->id);
 		bs[i].mode = b->replay ? IDSR__V1__MODE__REPLAY : IDSR__V1__MODE__LIVE;
 		bs[i].replay_of = (uint64_t)b->replay_of;
 		bs[i].start_ns = b->start_ns;

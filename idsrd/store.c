@@ -12,9 +12,6 @@
 #include "log.h"
 #include "store.h"
 
-/* Rows committed per transaction at most, and how long a row may wait. */
-#define STORE_BATCH		8192
-#define STORE_LINGER_MS		20
 /* Slots kept for control records so a full queue of rows cannot block them. */
 #define STORE_RESERVE		1024
 
@@ -56,6 +53,8 @@ struct store {
 	struct store_loss *losses;
 	size_t nlosses;
 	int64_t next_boot_id;
+	int64_t last_error_log_ns;	/* failures are logged at most once a second */
+	uint64_t errors_unlogged;
 };
 
 static char *dup_or_null(const char *s)
@@ -73,6 +72,7 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 
 /* ---- the writer thread ------------------------------------------------- */
 
+/* Call with the lock held. */
 static void store_note_loss(struct store *s, int64_t boot_id)
 {
 	struct store_loss *l;
@@ -90,17 +90,27 @@ static void store_note_loss(struct store *s, int64_t boot_id)
 	s->losses[s->nlosses++] = (struct store_loss){ boot_id, 1 };
 }
 
-static uint64_t store_take_losses(struct store *s, int64_t boot_id)
+/* The rows boot_id lost so far; take: forget them (the boot's end records them). */
+static uint64_t store_losses(struct store *s, int64_t boot_id, bool take)
 {
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nlosses; i++) {
 		if (s->losses[i].boot_id == boot_id) {
-			uint64_t n = s->losses[i].rows;
-
-			s->losses[i] = s->losses[--s->nlosses];
-			return n;
+			n = s->losses[i].rows;
+			if (take)
+				s->losses[i] = s->losses[--s->nlosses];
+			break;
 		}
 	}
-	return 0;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+uint64_t store_boot_losses(struct store *s, int64_t boot_id)
+{
+	return store_losses(s, boot_id, false);
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -165,7 +175,7 @@ static int write_boot_end(struct store *s, const struct store_boot_end *e)
 	bind_text_or_null(st, 2, e->reason);
 	sqlite3_bind_int64(st, 3, (int64_t)e->accesses);
 	sqlite3_bind_int64(st, 4, (int64_t)e->undefs);
-	sqlite3_bind_int64(st, 5, (int64_t)(e->rows_dropped + store_take_losses(s, e->id)));
+	sqlite3_bind_int64(st, 5, (int64_t)(e->rows_dropped + store_losses(s, e->id, true)));
 	sqlite3_bind_int64(st, 6, (int64_t)e->divergences);
 	sqlite3_bind_int64(st, 7, e->id);
 	return step_reset(st);
@@ -266,46 +276,74 @@ static int write_item(struct store *s, struct store_item *it, int64_t now)
 	return SQLITE_MISUSE;
 }
 
-/* Writes one batch in one transaction. A failing row is counted and skipped:
- * one bad row must not cost the batch (e.g. a duplicate key after a resume). */
+/* A failure that is about one row (a duplicate key after a resume): skip the
+ * row. Anything else (disk full, read-only, I/O error, busy) is about the
+ * file: the transaction is lost as a whole. */
+static bool store_row_error(int rc)
+{
+	return (rc & 0xff) == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_MISMATCH ||
+	       (rc & 0xff) == SQLITE_TOOBIG;
+}
+
+/* Writes one batch in one transaction. Rows that could not be written are
+ * counted on their boots (rows_dropped) and in status: never silently lost. */
 static void store_write_batch(struct store *s, struct store_item *batch, size_t n)
 {
 	int64_t now = db_now_ns();
-	uint64_t written = 0, lost = 0;
+	uint64_t written = 0, skipped = 0, rows = 0;
+	const char *failed = NULL;
 	int rc;
 
+	for (size_t i = 0; i < n; i++)
+		rows += batch[i].kind == ITEM_ROW;
 	rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == SQLITE_OK && write_item(s, &batch[i], now) == 0) {
+	if (rc != SQLITE_OK)
+		failed = "starting a transaction";
+	for (size_t i = 0; i < n && !failed; i++) {
+		rc = write_item(s, &batch[i], now);
+		if (rc == 0) {
 			written += batch[i].kind == ITEM_ROW;
-			continue;
-		}
-		if (batch[i].kind == ITEM_ROW) {
-			lost++;
-			store_note_loss(s, batch[i].row.boot_id);
+		} else if (store_row_error(rc)) {
+			if (batch[i].kind == ITEM_ROW) {
+				pthread_mutex_lock(&s->lock);
+				store_note_loss(s, batch[i].row.boot_id);
+				pthread_mutex_unlock(&s->lock);
+				skipped++;
+			}
+			log_warn("store: a record was not written to %s: %s", s->path, sqlite3_errmsg(s->db));
+		} else {
+			failed = "writing";
 		}
 	}
-	if (rc == SQLITE_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		log_err("store: committing %zu records to %s failed: %s", n, s->path,
-			sqlite3_errmsg(s->db));
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!failed && (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		failed = "committing";
+	if (failed && now - s->last_error_log_ns < 1000000000) {
+		s->errors_unlogged++;
+	} else if (failed) {
+		log_err("store: %s %zu records (%llu rows) in %s failed: %s; the rows are counted as"
+			" dropped on their boots (free space or fix the file's permissions)%s", failed, n,
+			(unsigned long long)rows, s->path, sqlite3_errstr(rc),
+			s->errors_unlogged ? "; batches failed since the last message too" : "");
+		s->last_error_log_ns = now;
+		s->errors_unlogged = 0;
+	}
+	if (failed) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		written = 0;
+		skipped = rows;
+		pthread_mutex_lock(&s->lock);
 		for (size_t i = 0; i < n; i++)
 			if (batch[i].kind == ITEM_ROW)
 				store_note_loss(s, batch[i].row.boot_id);
-		lost += written;
-		written = 0;
-	} else if (rc != SQLITE_OK) {
-		log_err("store: cannot start a transaction on %s: %s", s->path, sqlite3_errmsg(s->db));
+		pthread_mutex_unlock(&s->lock);
 	}
-	if (lost)
-		log_err("store: %llu rows could not be written to %s (%s); counted on their boots",
-			(unsigned long long)lost, s->path, sqlite3_errmsg(s->db));
 	for (size_t i = 0; i < n; i++)
 		free_item(&batch[i]);
 	pthread_mutex_lock(&s->lock);
 	s->stats.rows_written += written;
-	s->stats.rows_dropped += lost;
-	s->stats.write_errors += lost ? 1 : 0;
+	s->stats.rows_dropped += skipped;
+	s->stats.write_errors += failed ? 1 : 0;
 	s->stats.commits++;
 	s->committed += n;
 	pthread_cond_broadcast(&s->done);

@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Rows committed per transaction at most, and how long a row may wait for its
+ * commit: a crash (kill -9) loses what is queued and not yet committed, which
+ * the writer keeps under one batch while the disk keeps up (docs/reliability.md). */
+#define STORE_BATCH		8192
+#define STORE_LINGER_MS		20
+
 /* One logged access; the contract columns of `accesses`. */
 struct store_row {
 	int64_t boot_id;
@@ -88,6 +94,8 @@ void store_divergence(struct store *s, const struct store_divergence *d);
 /* Waits until everything queued before the call is committed. */
 void store_flush(struct store *s);
 void store_get_stats(struct store *s, struct store_stats *st);
+/* Rows of a boot in progress that could not be written so far. */
+uint64_t store_boot_losses(struct store *s, int64_t boot_id);
 const char *store_path(const struct store *s);
 
 #endif

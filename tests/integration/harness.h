@@ -65,6 +65,24 @@ static inline const char *harness_build(void)
 	return b && *b ? b : "build";
 }
 
+/* Connects to a unix socket at path; -1 on failure. */
+static inline int harness_connect_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		goto fail;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 /* Starts idsrd with the harness's paths plus extra (NULL-terminated) args. */
 static inline int harness_start(struct harness *h, const char *const *extra)
 {
@@ -97,7 +115,14 @@ static inline int harness_start(struct harness *h, const char *const *extra)
 	for (int i = 0; i < 400; i++) {
 		int status;
 
-		if (access(h->sock, F_OK) == 0 && access(h->ctl, F_OK) == 0)
+		/* Sockets left by a killed idsrd exist but refuse: wait for a live one. */
+		int vfd = harness_connect_path(h->sock), cfd = harness_connect_path(h->ctl);
+
+		if (vfd >= 0)
+			close(vfd);
+		if (cfd >= 0)
+			close(cfd);
+		if (vfd >= 0 && cfd >= 0)
 			return 0;
 		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 			h->pid = 0;
@@ -168,5 +193,55 @@ static inline long long harness_query_int(const struct harness *h, const char *s
 	sqlite3_close(db);
 	return v;
 }
+
+/* Runs a one-text query on the trace, read-only; the caller frees the result. */
+static inline char *harness_query_text(const struct harness *h, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *v = NULL;
+
+	if (sqlite3_open_v2(h->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			v = strdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+#ifdef IDSR_FRAME_H
+/* Asks the daemon for its status over the control socket; NULL if it did not
+ * answer. The reply frame is the caller's (frame_free). */
+static inline Frame *harness_status(const struct harness *h)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
+	Idsr__V1__StatusRequest sr = IDSR__V1__STATUS_REQUEST__INIT;
+	struct frame_reader r;
+	Frame *reply = NULL;
+	int fd = harness_connect_path(h->ctl);
+
+	if (fd < 0)
+		return NULL;
+	req.protocol = IDSR_PROTOCOL_VERSION;
+	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_STATUS;
+	req.status = &sr;
+	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
+	f.control = &req;
+	frame_reader_init(&r);
+	if (frame_send(fd, &f) < 0 || frame_recv(fd, &r, &reply) < 0 ||
+	    reply->body_case != IDSR__V1__FRAME__BODY_REPLY || !reply->reply->status) {
+		frame_free(reply);
+		reply = NULL;
+	}
+	frame_reader_free(&r);
+	close(fd);
+	return reply;
+}
+#endif
 
 #endif

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: MIT */
+/* Crash safety: kill -9 mid-boot, a full disk and a read-only database never block verdicts or lose rows silently. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mount.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "idsr_client.h"
+#include "idsrd/store.h"
+
+#define HID0 0xc780u	/* s3_0_c15_c0_0: writes ignored */
+#define HID1 0xc788u	/* s3_0_c15_c1_0: reads 0x1111 */
+#define VCPUS 4
+
+static const char policy_text[] =
+	"impl apple\n"
+	"HID0_EL1   write ignore\n"
+	"HID1       read  value 0x1111\n"
+	"*          undef\n";
+
+static struct harness h;
+
+static int setup(void **state)
+{
+	harness_init(&h, policy_text);
+	return 0;
+}
+
+static void unmount_small(void);
+
+static int teardown(void **state)
+{
+	if (h.pid > 0)
+		harness_stop(&h);
+	unmount_small();
+	harness_cleanup(&h);
+	return 0;
+}
+
+/* ---- a busy VM: VCPUS threads, each access answered and counted -------------- */
+
+struct vm;
+
+struct vcpu_run {
+	pthread_t thread;
+	uint32_t vcpu;
+	uint64_t answered;	/* verdicts received */
+	uint64_t wrong;		/* verdicts not as the policy says */
+	int64_t slowest_ns;	/* the longest wait for a verdict */
+	struct vm *vm;
+};
+
+struct vm {
+	const char *name;
+	uint8_t instance[IDSR_INSTANCE_LEN];
+	atomic_bool stop;		/* no more accesses */
+	atomic_bool release;		/* and now close the connections */
+	atomic_uint idle;		/* vCPUs that stopped */
+	uint64_t boot_id;
+	struct vcpu_run cpu[VCPUS];
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Even seqs write HID0 with (vcpu << 40 | seq), odd seqs read HID1. */
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu_run *cpu = arg;
+	struct vm *vm = cpu->vm;
+	struct idsr_hello hello = { .vmm = "test_crash", .vm_name = vm->name, .vcpus = VCPUS,
+				    .instance = vm->instance, .instance_len = IDSR_INSTANCE_LEN };
+	struct idsr_conn *c;
+
+	if (idsr_connect(h.sock, &hello, &c) < 0) {
+		fprintf(stderr, "# connect: %s\n", idsr_last_error());
+		return NULL;
+	}
+	vm->boot_id = idsr_boot_id(c);
+	for (uint64_t seq = 0; !atomic_load(&vm->stop); seq++) {
+		bool wr = seq % 2 == 0;
+		struct idsr_access a = { .vcpu = cpu->vcpu, .key = wr ? HID0 : HID1, .pc = 0x1000 + seq % 64,
+					 .el = 1, .is_write = wr, .value = (uint64_t)cpu->vcpu << 40 | seq };
+		struct idsr_verdict v;
+		int64_t t0 = mono_ns();
+
+		if (idsr_access(c, &a, &v) < 0)
+			break;		/* the daemon died under us */
+		if (mono_ns() - t0 > cpu->slowest_ns)
+			cpu->slowest_ns = mono_ns() - t0;
+		cpu->answered++;
+		cpu->wrong += v.undef || (!wr && v.value != 0x1111);
+	}
+	atomic_fetch_add(&vm->idle, 1);
+	while (!atomic_load(&vm->release))
+		harness_sleep_ms(1);
+	idsr_close(c, "done");
+	return NULL;
+}
+
+static void vm_start(struct vm *vm, const char *name)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->name = name;
+	snprintf((char *)vm->instance, sizeof(vm->instance), "%.15s", name);
+	for (uint32_t v = 0; v < VCPUS; v++) {
+		vm->cpu[v].vcpu = v;
+		vm->cpu[v].vm = vm;
+		assert_int_equal(pthread_create(&vm->cpu[v].thread, NULL, vcpu_thread, &vm->cpu[v]), 0);
+	}
+}
+
+static uint64_t vm_answered(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (int v = 0; v < VCPUS; v++)
+		n += __atomic_load_n(&vm->cpu[v].answered, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* Stops the accesses; the connections (and so the boot) stay open. */
+static void vm_stop(struct vm *vm)
+{
+	atomic_store(&vm->stop, true);
+	while (atomic_load(&vm->idle) < VCPUS)
+		harness_sleep_ms(1);
+}
+
+static void vm_join(struct vm *vm)
+{
+	vm_stop(vm);
+	atomic_store(&vm->release, true);
+	for (int v = 0; v < VCPUS; v++) {
+		pthread_join(vm->cpu[v].thread, NULL);
+		assert_int_equal(vm->cpu[v].wrong, 0);
+	}
+}
+
+static long long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long q(const char *fmt, ...)
+{
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return harness_query_int(&h, sql);
+}
+
+static void assert_integrity_ok(void)
+{
+	char *ok = harness_query_text(&h, "PRAGMA integrity_check");
+
+	assert_non_null(ok);
+	assert_string_equal(ok, "ok");
+	free(ok);
+}
+
+/* Every row of the boot is what the daemon answered, per vCPU a gapless prefix. */
+static long long assert_rows_intact(const struct vm *vm)
+{
+	long long rows = q("SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)vm->boot_id);
+
+	assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND el = 1 AND action = 'emulate'"
+			   " AND ((seq %% 2 = 0 AND is_write = 1 AND key = 51072 AND value = (vcpu << 40) + seq)"
+			   " OR (seq %% 2 = 1 AND is_write = 0 AND key = 51080 AND value = 4369))",
+			   (unsigned long long)vm->boot_id), rows);
+	for (int v = 0; v < VCPUS; v++) {
+		long long n = q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND vcpu = %d",
+				(unsigned long long)vm->boot_id, v);
+
+		if (n)
+			assert_int_equal(q("SELECT max(seq) FROM accesses WHERE boot_id = %llu AND vcpu = %d",
+					   (unsigned long long)vm->boot_id, v), n - 1);
+		/* a row is logged before its verdict is sent: at most one more than answered */
+		assert_true((uint64_t)n <= vm->cpu[v].answered + 1);
+	}
+	return rows;
+}
+
+/* ---- kill -9 in the middle of a busy boot --------------------------------- */
+
+#define KILL_ROUNDS 3
+
+static void test_kill9(void **state)
+{
+	long long worst = 0;
+
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		struct vm vm;
+		long long rows, lost;
+		uint64_t answered;
+
+		assert_int_equal(harness_start(&h, NULL), 0);
+		vm_start(&vm, "busy");
+		/* busy: wait for a few thousand verdicts, then a little more */
+		for (int i = 0; i < 1000 && vm_answered(&vm) < 4000; i++)
+			harness_sleep_ms(5);
+		harness_sleep_ms(50 + 40 * round);
+		kill(h.pid, SIGKILL);
+		waitpid(h.pid, NULL, 0);
+		h.pid = 0;
+		vm_join(&vm);
+		answered = vm_answered(&vm);
+		assert_true(answered >= 4000);
+
+		/* the file after the crash, before anyone repairs anything */
+		assert_integrity_ok();
+		rows = assert_rows_intact(&vm);
+		lost = (long long)answered - rows;
+		if (lost > worst)
+			worst = lost;
+		printf("# round %d: %llu answered, %lld rows committed, %lld lost to the kill"
+		       " (bound: one batch, %d rows)\n", round, (unsigned long long)answered, rows, lost,
+		       STORE_BATCH);
+		assert_true(lost <= STORE_BATCH);
+
+		/* the next start marks the boot cut off, with what it logged */
+		assert_int_equal(harness_start(&h, NULL), 0);
+		assert_int_equal(q("SELECT count(*) FROM boots WHERE id = %llu AND end_ns IS NOT NULL"
+				   " AND end_reason LIKE 'cut off%%' AND accesses = %lld",
+				   (unsigned long long)vm.boot_id, rows), 1);
+		assert_int_equal(harness_stop(&h), 0);
+		assert_integrity_ok();
+		assert_int_equal(assert_rows_intact(&vm), rows);
+	}
+	printf("# worst loss over %d kills: %lld rows (STORE_BATCH %d, STORE_LINGER_MS %d)\n",
+	       KILL_ROUNDS, worst, STORE_BATCH, STORE_LINGER_MS);
+}
+
+/* ---- a full disk and a read-only file: verdicts go on, losses are counted ------ */
+
+static bool mounted;
+
+static int mount_small(const char *opts)
+{
+	char dir[280];
+
+	snprintf(dir, sizeof(dir), "%s/small", h.dir);
+	mkdir(dir, 0700);
+	if (mount("idsr-test", dir, "tmpfs", 0, opts) < 0)
+		return -errno;
+	mounted = true;
+	snprintf(h.db, sizeof(h.db), "%s/trace.db", dir);
+	return 0;
+}
+
+static int remount_small(unsigned long flags, const char *opts)
+{
+	char dir[280];
+
+	snprintf(dir, sizeof(dir), "%s/small", h.dir);
+	return mount("idsr-test", dir, "tmpfs", MS_REMOUNT | flags, opts) < 0 ? -errno : 0;
+}
+
+static void unmount_small(void)
+{
+	char dir[280];
+
+	snprintf(dir, sizeof(dir), "%s/small", h.dir);
+	if (mounted && umount2(dir, MNT_DETACH) == 0)
+		mounted = false;
+}
+
+/* The boot's entry in status: accesses and rows dropped so far. */
+static bool boot_status(uint64_t boot_id, uint64_t *accesses, uint64_t *dropped, uint64_t *queued)
+{
+	Frame *f = harness_status(&h);
+	bool found = false;
+
+	if (!f)
+		return false;
+	*queued = f->reply->status->queue_depth;
+	for (size_t i = 0; i < f->reply->status->n_boots; i++) {
+		const Idsr__V1__BootStatus *b = f->reply->status->boots[i];
+
+		if (b->boot_id == boot_id) {
+			*accesses = b->accesses;
+			*dropped = b->rows_dropped;
+			found = true;
+		}
+	}
+	frame_free(f);
+	return found;
+}
+
+/* Runs the VM until status shows dropped rows (or 20 s), then 0.3 s more. */
+static void run_until_drops(struct vm *vm)
+{
+	uint64_t acc = 0, dropped = 0, queued = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		harness_sleep_ms(10);
+		if (boot_status(vm->boot_id, &acc, &dropped, &queued) && dropped > 0)
+			break;
+	}
+	harness_sleep_ms(300);
+	vm_stop(vm);
+	printf("# %s: %llu answered, %llu dropped so far; slowest verdict %.1f ms\n", vm->name,
+	       (unsigned long long)vm_answered(vm), (unsigned long long)dropped,
+	       (double)vm->cpu[0].slowest_ns / 1e6);
+	assert_true(dropped > 0);
+	for (int v = 0; v < VCPUS; v++)
+		assert_true(vm->cpu[v].slowest_ns < 1000000000);	/* never blocked on the disk */
+}
+
+/* Once everything is flushed: rows in the file + rows counted as dropped = accesses. */
+static void assert_counted(const struct vm *vm)
+{
+	uint64_t acc = 0, dropped = 0, queued = 1;
+	long long rows;
+
+	for (int i = 0; i < 500 && queued; i++) {
+		harness_sleep_ms(10);
+		assert_true(boot_status(vm->boot_id, &acc, &dropped, &queued));
+	}
+	harness_sleep_ms(100);	/* the batch taken off the queue */
+	assert_true(boot_status(vm->boot_id, &acc, &dropped, &queued));
+	rows = q("SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)vm->boot_id);
+	printf("# %s: %llu accesses = %lld rows written + %llu counted as dropped\n", vm->name,
+	       (unsigned long long)acc, rows, (unsigned long long)dropped);
+	assert_int_equal(acc, vm_answered(vm));
+	assert_int_equal((uint64_t)rows + dropped, acc);
+}
+
+static void test_full_disk(void **state)
+{
+	struct vm vm;
+	int rc = mount_small("size=1m,mode=0700");
+
+	if (rc < 0) {
+		printf("# cannot mount a small tmpfs (%s): needs root\n", strerror(-rc));
+		skip();
+	}
+	assert_int_equal(harness_start(&h, NULL), 0);
+	vm_start(&vm, "fulldisk");
+	run_until_drops(&vm);
+	assert_counted(&vm);
+	vm_join(&vm);
+	/* the daemon is alive and logged why */
+	assert_int_equal(kill(h.pid, 0), 0);
+	/* room again: the next boot is written whole */
+	assert_int_equal(remount_small(0, "size=64m"), 0);
+	{
+		struct vm after;
+		uint64_t acc, dropped, queued;
+
+		vm_start(&after, "afterfull");
+		harness_sleep_ms(300);
+		vm_join(&after);
+		for (int v = 0; v < VCPUS; v++)
+			assert_true(vm.cpu[v].slowest_ns < 1000000000);
+		assert_true(vm_answered(&after) > 0);
+		for (int i = 0; i < 200; i++) {
+			harness_sleep_ms(10);
+			if (q("SELECT count(*) FROM accesses WHERE boot_id = %llu",
+			      (unsigned long long)after.boot_id) == (long long)vm_answered(&after))
+				break;
+		}
+		assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu",
+				   (unsigned long long)after.boot_id), vm_answered(&after));
+		(void)acc; (void)dropped; (void)queued;
+	}
+	assert_int_equal(harness_stop(&h), 0);
+	assert_integrity_ok();
+	unmount_small();
+}
+
+/* The kernel's emergency read-only remount (ext4 errors=remount-ro, as after an
+ * I/O error), which unlike `mount -o remount,ro` happens with files open. */
+static void test_read_only(void **state)
+{
+	char cmd[2048], dir[280];
+	struct vm vm;
+
+	snprintf(dir, sizeof(dir), "%s/small", h.dir);
+	mkdir(dir, 0700);
+	snprintf(cmd, sizeof(cmd), "truncate -s 32M %s/fs.img && mkfs.ext4 -q %s/fs.img && "
+		 "mount -o loop,errors=remount-ro %s/fs.img %s 2>/dev/null", h.dir, h.dir, h.dir, dir);
+	if (system(cmd) != 0) {
+		printf("# cannot loop-mount an ext4 image: needs root and loop devices\n");
+		skip();
+	}
+	mounted = true;
+	snprintf(h.db, sizeof(h.db), "%s/trace.db", dir);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	vm_start(&vm, "readonly");
+	harness_sleep_ms(200);
+	snprintf(cmd, sizeof(cmd), "echo 1 > /sys/fs/ext4/$(basename $(findmnt -no SOURCE %s))/trigger_fs_error",
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	run_until_drops(&vm);
+	assert_counted(&vm);
+	vm_join(&vm);
+	assert_int_equal(kill(h.pid, 0), 0);
+	/* it stops cleanly even though its last records cannot be written */
+	assert_int_equal(harness_stop(&h), 0);
+	assert_integrity_ok();
+	unmount_small();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
