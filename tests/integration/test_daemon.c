@@ -305,6 +305,7 @@ static void test_bad_input(void **state)
 	}
 	/* boots that got as far as Hello are marked with the reason */
 	wait_boot_ended("end_reason LIKE 'error: vCPU 0 sent seq 2%'");
+	wait_boot_ended("end_reason LIKE 'error: unexpected Verdict frame%'");
 	assert_int_equal(harness_query_int(&h, "SELECT count(*) FROM boots WHERE vm_name = 'bad'"
 					       " AND end_reason LIKE 'error: %'"), 4);
 	assert_int_equal(harness_query_int(&h, "SELECT count(*) FROM boots WHERE vm_name = 'bad'"
