@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -257,6 +258,7 @@ static void activated_sockets(int *vmm_fd, int *control_fd)
 
 static uv_poll_t vmm_listener;
 static uv_signal_t sig_hup, sig_term, sig_int;
+static uv_timer_t watchdog;
 static int vmm_listen_fd = -1;
 
 static void refuse(int fd, const char *msg)
@@ -297,15 +299,50 @@ static void on_vmm_connect(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* The pings come from the main loop so that a wedged loop (signals, accepts,
+ * control) stops them and systemd restarts idsrd. */
+static void on_watchdog(uv_timer_t *t)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* Pings at half WatchdogSec= when systemd asks for it; 0 or -errno. */
+static int watchdog_start(uv_loop_t *loop)
+{
+	uint64_t usec = 0, ms;
+	int r = sd_watchdog_enabled(0, &usec);
+
+	if (r <= 0) {
+		if (r < 0)
+			log_warn("ignoring the watchdog request ($WATCHDOG_USEC): %s", strerror(-r));
+		return r;
+	}
+	ms = usec / 2000 ? usec / 2000 : 1;
+	uv_timer_init(loop, &watchdog);
+	uv_timer_start(&watchdog, on_watchdog, ms, ms);
+	log_debug("watchdog: pinging systemd every %llu ms", (unsigned long long)ms);
+	return 0;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	char why[512];
 
 	if (signum == SIGHUP) {
-		sd_notify(0, "RELOADING=1");
-		if (daemon_policy_reload("sighup", why, sizeof(why)) < 0)
+		struct timespec now;
+
+		/* MONOTONIC_USEC lets systemd tie this reload to the SIGHUP it sent. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			   (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000);
+		if (daemon_policy_reload("sighup", why, sizeof(why)) < 0) {
 			log_err("SIGHUP: %s", why);
-		sd_notify(0, "READY=1");
+			sd_notifyf(0, "READY=1\nSTATUS=serving VMMs on %s; the last reload failed, "
+				   "the old policy is in force", idsrd->cfg.socket_path);
+		} else {
+			sd_notifyf(0, "READY=1\nSTATUS=serving VMMs on %s; policy reloaded",
+				   idsrd->cfg.socket_path);
+		}
 		return;
 	}
 	log_info("%s: draining VMM connections and flushing the trace", strsignal(signum));
@@ -316,6 +353,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sig_hup, NULL);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
+	/* systemd stops watching once it has STOPPING=1; the timer would keep the loop alive. */
+	if (uv_is_active((uv_handle_t *)&watchdog))
+		uv_close((uv_handle_t *)&watchdog, NULL);
 	control_stop();
 }
 
@@ -426,6 +466,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_init(d.loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
+	watchdog_start(d.loop);
 
 	log_info("listening for VMMs on %s, idsrctl on %s; logging to %s; policy %s",
 		 d.cfg.socket_path, d.cfg.control_path, d.cfg.db_path,
