@@ -10,6 +10,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR ?=
 
 BUILD ?= build
@@ -110,6 +112,17 @@ $(CLIENT_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(CLIENT_SRC))
 	$(Q)$(CC) -shared -Wl,-soname,libidsr-client.so.1 -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs libprotobuf-c)
 	$(Q)ln -sf libidsr-client.so.1 $(BUILD)/libidsr-client.so
 
+# The installed static library exports only the idsr_* API, as the shared one
+# does: frame_* and the protobuf code become local so they cannot clash with a
+# VMM's own symbols. (idsrd and idsrctl link $(CLIENT_LIB), which keeps them.)
+CLIENT_DIST_A := $(BUILD)/dist/libidsr-client.a
+$(CLIENT_DIST_A): $(patsubst %.c,$(BUILD)/pic/%.o,$(CLIENT_SRC))
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)$(LD) -r -o $(BUILD)/dist/idsr-client.o $^
+	$(Q)objcopy --localize-hidden $(BUILD)/dist/idsr-client.o
+	$(Q)rm -f $@ && ar rcs $@ $(BUILD)/dist/idsr-client.o
+
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -175,20 +188,30 @@ stress: deps
 fuzz: deps
 	$(Q)BUILD=$(BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-install: all
+# idsr-client.pc names its directories from ${prefix} when they lie under
+# PREFIX, so pkg-config --define-prefix can relocate a DESTDIR tree.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: all $(CLIENT_DIST_A)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(BUILD)/idsrd $(DESTDIR)$(SBINDIR)/idsrd
 	install -m 0755 $(BUILD)/idsrctl $(DESTDIR)$(BINDIR)/idsrctl
-	install -m 0644 $(CLIENT_LIB) $(DESTDIR)$(LIBDIR)/libidsr-client.a
+	install -m 0644 $(CLIENT_DIST_A) $(DESTDIR)$(LIBDIR)/libidsr-client.a
 	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(LIBDIR)/libidsr-client.so.1
 	ln -sf libidsr-client.so.1 $(DESTDIR)$(LIBDIR)/libidsr-client.so
 	install -m 0644 proto/idsr_client.h $(DESTDIR)$(INCLUDEDIR)/idsr_client.h
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
-	    proto/idsr-client.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(call pc_dir,$(LIBDIR))|; s|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|; s|@VERSION@|$(VERSION)|' \
+	    proto/idsr-client.pc.in > $(BUILD)/dist/idsr-client.pc
+	install -m 0644 $(BUILD)/dist/idsr-client.pc $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc
 	$(Q)if [ -d man ] && ls man/*.[0-9] >/dev/null 2>&1; then for m in man/*.[0-9]; do \
 	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done; fi
-	$(Q)if [ -d systemd ] && ls systemd/*.s* >/dev/null 2>&1; then install -d $(DESTDIR)$(SYSTEMDUNITDIR); \
-	    install -m 0644 systemd/idsrd.service systemd/idsrd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/; fi
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 systemd/idsrd.socket systemd/idsrd-control.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	sed -e '/^ExecStart=/s|/usr/local/sbin/idsrd|$(SBINDIR)/idsrd|; /^ExecStart=/s|/etc/idsrd/|$(SYSCONFDIR)/idsrd/|' \
+	    systemd/idsrd.service > $(BUILD)/dist/idsrd.service
+	install -m 0644 $(BUILD)/dist/idsrd.service $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.service
+	install -m 0644 systemd/idsrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/idsrd.conf
+	install -m 0644 systemd/idsrd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/idsrd.conf
 	install -d $(DESTDIR)$(SYSCONFDIR)/idsrd
 	[ -e $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf ] || install -m 0644 examples/policy.conf $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf
 
@@ -196,7 +219,9 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/idsrd $(DESTDIR)$(BINDIR)/idsrctl $(DESTDIR)$(LIBDIR)/libidsr-client.a \
 	      $(DESTDIR)$(LIBDIR)/libidsr-client.so.1 $(DESTDIR)$(LIBDIR)/libidsr-client.so \
 	      $(DESTDIR)$(INCLUDEDIR)/idsr_client.h $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc \
-	      $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.service $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.socket
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.service $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.socket \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd-control.socket $(DESTDIR)$(SYSUSERSDIR)/idsrd.conf \
+	      $(DESTDIR)$(TMPFILESDIR)/idsrd.conf
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,man8/idsrd.8 man1/idsrctl.1 man5/idsrd-policy.5)
 
 clean:

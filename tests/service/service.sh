@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the service tests: `make install` into a directory, and programs
+# built against that installed tree with pkg-config. Source after tests/lib.sh.
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# install_tree DEST [VAR=VALUE...]: make install DESTDIR=DEST (DEST may be
+# empty for a PREFIX install); the output goes to $T/install.log.
+install_tree() {
+	local dest=$1; shift
+	# a make of our own, not a part of the make that runs the tests
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$SRC" --no-print-directory \
+		BUILD="${BUILD:-build}" DESTDIR="$dest" "$@" install >"$T/install.log" 2>&1 ||
+		{ echo "# make install failed:"; tail -20 "$T/install.log" | sed 's/^/# /'; return 1; }
+}
+
+# pc DEST ARGS...: pkg-config for the tree installed in DEST with PREFIX=/usr/local
+pc() {
+	local dest=$1; shift
+	PKG_CONFIG_PATH="$dest/usr/local/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest" pkg-config "$@"
+}
+
+# build_installed DEST shared|static OUT SOURCE: compiles SOURCE against the
+# installed idsr_client.h and links the installed library, as docs/integrating-a-vmm.md says.
+build_installed() {
+	local dest=$1 how=$2 out=$3 src=$4 flags
+	flags="-std=c11 -Wall -Wextra -Werror -O2"
+	if [ "$how" = shared ]; then
+		cc $flags -o "$out" "$src" $(pc "$dest" --cflags --libs idsr-client)
+	else
+		cc $flags -o "$out" "$src" $(pc "$dest" --cflags --libs-only-L idsr-client) \
+			-l:libidsr-client.a $(pc "$dest" --libs libprotobuf-c)
+	fi
+}
