@@ -20,6 +20,7 @@ struct daemon_config {
 	const char *impl;		/* --impl: names for boots whose MIDR says nothing */
 	const char *replay_ref;		/* --replay TRACE[:BOOT] at start-up */
 	unsigned workers;		/* event loops serving VMM connections */
+	unsigned poll_us;		/* --poll: spin this long after a frame (0: never) */
 	size_t queue_cap;		/* store queue, rows */
 	unsigned max_connections;
 	unsigned max_boots;

@@ -35,6 +35,9 @@ static const char usage_text[] =
 	"  --policy PATH         policy file (default: none, every access is UNDEF)\n"
 	"  --impl NAME           register names for boots whose MIDR names nothing\n"
 	"  --workers N           event loops serving VMMs (default: number of CPUs, at most 4)\n"
+	"  --poll[=USEC]         low latency: after a frame, workers keep polling for the\n"
+	"                        next one for up to USEC µs (default 50) before sleeping;\n"
+	"                        costs CPU while VMMs trap often, for boots given a core\n"
 	"  --queue ROWS          store queue size (default 1048576)\n"
 	"  --max-connections N   refuse VMM connections past N (default 4096)\n"
 	"  --max-boots N         refuse new boots past N in progress (default 1024)\n"
@@ -53,7 +56,7 @@ static const char usage_text[] =
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
-       OPT_VERSION, OPT_REPLAY, OPT_AGROUP };
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -63,6 +66,7 @@ static const struct option options[] = {
 	{ "impl", required_argument, NULL, OPT_IMPL },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "poll", optional_argument, NULL, OPT_POLL },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 	{ "max-boots", required_argument, NULL, OPT_MAXBOOTS },
 	{ "socket-mode", required_argument, NULL, OPT_SMODE },
@@ -107,6 +111,12 @@ static bool parse_args(int argc, char **argv, struct daemon_config *cfg)
 			if (!parse_uint("workers", optarg, 64, 10, &v) || v == 0)
 				return v == 0 ? fprintf(stderr, "idsrd: --workers: at least 1\n"), false : false;
 			cfg->workers = (unsigned)v;
+			break;
+		case OPT_POLL:
+			v = 50;
+			if (optarg && (!parse_uint("poll", optarg, 10000, 10, &v) || v == 0))
+				return v == 0 ? fprintf(stderr, "idsrd: --poll: at least 1 µs\n"), false : false;
+			cfg->poll_us = (unsigned)v;
 			break;
 		case OPT_QUEUE:
 			if (!parse_uint("queue", optarg, 1ul << 28, 10, &v))

@@ -47,6 +47,7 @@ struct store {
 	pthread_cond_t done;		/* a batch was committed */
 	struct store_item *ring;
 	size_t cap, head, count;
+	size_t inflight;		/* taken by the writer, not yet committed */
 	bool writer_waiting, stopping;
 	uint64_t pushed, committed;	/* items, for store_flush */
 	struct store_stats stats;
@@ -346,6 +347,7 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	s->stats.write_errors += failed ? 1 : 0;
 	s->stats.commits++;
 	s->committed += n;
+	s->inflight = 0;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -354,7 +356,7 @@ static void *store_writer(void *arg)
 {
 	struct store *s = arg;
 	struct store_item *batch = malloc(STORE_BATCH * sizeof(*batch));
-	size_t n;
+	size_t n, first, head;
 
 	if (!batch) {
 		log_err("store: out of memory for the writer's batch");
@@ -381,11 +383,21 @@ static void *store_writer(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			break;
 		}
-		for (n = 0; n < STORE_BATCH && s->count > 0; n++) {
-			batch[n] = s->ring[s->head];
-			s->head = (s->head + 1) % s->cap;
-			s->count--;
-		}
+		n = s->count < STORE_BATCH ? s->count : STORE_BATCH;
+		head = s->head;
+		pthread_mutex_unlock(&s->lock);
+		/* The n items stay counted, so producers never write their slots:
+		 * they are copied out without the lock, which answering threads
+		 * must never wait for longer than a few instructions. */
+		first = s->cap - head < n ? s->cap - head : n;
+		memcpy(batch, s->ring + head, first * sizeof(*batch));
+		memcpy(batch + first, s->ring, (n - first) * sizeof(*batch));
+		pthread_mutex_lock(&s->lock);
+		s->count -= n;
+		s->inflight = n;
+		/* An empty ring starts over at slot 0: only the queue's high water
+		 * is ever touched, so the daemon's memory stays flat. */
+		s->head = s->count ? (head + n) % s->cap : 0;
 		s->stats.queue_depth = s->count;
 		pthread_mutex_unlock(&s->lock);
 		store_write_batch(s, batch, n);
@@ -409,12 +421,30 @@ static void store_enqueue_locked(struct store *s, const struct store_item *it)
 		pthread_cond_signal(&s->wake);
 }
 
+/* Takes the queue's lock for an answering thread, counting the times it had
+ * to wait (the writer or another worker held it) and for how long. */
+static void store_lock_counted(struct store *s)
+{
+	struct timespec t0, t1;
+	uint64_t ns;
+
+	if (pthread_mutex_trylock(&s->lock) == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&s->lock);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
+	s->stats.push_waits++;
+	if (ns > s->stats.push_wait_max_ns)
+		s->stats.push_wait_max_ns = ns;
+}
+
 bool store_push_row(struct store *s, const struct store_row *row)
 {
 	struct store_item it = { .kind = ITEM_ROW, .row = *row };
 	bool ok;
 
-	pthread_mutex_lock(&s->lock);
+	store_lock_counted(s);
 	ok = s->count < s->cap - STORE_RESERVE;
 	if (ok)
 		store_enqueue_locked(s, &it);
@@ -531,7 +561,7 @@ void store_get_stats(struct store *s, struct store_stats *st)
 {
 	pthread_mutex_lock(&s->lock);
 	*st = s->stats;
-	st->queue_depth = s->count;
+	st->queue_depth = s->count + s->inflight;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -658,6 +688,13 @@ void store_close(struct store *s)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);
+	log_info("store: %llu rows written in %llu commits, %llu dropped; queue high water %llu;"
+		 " %llu rows waited for the queue's lock (longest %llu µs)",
+		 (unsigned long long)s->stats.rows_written, (unsigned long long)s->stats.commits,
+		 (unsigned long long)s->stats.rows_dropped,
+		 (unsigned long long)s->stats.queue_high_water,
+		 (unsigned long long)s->stats.push_waits,
+		 (unsigned long long)(s->stats.push_wait_max_ns / 1000));
 	store_finalize(s);
 	/* Fold the WAL back so the file alone is the whole trace. */
 	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);

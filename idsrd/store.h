@@ -62,12 +62,14 @@ struct store_divergence {
 };
 
 struct store_stats {
-	uint64_t queue_depth;
+	uint64_t queue_depth;		/* rows not yet committed */
 	uint64_t queue_high_water;
 	uint64_t rows_written;
 	uint64_t rows_dropped;		/* queue full or write failed */
 	uint64_t write_errors;
 	uint64_t commits;
+	uint64_t push_waits;		/* rows whose push found the queue locked */
+	uint64_t push_wait_max_ns;	/* the longest such wait */
 };
 
 struct store;

@@ -83,6 +83,15 @@ int idsr_connect(const char *path, const struct idsr_hello *hello, struct idsr_c
  * vCPU's accesses (a->seq). */
 int idsr_access(struct idsr_conn *conn, struct idsr_access *a, struct idsr_verdict *v);
 
+/* Low-latency mode, for a VMM that gives the vCPU thread's core to the
+ * boot: after sending an access, poll for the verdict for up to usec
+ * microseconds before sleeping in read (0, the default: sleep at once).
+ * With idsrd --poll on the other side a round trip then needs no context
+ * switch; the cost is a core busy while the vCPU waits anyway. usec is at
+ * most IDSR_SPIN_MAX_US. */
+#define IDSR_SPIN_MAX_US 10000
+int idsr_set_spin(struct idsr_conn *conn, unsigned usec);
+
 /* Says goodbye (reason may be NULL) and frees conn. */
 int idsr_close(struct idsr_conn *conn, const char *reason);
 

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* Bench 3: aggregate accesses/s over 1, 2, 4, 16, 64 VMM connections, against the floor at each. */
+#include "bench.h"
+
+static const unsigned levels[] = { 1, 2, 4, 16, 64 };
+#define NLEVELS (sizeof(levels) / sizeof(levels[0]))
+
+int main(void)
+{
+	unsigned rounds;
+	uint64_t n;
+	double floor_rate[NLEVELS][64], idsrd_rate[NLEVELS][64], ratio[NLEVELS][64];
+	uint64_t sent[NLEVELS] = { 0 }, logged[NLEVELS] = { 0 };
+	struct bench_daemon d;
+	struct bench_floor fl;
+	char dir[256];
+	FILE *j;
+
+	bench_start(dir, sizeof(dir), "scale", &fl);
+	rounds = bench_rounds;
+	n = bench_n;
+	bench_daemon_start(&d, dir, NULL);
+	bench_run_clients(TARGET_IDSRD, d.socket, 2, n / 10, false, 0);
+
+	for (size_t l = 0; l < NLEVELS; l++) {
+		for (unsigned r = 0; r < rounds; r++) {
+			struct bench_run fr, ir;
+			struct bench_status st;
+			int64_t rows;
+
+			/* Alternate who goes first (see bench.h). */
+			if (r % 2 == 0)
+				fr = bench_run_clients(TARGET_FLOOR, fl.path, levels[l], n, false, 0);
+			ir = bench_run_clients(TARGET_IDSRD, d.socket, levels[l], n, false, 0);
+			if (r % 2 == 1)
+				fr = bench_run_clients(TARGET_FLOOR, fl.path, levels[l], n, false, 0);
+			if (bench_daemon_drain(&d, &st) < 0)
+				bench_die("the store queue did not drain in 60 s");
+			rows = bench_rows_logged(&d, ir.boot_id);
+			sent[l] += ir.sent;
+			logged[l] += rows > 0 ? (uint64_t)rows : 0;
+			floor_rate[l][r] = fr.rate;
+			idsrd_rate[l][r] = ir.rate;
+			ratio[l][r] = ir.rate / fr.rate;
+		}
+	}
+	bench_floor_stop(&fl);
+	bench_daemon_stop(&d);
+	bench_rmtree(dir);
+
+	printf("\n3. Scaling: one VMM connection (one vCPU thread) each, one boot, logging on;\n"
+	       "   medians of %u rounds of %llu accesses in all per level\n\n", rounds,
+	       (unsigned long long)n);
+	printf("   %-11s %14s %14s %9s %12s %12s %6s\n", "connections", "floor trips/s", "idsrd trips/s",
+	       "ratio", "sent", "rows logged", "equal");
+	for (size_t l = 0; l < NLEVELS; l++)
+		printf("   %-11u %14.0f %14.0f %9.2f %12llu %12llu %6s\n", levels[l],
+		       bench_median(floor_rate[l], rounds), bench_median(idsrd_rate[l], rounds),
+		       bench_median(ratio[l], rounds), (unsigned long long)sent[l],
+		       (unsigned long long)logged[l], sent[l] == logged[l] ? "yes" : "NO");
+	printf("\n   target: aggregate at 4 connections >= 0.85x the floor's: %s\n\n",
+	       bench_median(ratio[2], rounds) >= 0.85 ? "met" : "NOT met");
+
+	j = bench_json_open("scaling");
+	fprintf(j, "{\"rounds\": %u, \"accesses_per_round\": %llu, \"levels\": [", rounds,
+		(unsigned long long)n);
+	for (size_t l = 0; l < NLEVELS; l++)
+		fprintf(j, "%s{\"connections\": %u, \"floor_per_s\": %.0f, \"idsrd_per_s\": %.0f, "
+			"\"ratio\": %.3f, \"sent\": %llu, \"rows_logged\": %llu}", l ? ", " : "",
+			levels[l], bench_median(floor_rate[l], rounds), bench_median(idsrd_rate[l], rounds),
+			bench_median(ratio[l], rounds), (unsigned long long)sent[l],
+			(unsigned long long)logged[l]);
+	fputs("]}\n", j);
+	fclose(j);
+	return 0;
+}
