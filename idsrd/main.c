@@ -346,7 +346,9 @@ static void on_signal(uv_signal_t *h, int signum)
 		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 			   (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000);
 		if (daemon_policy_reload("sighup", why, sizeof(why)) < 0) {
-			log_err("SIGHUP: %s", why);
+			/* A refused file is logged where it is parsed; this is the other case. */
+			if (!idsrd->cfg.policy_path)
+				log_warn("SIGHUP: %s", why);
 			sd_notifyf(0, "READY=1\nSTATUS=serving VMMs on %s; the last reload failed, "
 				   "the old policy is in force", idsrd->cfg.socket_path);
 		} else {
