@@ -541,6 +541,7 @@ int diff_main(int argc, char **argv)
 		return CLI_ERROR;
 	/* each connection stays on one thread: SQLite's per-call mutexes were 10% of the time */
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	for (int w = 0; w < 2; w++)
 		if (side_open(&side[w], &o, w))
 			goto out;

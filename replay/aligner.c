@@ -245,6 +245,172 @@ static int tokset_mark_a(struct tokset *t, uint64_t tok)
 	return 0;
 }
 
+/* ---- anchors: unique runs both sides share ------------------------------ */
+
+/*
+ * On large inputs the search first cuts the problem at anchors, as patience
+ * diff does: runs of ANCHOR_LEN tokens that occur exactly once in each side,
+ * kept in an order both sides agree on (a longest increasing subsequence).
+ * Myers then runs between consecutive anchors, on problems whose cost grows
+ * with the square of their own edit distance rather than the whole input's.
+ * Only runs whose hash is 0 mod ANCHOR_SAMPLE are considered: the same runs on
+ * both sides, an eighth of the memory. The script stays correct; it is
+ * minimal whenever the anchors lie on a minimal path, as they do for related
+ * inputs with scattered edits.
+ */
+#define ANCHOR_MIN	32768	/* reduced inputs smaller than this get plain Myers */
+#define ANCHOR_LEN	8
+#define ANCHOR_SAMPLE	8
+
+struct gram {
+	uint64_t h;			/* 0: empty slot */
+	uint32_t pos_a, pos_b;
+	uint8_t count_a, count_b;	/* saturate at 2 */
+};
+
+struct anchor {
+	uint32_t a, b;
+};
+
+static uint64_t gram_hash(const uint64_t *t)
+{
+	uint64_t h = 0x243f6a8885a308d3ull;
+
+	for (int i = 0; i < ANCHOR_LEN; i++)
+		h = (h ^ t[i]) * 0x100000001b3ull + (h >> 31);
+	h ^= h >> 29;
+	return h ? h : 1;
+}
+
+static struct gram *gram_slot(struct gram *tab, size_t mask, uint64_t h)
+{
+	size_t i = (size_t)(h >> 3) & mask;
+
+	while (tab[i].h && tab[i].h != h)
+		i = (i + 1) & mask;
+	return &tab[i];
+}
+
+static int anchor_cmp(const void *pa, const void *pb)
+{
+	const struct anchor *x = pa, *y = pb;
+
+	return x->a < y->a ? -1 : x->a > y->a;
+}
+
+/* The unique runs common to a and b, ordered by their position in a. */
+static struct anchor *anchors_find(const uint64_t *a, int32_t n, const uint64_t *b, int32_t m, size_t *count)
+{
+	size_t mask = 1023, used = 0, r = 0;
+	struct gram *tab;
+	struct anchor *v;
+
+	while (mask < (size_t)n / ANCHOR_SAMPLE * 2)
+		mask = mask * 2 + 1;
+	tab = calloc(mask + 1, sizeof(*tab));
+	if (!tab)
+		return NULL;
+	for (int32_t i = 0; i + ANCHOR_LEN <= n; i++) {
+		uint64_t h = gram_hash(a + i);
+		struct gram *g;
+
+		if (h % ANCHOR_SAMPLE || used * 2 > mask)
+			continue;
+		g = gram_slot(tab, mask, h);
+		if (!g->h) {
+			*g = (struct gram){ .h = h, .pos_a = (uint32_t)i };
+			used++;
+		}
+		g->count_a += g->count_a < 2;
+	}
+	for (int32_t j = 0; j + ANCHOR_LEN <= m; j++) {
+		uint64_t h = gram_hash(b + j);
+		struct gram *g;
+
+		if (h % ANCHOR_SAMPLE)
+			continue;
+		g = gram_slot(tab, mask, h);
+		if (g->h) {
+			g->count_b += g->count_b < 2;
+			g->pos_b = (uint32_t)j;
+		}
+	}
+	v = malloc((used + 1) * sizeof(*v));
+	for (size_t i = 0; v && i <= mask; i++) {
+		const struct gram *g = &tab[i];
+		/* a hash collision must not pass for a match */
+		if (g->count_a == 1 && g->count_b == 1 &&
+		    !memcmp(a + g->pos_a, b + g->pos_b, ANCHOR_LEN * sizeof(*a)))
+			v[r++] = (struct anchor){ g->pos_a, g->pos_b };
+	}
+	free(tab);
+	if (v)
+		qsort(v, r, sizeof(*v), anchor_cmp);
+	*count = r;
+	return v;
+}
+
+/* Keeps the longest chain of anchors increasing in b too (patience sorting);
+ * returns its length, the chain moved to the front of v in order. */
+static size_t anchors_chain(struct anchor *v, size_t r)
+{
+	uint32_t *tails = malloc((r + 1) * sizeof(*tails)), *prev = malloc((r + 1) * sizeof(*prev));
+	size_t len = 0;
+
+	if (!tails || !prev) {
+		free(tails);
+		free(prev);
+		return 0;
+	}
+	for (size_t i = 0; i < r; i++) {
+		size_t lo = 0, hi = len;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (v[tails[mid]].b < v[i].b)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		prev[i] = lo ? tails[lo - 1] : UINT32_MAX;
+		tails[lo] = (uint32_t)i;
+		if (lo == len)
+			len++;
+	}
+	/* walk back from the last tail; the chain's indices decrease, so
+	 * writing from the end never overwrites an entry still to be read */
+	for (size_t k = len, i = len ? tails[len - 1] : 0; k > 0; k--, i = prev[i])
+		v[k - 1] = v[i];
+	free(tails);
+	free(prev);
+	return len;
+}
+
+static int search_anchored(struct search *s, int32_t n, int32_t m)
+{
+	struct anchor *v;
+	size_t r = 0, len;
+	int32_t x = 0, y = 0;
+	int ret = 0;
+
+	v = anchors_find(s->a, n, s->b, m, &r);
+	if (!v)
+		return search_run(s, 0, n, 0, m);
+	len = anchors_chain(v, r);
+	for (size_t k = 0; k < len && !ret; k++) {
+		int32_t ax = (int32_t)v[k].a, by = (int32_t)v[k].b;
+
+		if (ax < x || by < y)
+			continue;	/* overlaps the previous anchor */
+		ret = search_run(s, x, ax, y, by);
+		if (!ret)
+			ret = s->match(s, ax, by, ANCHOR_LEN);
+		x = ax + ANCHOR_LEN;
+		y = by + ANCHOR_LEN;
+	}
+	free(v);
+	return ret ? ret : search_run(s, x, n, y, m);
+}
+
 /* ---- mapping matches back and coalescing runs --------------------------- */
 
 struct emitter {
@@ -414,7 +580,10 @@ int aligner_diff(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, siz
 		s.bwd = vec + len + rnb + 2;
 		s.max_cost = max_cost ? (max_cost > INT32_MAX ? INT32_MAX : (int32_t)max_cost)
 				      : default_max_cost(rna + rnb);
-		ret = search_run(&s, 0, (int32_t)rna, 0, (int32_t)rnb);
+		if (rna + rnb >= ANCHOR_MIN)
+			ret = search_anchored(&s, (int32_t)rna, (int32_t)rnb);
+		else
+			ret = search_run(&s, 0, (int32_t)rna, 0, (int32_t)rnb);
 		free(vec);
 		if (ret)
 			goto out;

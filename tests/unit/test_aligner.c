@@ -257,7 +257,8 @@ static void test_large_random_known_edits(void **state)
 	for (size_t i = 0; i < na; i++) {
 		uint64_t r = rng() % 300;
 		if (r == 0) {
-			b[nb++] = 100 + rng() % 24;
+			/* from the same registers, so only the search can tell */
+			b[nb++] = rng() % 24;
 			made++;
 		}
 		if (r == 1) {
@@ -269,6 +270,37 @@ static void test_large_random_known_edits(void **state)
 	size_t edits = align(a, na, b, nb, 0, &s, &st);
 	assert_true(edits <= made);
 	assert_true(edits >= made / 2);
+	free(a);
+	free(b);
+}
+
+/* Large inputs are cut at unique runs first: a moved block and periodic
+ * stretches (where no run is unique) must still come out right. */
+static void test_anchored_moves_and_repeats(void **state)
+{
+	size_t n = 300000, nb = 0;
+	uint64_t *a = malloc(n * sizeof(*a)), *b = malloc(n * sizeof(*b));
+	struct script s;
+	struct aligner_stats st;
+
+	for (size_t i = 0; i < n; i++)
+		a[i] = i >= 100000 && i < 150000 ? i % 3 : rng() % 24;
+	/* b: a with a[10000..11000) moved to after a[200000] */
+	for (size_t i = 0; i < n; i++) {
+		if (i >= 10000 && i < 11000)
+			continue;
+		b[nb++] = a[i];
+		if (i == 200000)
+			for (size_t k = 10000; k < 11000; k++)
+				b[nb++] = a[k];
+	}
+	assert_int_equal(nb, n);
+	assert_true(align(a, n, b, nb, 0, &s, &st) <= 2000);
+	/* and a shift of the periodic stretch by one element */
+	memcpy(b, a, n * sizeof(*a));
+	memmove(b + 100001, b + 100000, 49999 * sizeof(*b));
+	b[100000] = 7;
+	assert_true(align(a, n, b, n, 0, &s, &st) <= 2);
 	free(a);
 	free(b);
 }
@@ -313,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_against_lcs),
 		cmocka_unit_test(test_long_common_runs),
 		cmocka_unit_test(test_large_random_known_edits),
+		cmocka_unit_test(test_anchored_moves_and_repeats),
 		cmocka_unit_test(test_cost_bound),
 		cmocka_unit_test(test_emit_error_stops),
 	};
