@@ -240,28 +240,36 @@ fail:
 	return -err;
 }
 
-/* Sockets from systemd (idsrd.socket names them "vmm" and "control"). */
-static bool socket_activated;
-
-static void activated_sockets(int *vmm_fd, int *control_fd)
+/* Sockets from systemd (idsrd.socket names them "vmm", idsrd-control.socket
+ * "control"; an unnamed one is the VMM socket). 0, or -EINVAL when systemd
+ * passed something idsrd cannot serve. */
+static int activated_sockets(int *vmm_fd, int *control_fd)
 {
 	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names);
+	int n = sd_listen_fds_with_names(1, &names), ret = 0;
 
+	if (n < 0)
+		log_err("ignoring the sockets from systemd ($LISTEN_FDS): %s", strerror(-n));
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
-		bool is_control = names && names[i] && !strcmp(names[i], "control");
+		const char *name = names && names[i] ? names[i] : "unknown";
+		bool is_control = !strcmp(name, "control");
 
-		if (is_control)
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_err("socket %d (%s) from systemd is not a listening unix stream socket; "
+				"fix ListenStream= in its socket unit", fd, name);
+			ret = -EINVAL;
+		} else if (is_control) {
 			*control_fd = fd;
-		else if (*vmm_fd < 0)
+		} else if (*vmm_fd < 0) {
 			*vmm_fd = fd;
+		}
 	}
-	socket_activated = n > 0;
 	if (names)
 		for (int i = 0; i < n; i++)
 			free(names[i]);
 	free(names);
+	return ret;
 }
 
 /* ---- the main loop: accepting VMMs and signals ------------------------------ */
@@ -412,6 +420,7 @@ int main(int argc, char **argv)
 	struct policy *policy = NULL;
 	struct policy_error perr;
 	int control_fd = -1, rc = 1, err;
+	bool made_vmm = false, made_control = false;
 
 	if (!parse_args(argc, argv, &d.cfg))
 		return 2;
@@ -445,11 +454,17 @@ int main(int argc, char **argv)
 	daemon_policy_install(policy, "start", (int64_t)getuid(), (int64_t)getpid());
 	policy = NULL;
 
-	activated_sockets(&vmm_listen_fd, &control_fd);
-	if (vmm_listen_fd < 0)
+	if (activated_sockets(&vmm_listen_fd, &control_fd) < 0)
+		goto out_store;
+	/* What systemd did not pass, idsrd makes (and removes when it stops). */
+	if (vmm_listen_fd < 0) {
 		vmm_listen_fd = listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.cfg.socket_group);
-	if (control_fd < 0 && vmm_listen_fd >= 0)
+		made_vmm = vmm_listen_fd >= 0;
+	}
+	if (control_fd < 0 && vmm_listen_fd >= 0) {
 		control_fd = listen_unix(d.cfg.control_path, d.cfg.control_mode, d.cfg.control_group);
+		made_control = control_fd >= 0;
+	}
 	if (vmm_listen_fd < 0 || control_fd < 0)
 		goto out_store;
 	/* We accept until EAGAIN: the listener must not block (systemd's may). */
@@ -492,12 +507,10 @@ out_store:
 	store_close(d.store);	/* flushes every queued row */
 	if (rc == 0)
 		log_info("stopped; every row is in %s", d.cfg.db_path);
-	if (!socket_activated) {
-		if (vmm_listen_fd >= 0)
-			unlink(d.cfg.socket_path);
-		if (control_fd >= 0)
-			unlink(d.cfg.control_path);
-	}
+	if (made_vmm)
+		unlink(d.cfg.socket_path);
+	if (made_control)
+		unlink(d.cfg.control_path);
 	uv_loop_close(uv_default_loop());
 	{
 		struct live_policy *lp = d.policy;

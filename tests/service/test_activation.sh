@@ -3,7 +3,8 @@
 # the VMM and control sockets (named as idsrd.socket and idsrd-control.socket
 # name them) and starts idsrd on the first VMM connection; sd_notify messages
 # (READY, STATUS, WATCHDOG, RELOADING, STOPPING) go to a socket of ours;
-# SIGHUP reloads, a bad policy is refused, SIGTERM drains a connected VMM.
+# SIGHUP reloads, a bad policy is refused, SIGTERM drains a connected VMM;
+# idsrd makes the sockets systemd did not pass, and refuses the wrong kind.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/service.sh"
 
@@ -124,5 +125,36 @@ check "the held boot says why it ended" "idsrd stopped while the VMM was connect
 check "the sockets stay: they belong to the launcher" "yes" \
 	"$([ -S "$T/vmm.sock" ] && [ -S "$T/ctl.sock" ] && echo yes)"
 check_match "journal priority prefixes on stderr" "^<6>stopped; every row is in $T/trace.db$" "$(cat "$T/idsrd.log")"
+
+
+# only the VMM socket from systemd (idsrd-control.socket disabled): idsrd makes
+# the control socket itself, and on SIGTERM removes it but not systemd's
+systemd-socket-activate -l "$T/p-vmm.sock" --fdname=vmm "$B/idsrd" --socket "$T/p-vmm.sock" \
+	--control "$T/p-ctl.sock" --db "$T/p.db" 2>"$T/p.log" &
+DAEMON_PID=$!
+until [ -S "$T/p-vmm.sock" ]; do sleep 0.05; done
+check_rc "a VMM through the only activated socket" 0 "$T/minimal-vmm" "$T/p-vmm.sock"
+check "no policy: everything UNDEF" "vcpu 0 pc 0xfffffe0007004000 el1 s3_0_c15_c0_0 read  -> UNDEF" \
+	"$(echo "$OUT" | sed -n 2p)"
+check_rc "idsrctl status on the control socket idsrd made" 0 "$B/idsrctl" status --control "$T/p-ctl.sock"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+check "idsrd exits 0" 0 "$?"
+DAEMON_PID=
+check "it removed its own control socket, not the activated one" "vmm: yes, control: no" \
+	"vmm: $([ -S "$T/p-vmm.sock" ] && echo yes || echo no), control: $([ -e "$T/p-ctl.sock" ] && echo yes || echo no)"
+
+# a socket unit with ListenDatagram= instead of ListenStream=: refused, exit 1
+systemd-socket-activate --datagram -l "$T/dg.sock" --fdname=vmm "$B/idsrd" --socket "$T/dg.sock" \
+	--control "$T/dg-ctl.sock" --db "$T/dg.db" 2>"$T/dg.log" &
+DAEMON_PID=$!
+until [ -S "$T/dg.sock" ]; do sleep 0.05; done
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", sys.argv[1])' "$T/dg.sock"
+wait "$DAEMON_PID"
+check "idsrd refuses a datagram socket: exit 1" 1 "$?"
+DAEMON_PID=
+check "... and says why" "idsrd: socket 3 (vmm) from systemd is not a listening unix stream socket; fix ListenStream= in its socket unit" \
+	"$(grep 'from systemd' "$T/dg.log")"
+check "... without making a control socket" "no" "$([ -e "$T/dg-ctl.sock" ] && echo yes || echo no)"
 
 done_testing

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Tests examples/minimal-vmm.c as docs/integrating-a-vmm.md builds it: against
 # the installed header and idsr-client.pc, linked shared and static, run
-# against idsrd with the example policy; what it prints and what idsrd logged.
+# against idsrd with the example policy; what it prints (as the document shows)
+# and what idsrd logged.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/service.sh"
 
@@ -29,6 +30,8 @@ vcpu 1 pc 0xfffffe0007007000 el1 s3_0_c11_c0_0 read  -> UNDEF"
 start_daemon --policy "$D/etc/idsrd/policy.conf" || exit 1
 check_rc "the shared build runs" 0 env LD_LIBRARY_PATH="$D/usr/local/lib" "$T/vmm-shared" "$T/vmm.sock"
 check "what the guest sees (shared)" "$(printf "$expected" 1)" "$OUT"
+check "docs/integrating-a-vmm.md shows this output" "$OUT" \
+	"$(sed -n '/^    \$ \.\/minimal-vmm$/,/^    \$ idsrctl/p' "$SRC/docs/integrating-a-vmm.md" | sed '1d;$d; s/^    //')"
 # no socket argument: $IDSRD_SOCKET (lib.sh exports it)
 check_rc "the static build runs" 0 "$T/vmm-static"
 check "what the guest sees (static)" "$(printf "$expected" 2)" "$OUT"
