@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # idsrctl diff against the peer a user would reach for: exporting both boots as
 # one line per access and running GNU diff -u. Same run, same machine, runs
-# interleaved, medians of $RUNS. Prints a table and writes $OUT_JSON.
+# interleaved, medians of $RUNS. Prints a table and writes $BENCH_OUT/diff.json
+# (bench/run.sh merges it into bench/results.json).
 # Usage: BUILD=build bench/diff.sh   (N=1000000 SMALL=100000 RUNS=5 to change sizes)
 set -u
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ BUILD=${BUILD:-build}
 N=${N:-1000000}
 SMALL=${SMALL:-100000}
 RUNS=${RUNS:-5}
-OUT_JSON=${OUT_JSON:-$BUILD/bench/diff.json}
+OUT_JSON=${BENCH_OUT:-$BUILD/bench}/diff.json
 GEN=$BUILD/bench/diff_gen
 CTL=$BUILD/idsrctl
 for f in "$GEN" "$CTL"; do
@@ -71,7 +72,7 @@ bench() {
 
 sep=""
 : >"$T/json"
-echo "idsrctl diff --stat (reading both SQLite files) vs GNU diff -u on pre-exported text; median of $RUNS runs"
+echo "5b. idsrctl diff --stat (reading both SQLite files) vs GNU diff -u on pre-exported text; median of $RUNS runs"
 printf '%-34s %9s %9s %7s %9s %9s   %s\n' "case" "diff -u" "idsrctl" "ratio" "RSS diff" "RSS ours" "result"
 printf '%-34s %9s %9s %7s %9s %9s\n' "" "s" "s" "" "MB" "MB"
 bench "related, 1% of positions differ" related "$N" 0.01
@@ -79,5 +80,5 @@ bench "unrelated (disjoint registers)" unrelated "$SMALL"
 bench "unrelated (same registers)" shuffled "$SMALL"
 echo "targets: related ratio <= 1.0 and RSS <= 300 MB; unrelated ratio <= 3.0"
 mkdir -p "$(dirname "$OUT_JSON")"
-printf '{"diff": [\n  %s\n]}\n' "$(cat "$T/json")" >"$OUT_JSON"
+printf '{"cases": [\n  %s\n]}\n' "$(cat "$T/json")" >"$OUT_JSON"
 echo "wrote $OUT_JSON"

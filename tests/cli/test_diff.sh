@@ -192,6 +192,21 @@ check_rc "--by-pc with slides" 1 "$CTL" diff --by-pc --stat sym.db:1 sym.db:2
 check "--by-pc subtracts each boot's slide" "different: 2 added, 2 removed, 1 changed (A: 4 accesses, B: 4 accesses)" \
 	"$(printf '%s\n' "$OUT" | tail -1)"
 
+# an access answered UNDEF in one boot and emulated in the other is a change, even with equal values
+mkboot undef.db 1 v1 1 0 <<EOF
+0 0 $HID0 0x80000 0 0
+0 1 $HID1 0x80004 0 0
+EOF
+mkboot undef.db 2 v1 1 0 <<EOF
+0 0 $HID0 0x80000 0 0
+0 1 $HID1 0x80004 0 0 undef
+EOF
+check_rc "UNDEF vs emulate" 1 "$CTL" diff undef.db:1 undef.db:2
+check "UNDEF vs emulate line" "~      1  0x0000000000080004  HID1_EL1 (s3_0_c15_c1_0)            read   0x0000000000000000 -> 0x0000000000000000 UNDEF  (B: 1  0x0000000000080004)" \
+	"$(printf '%s\n' "$OUT" | grep '^~')"
+check "UNDEF in JSON" "emulate|undef" "$("$CTL" diff --json undef.db:1 undef.db:2 | jsql "
+	json_extract(j, '\$.hunks[0].lines[1].a.action') || '|' || json_extract(j, '\$.hunks[0].lines[1].b.action')")"
+
 # colour
 check "--color=always colours removals" "1" "$("$CTL" diff --color=always a.db:1 b.db | grep -cF $'\e[31m-  ')"
 check "--color=never (and auto on a pipe) has no escapes" "0|0" \
