@@ -50,10 +50,28 @@ static void boot_free(struct boot *b)
 	free(b);
 }
 
-static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *peer)
+/* Makes room for vcpu's seq. Call with b->lock held. */
+static int boot_grow_seq_locked(struct boot *b, uint32_t vcpu)
+{
+	uint32_t n;
+	uint64_t *p;
+
+	if (vcpu < b->nseq)
+		return 0;
+	n = vcpu + 1 > b->nseq * 2 ? vcpu + 1 : b->nseq * 2;
+	p = realloc(b->next_seq, n * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + b->nseq, 0, (n - b->nseq) * sizeof(*p));
+	b->next_seq = p;
+	b->nseq = n;
+	return 0;
+}
+
+/* A boot in memory, not yet recorded; id 0: a fresh id. */
+static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer *peer, int64_t id)
 {
 	const Idsr__V1__Guest *g = h->guest;
-	struct live_policy *lp;
 	uint64_t seed;
 	struct boot *b = calloc(1, sizeof(*b));
 
@@ -70,15 +88,24 @@ static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *p
 		return NULL;
 	}
 	pthread_mutex_init(&b->lock, NULL);
-	b->id = store_next_boot_id(idsrd->store);
+	b->id = id ? id : store_next_boot_id(idsrd->store);
 	b->start_ns = db_now_ns();
 	b->rate_last_ns = b->start_ns;
 	b->instance_len = h->instance.len;
-	if (h->instance.len)
-		memcpy(b->instance, h->instance.data, h->instance.len);
+	memcpy(b->instance, h->instance.data, h->instance.len);
 	b->vcpus = h->vcpus;
 	b->peer = *peer;
+	return b;
+}
 
+static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *peer)
+{
+	const Idsr__V1__Guest *g = h->guest;
+	struct live_policy *lp;
+	struct boot *b = boot_alloc(h, peer, 0);
+
+	if (!b)
+		return NULL;
 	lp = daemon_policy_get();
 	struct store_boot sb = {
 		.id = b->id,
@@ -106,6 +133,134 @@ static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *p
 	return b;
 }
 
+/* ---- resuming a boot after idsrd restarted ------------------------------------- */
+
+/* May this peer and instance continue boot b (in progress)? */
+static bool boot_resume_allowed(int64_t id, int64_t owner_uid, const void *inst, size_t inst_len,
+				const Idsr__V1__Hello *h, const struct boot_peer *peer,
+				char *why, size_t whylen)
+{
+	if (peer->uid != 0 && peer->uid != owner_uid) {
+		snprintf(why, whylen, "cannot resume boot %lld: it belongs to uid %lld, not %lld",
+			 (long long)id, (long long)owner_uid, (long long)peer->uid);
+		return false;
+	}
+	if (inst_len != h->instance.len || (inst_len && memcmp(inst, h->instance.data, inst_len))) {
+		snprintf(why, whylen, "cannot resume boot %lld: it is another VM run's (the Hello's"
+			 " instance differs from the boot's)", (long long)id);
+		return false;
+	}
+	return true;
+}
+
+/* Reads boot id's record and next seqs from the database into a new boot in
+ * memory. Called with boots_lock held; rare (a VMM reconnecting). */
+static struct boot *boot_reopen(const Idsr__V1__Hello *h, const struct boot_peer *peer,
+				char *why, size_t whylen)
+{
+	int64_t id = (int64_t)h->resume_boot;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct boot *b = NULL;
+	const char *reason;
+	int rc;
+
+	/* Records of this boot still queued (it ended moments ago) come first. */
+	store_flush(idsrd->store);
+	if (db_open(idsrd->cfg.db_path, DB_READONLY, &db, why, whylen) < 0)
+		return NULL;
+	rc = sqlite3_prepare_v2(db, "SELECT instance, peer_uid, end_reason, mode, accesses, undefs,"
+				" rows_dropped, start_ns FROM boots WHERE id = ?", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(why, whylen, "cannot resume boot %lld: reading the trace: %s", (long long)id,
+			 sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(why, whylen, "cannot resume boot %lld: no such boot in %s", (long long)id,
+			 idsrd->cfg.db_path);
+		goto out;
+	}
+	if (!boot_resume_allowed(id, sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 0),
+				 (size_t)sqlite3_column_bytes(st, 0), h, peer, why, whylen))
+		goto out;
+	reason = (const char *)sqlite3_column_text(st, 2);
+	if (!reason || (strncmp(reason, "cut off", 7) && strcmp(reason, BOOT_STOPPED_REASON))) {
+		snprintf(why, whylen, "cannot resume boot %lld: it ended (%s); only a boot cut off by an"
+			 " idsrd crash or stop can be resumed", (long long)id, reason ? reason : "in progress");
+		goto out;
+	}
+	if (!strcmp((const char *)sqlite3_column_text(st, 3), "replay")) {
+		snprintf(why, whylen, "cannot resume boot %lld: it was a replay", (long long)id);
+		goto out;
+	}
+	b = boot_alloc(h, peer, id);
+	if (!b) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	b->start_ns = sqlite3_column_int64(st, 7);
+	atomic_store(&b->accesses, (uint64_t)sqlite3_column_int64(st, 4));
+	atomic_store(&b->undefs, (uint64_t)sqlite3_column_int64(st, 5));
+	atomic_store(&b->rows_dropped, (uint64_t)sqlite3_column_int64(st, 6));
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Each vCPU continues after its last logged row. */
+	rc = sqlite3_prepare_v2(db, "SELECT vcpu, max(seq) + 1 FROM accesses WHERE boot_id = ?"
+				" GROUP BY vcpu", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t vcpu = sqlite3_column_int64(st, 0);
+
+			/* no other thread sees b yet: no lock needed */
+			if (vcpu >= 0 && vcpu < BOOT_MAX_VCPUS && boot_grow_seq_locked(b, (uint32_t)vcpu) == 0)
+				b->next_seq[vcpu] = (uint64_t)sqlite3_column_int64(st, 1);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(why, whylen, "cannot resume boot %lld: reading its seqs: %s", (long long)id,
+			 sqlite3_errmsg(db));
+		boot_free(b);
+		b = NULL;
+		goto out;
+	}
+out:
+	sqlite3_finalize(st);
+	db_close(db);
+	return b;
+}
+
+/* The boot Hello.resume_boot names: in progress, or reopened. boots_lock held. */
+static struct boot *boot_resume_locked(const Idsr__V1__Hello *h, const struct boot_peer *peer,
+				       unsigned in_progress, char *why, size_t whylen)
+{
+	struct live_policy *lp;
+	struct boot *b;
+
+	for (b = idsrd->boots; b; b = b->next)
+		if (b->id == (int64_t)h->resume_boot)
+			return boot_resume_allowed(b->id, b->peer.uid, b->instance, b->instance_len, h,
+						   peer, why, whylen) ? b : NULL;
+	if (idsrd->cfg.max_boots && in_progress >= idsrd->cfg.max_boots) {
+		snprintf(why, whylen, "%u boots in progress, the limit (--max-boots)", in_progress);
+		return NULL;
+	}
+	b = boot_reopen(h, peer, why, whylen);
+	if (!b)
+		return NULL;
+	lp = daemon_policy_get();
+	store_boot_resume(idsrd->store, b->id);
+	store_boot_policy(idsrd->store, b->id, policy_hash(lp->policy), db_now_ns());
+	daemon_policy_put(lp);
+	b->next = idsrd->boots;
+	idsrd->boots = b;
+	log_info("boot %lld resumed by pid %lld after an idsrd restart: %llu accesses so far",
+		 (long long)b->id, (long long)peer->pid, (unsigned long long)atomic_load(&b->accesses));
+	return b;
+}
+
 struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, char *why, size_t whylen)
 {
 	struct boot *b = NULL;
@@ -121,11 +276,18 @@ struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, c
 		return NULL;
 	}
 	pthread_mutex_lock(&idsrd->boots_lock);
-	if (h->instance.len)
+	for (struct boot *o = idsrd->boots; o; o = o->next)
+		in_progress++;
+	if (h->resume_boot) {
+		b = boot_resume_locked(h, peer, in_progress, why, whylen);
+		if (!b) {
+			log_warn("refused a resume from pid %lld: %s", (long long)peer->pid, why);
+			goto out;
+		}
+	} else if (h->instance.len) {
 		b = boot_find_locked(&h->instance);
+	}
 	if (!b) {
-		for (struct boot *o = idsrd->boots; o; o = o->next)
-			in_progress++;
 		if (idsrd->cfg.max_boots && in_progress >= idsrd->cfg.max_boots) {
 			snprintf(why, whylen, "%u boots in progress, the limit (--max-boots)", in_progress);
 			log_warn("refused a new boot from pid %lld: %s", (long long)peer->pid, why);
@@ -211,18 +373,10 @@ int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_
 		return -EPROTO;
 	}
 	pthread_mutex_lock(&b->lock);
-	if (vcpu >= b->nseq) {
-		uint32_t n = vcpu + 1 > b->nseq * 2 ? vcpu + 1 : b->nseq * 2;
-		uint64_t *p = realloc(b->next_seq, n * sizeof(*p));
-
-		if (!p) {
-			snprintf(why, whylen, "out of memory");
-			rc = -ENOMEM;
-			goto out;
-		}
-		memset(p + b->nseq, 0, (n - b->nseq) * sizeof(*p));
-		b->next_seq = p;
-		b->nseq = n;
+	if (boot_grow_seq_locked(b, vcpu) < 0) {
+		snprintf(why, whylen, "out of memory");
+		rc = -ENOMEM;
+		goto out;
 	}
 	if (seq != b->next_seq[vcpu]) {
 		snprintf(why, whylen, "vCPU %u sent seq %llu, expected %llu (a seq %s)", vcpu,
@@ -235,4 +389,21 @@ int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_
 out:
 	pthread_mutex_unlock(&b->lock);
 	return rc;
+}
+
+uint64_t *boot_next_seqs(struct boot *b, size_t *n)
+{
+	uint64_t *seqs = NULL;
+
+	pthread_mutex_lock(&b->lock);
+	*n = b->nseq;
+	/* Trailing vCPUs that never ran need no entry. */
+	while (*n && b->next_seq[*n - 1] == 0)
+		(*n)--;
+	if (*n && (seqs = malloc(*n * sizeof(*seqs))))
+		memcpy(seqs, b->next_seq, *n * sizeof(*seqs));
+	else
+		*n = 0;
+	pthread_mutex_unlock(&b->lock);
+	return seqs;
 }

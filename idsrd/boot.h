@@ -12,6 +12,9 @@
 #include "policy.h"
 
 #define BOOT_MAX_VCPUS 4096
+/* The end reason of boots still connected when idsrd stopped: they, and boots
+ * cut off by a crash, may be resumed by their VMM (Hello.resume_boot). */
+#define BOOT_STOPPED_REASON "idsrd stopped while the VMM was connected"
 
 struct replay_session;
 
@@ -46,7 +49,10 @@ struct boot {
 };
 
 /* Finds the boot of hello's instance or starts one (logged to the store).
- * Returns NULL with why filled if a limit refuses it. */
+ * With hello->resume_boot, continues that boot: in progress, or cut off by a
+ * crash or stop of idsrd (reopened from the database with its next seqs), if
+ * the peer is its owner (or root) and the instance is the same.
+ * Returns NULL with why filled if a limit or a check refuses it. */
 struct boot *boot_join(const Idsr__V1__Hello *hello, const struct boot_peer *peer,
 		       char *why, size_t whylen);
 /* A connection of b ends; reason is kept if it is the first error (error=true)
@@ -54,5 +60,8 @@ struct boot *boot_join(const Idsr__V1__Hello *hello, const struct boot_peer *pee
 void boot_leave(struct boot *b, const char *reason, bool error);
 /* Checks and advances vCPU vcpu's seq. 0, or -EPROTO with why filled. */
 int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_t whylen);
+/* The seq each vCPU is expected to send next (for Welcome.next_seq): a
+ * malloc'd array of *n entries, NULL when *n is 0 or out of memory. */
+uint64_t *boot_next_seqs(struct boot *b, size_t *n);
 
 #endif

@@ -151,13 +151,32 @@ static void session_flush(struct session *s, bool close_after)
 
 static void session_send(struct session *s, const Frame *f)
 {
+	size_t need = FRAME_HEADER + protobuf_c_message_get_packed_size(&f->base);
+	struct write_req *wr;
+	uv_buf_t buf;
 	int n;
 
-	if (s->outlen + FRAME_HEADER + 256 > sizeof(s->out))
+	if (s->outlen + need > sizeof(s->out))
 		session_flush(s, false);
-	n = frame_pack(f, s->out + s->outlen, sizeof(s->out) - s->outlen);
-	if (n > 0)
-		s->outlen += (size_t)n;
+	if (need <= sizeof(s->out)) {
+		n = frame_pack(f, s->out + s->outlen, sizeof(s->out) - s->outlen);
+		if (n > 0)
+			s->outlen += (size_t)n;
+		return;
+	}
+	/* Rare and large (a resumed Welcome with thousands of vCPUs' seqs). */
+	wr = malloc(sizeof(*wr) + need);
+	if (!wr || (n = frame_pack(f, wr->data, need)) < 0) {
+		free(wr);
+		return;
+	}
+	wr->s = s;
+	wr->close_after = false;
+	buf = uv_buf_init((char *)wr->data, (unsigned)n);
+	if (uv_write(&wr->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
+		free(wr);
+		session_close(s);
+	}
 }
 
 /* Tells the VMM what was wrong, closes the connection and marks its boot. */
@@ -220,9 +239,12 @@ static void session_hello(struct session *s, const Idsr__V1__Hello *h)
 	welcome.mode = s->boot->replay ? IDSR__V1__MODE__REPLAY : IDSR__V1__MODE__LIVE;
 	welcome.replay_of = (uint64_t)s->boot->replay_of;
 	welcome.protocol = IDSR_PROTOCOL_VERSION;
+	if (h->resume_boot)
+		welcome.next_seq = boot_next_seqs(s->boot, &welcome.n_next_seq);
 	f.body_case = IDSR__V1__FRAME__BODY_WELCOME;
 	f.welcome = &welcome;
 	session_send(s, &f);
+	free(welcome.next_seq);
 }
 
 static void session_access(struct session *s, const Idsr__V1__Access *a)
@@ -418,7 +440,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 		struct session *s = (struct session *)h;
 
 		if (s->boot) {
-			boot_leave(s->boot, "idsrd stopped while the VMM was connected", false);
+			boot_leave(s->boot, BOOT_STOPPED_REASON, false);
 			s->boot = NULL;
 		}
 		session_close(s);

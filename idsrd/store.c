@@ -15,7 +15,8 @@
 /* Slots kept for control records so a full queue of rows cannot block them. */
 #define STORE_RESERVE		1024
 
-enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE };
+enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE,
+		  ITEM_BOOT_RESUME };
 
 struct store_policy_rec {
 	char *hash, *text, *source, *how, *old_hash;
@@ -40,7 +41,7 @@ struct store {
 	char *path;
 	sqlite3 *db;
 	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
-		*ins_change, *ins_div;
+		*ins_change, *ins_div, *resume_boot;
 	pthread_t writer;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* the writer has work */
@@ -182,6 +183,12 @@ static int write_boot_end(struct store *s, const struct store_boot_end *e)
 	return step_reset(st);
 }
 
+static int write_boot_resume(struct store *s, const struct store_boot_end *e)
+{
+	sqlite3_bind_int64(s->resume_boot, 1, e->id);
+	return step_reset(s->resume_boot);
+}
+
 static int write_policy(struct store *s, const struct store_policy_rec *p, int64_t now)
 {
 	int rc;
@@ -251,6 +258,7 @@ static void free_item(struct store_item *it)
 		break;
 	}
 	case ITEM_BOOT_END:
+	case ITEM_BOOT_RESUME:
 		free((char *)((struct store_boot_end *)it->rec)->reason);
 		break;
 	case ITEM_DIVERGENCE:
@@ -273,6 +281,7 @@ static int write_item(struct store *s, struct store_item *it, int64_t now)
 	case ITEM_BOOT_POLICY: return write_boot_policy(s, it->rec);
 	case ITEM_POLICY: return write_policy(s, it->rec, now);
 	case ITEM_DIVERGENCE: return write_divergence(s, it->rec);
+	case ITEM_BOOT_RESUME: return write_boot_resume(s, it->rec);
 	}
 	return SQLITE_MISUSE;
 }
@@ -505,6 +514,16 @@ void store_boot_end(struct store *s, const struct store_boot_end *e)
 	store_push_record(s, ITEM_BOOT_END, c);
 }
 
+void store_boot_resume(struct store *s, int64_t boot_id)
+{
+	struct store_boot_end *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return;
+	c->id = boot_id;
+	store_push_record(s, ITEM_BOOT_RESUME, c);
+}
+
 void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64_t since_ns)
 {
 	struct store_policy_rec *p = calloc(1, sizeof(*p));
@@ -592,6 +611,7 @@ static const char *const store_sql[] = {
 	"INSERT INTO divergences(boot_id, replay_of, vcpu, seq, ts_ns, kind, expected_key, expected_pc,"
 	" expected_is_write, expected_value, actual_key, actual_pc, actual_is_write, actual_value)"
 	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	"UPDATE boots SET end_ns = NULL, end_reason = NULL WHERE id = ?",
 };
 
 #define STORE_NSTMT (sizeof(store_sql) / sizeof(store_sql[0]))
@@ -600,7 +620,7 @@ static const char *const store_sql[] = {
 static sqlite3_stmt **store_stmt(struct store *s, size_t i)
 {
 	sqlite3_stmt **stmts[] = { &s->ins_row, &s->ins_boot, &s->end_boot, &s->ins_boot_policy,
-				   &s->ins_policy, &s->ins_change, &s->ins_div };
+				   &s->ins_policy, &s->ins_change, &s->ins_div, &s->resume_boot };
 
 	return stmts[i];
 }

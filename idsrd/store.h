@@ -88,6 +88,8 @@ bool store_push_row(struct store *s, const struct store_row *row);
 /* Control records are rare and always queued (they may wait for queue space). */
 void store_boot_begin(struct store *s, const struct store_boot *b);
 void store_boot_end(struct store *s, const struct store_boot_end *e);
+/* A boot cut off by a crash or stop is resumed: it is in progress again. */
+void store_boot_resume(struct store *s, int64_t boot_id);
 void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64_t since_ns);
 void store_policy(struct store *s, const char *hash, const char *text, const char *source,
 		  const char *how, const char *old_hash, int64_t peer_uid, int64_t peer_pid);

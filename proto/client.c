@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libidsr-client: a VMM's blocking connection to idsrd (see idsr_client.h). */
+/* libidsr-client: a VMM's blocking connection to idsrd, reconnecting if asked (see idsr_client.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,14 +21,38 @@
 #define IDSR_API
 #endif
 
+/* Defaults for the zero fields of struct idsr_options. */
+#define DEFAULT_MAX_RETRIES	20
+#define DEFAULT_BACKOFF_MS	10
+#define DEFAULT_BACKOFF_MAX_MS	1000
+#define DEFAULT_WAIT_MS		1000
+
 struct idsr_conn {
-	int fd;
+	int fd;				/* -1 while idsrd is away */
 	uint64_t boot_id;
 	bool replaying;
 	uint32_t nvcpus;		/* size of next_seq */
 	uint64_t *next_seq;		/* per vCPU */
 	struct frame_reader reader;	/* verdicts arrive here */
 	uint64_t spin_ns;		/* idsr_set_spin: poll this long before blocking */
+
+	/* What a reconnect needs: the path and the Hello, copied. */
+	bool reconnect;
+	struct idsr_options opts;
+	char *path;
+	char *vmm, *vm_name, *kernel, *impl;
+	uint8_t instance[IDSR_INSTANCE_LEN];
+	size_t instance_len;
+	uint8_t *build_id;
+	size_t build_id_len;
+	uint64_t image_base, slide, midr;
+	uint32_t vcpus;
+
+	/* An outage: since when, how many tries, when the next one is due. */
+	int64_t outage_deadline_ns;
+	int64_t next_try_ns;
+	unsigned tries;
+	uint64_t fallbacks, reconnects;
 };
 
 static __thread char last_error[256];
@@ -76,6 +100,22 @@ static const char *default_socket(char *buf, size_t len)
 	return "/run/idsrd/vmm.sock";
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	while (ns > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static int connect_unix(const char *path, int *out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -117,56 +157,93 @@ static int recv_frame(struct idsr_conn *c, Frame **out)
 	return rc;
 }
 
-IDSR_API int idsr_connect(const char *path, const struct idsr_hello *h, struct idsr_conn **out)
+static void conn_free(struct idsr_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	frame_reader_free(&c->reader);
+	free(c->next_seq);
+	free(c->path);
+	free(c->vmm);
+	free(c->vm_name);
+	free(c->kernel);
+	free(c->impl);
+	free(c->build_id);
+	free(c);
+}
+
+/* Keeps what a Hello needs, so that a reconnect can say it again. */
+static int conn_keep_hello(struct idsr_conn *c, const char *path, const struct idsr_hello *h)
+{
+	pthread_once(&process_instance_once, make_process_instance);
+	if (h->instance) {
+		memcpy(c->instance, h->instance, h->instance_len);
+		c->instance_len = h->instance_len;
+	} else {
+		memcpy(c->instance, process_instance, sizeof(process_instance));
+		c->instance_len = sizeof(process_instance);
+	}
+	c->path = strdup(path);
+	c->vmm = strdup(h->vmm ? h->vmm : "");
+	c->vm_name = strdup(h->vm_name ? h->vm_name : "");
+	c->kernel = strdup(h->kernel ? h->kernel : "");
+	c->impl = strdup(h->impl ? h->impl : "");
+	c->build_id_len = h->build_id ? h->build_id_len : 0;
+	c->build_id = malloc(c->build_id_len ? c->build_id_len : 1);
+	if (!c->path || !c->vmm || !c->vm_name || !c->kernel || !c->impl || !c->build_id)
+		return fail(-ENOMEM, "out of memory");
+	if (c->build_id_len)
+		memcpy(c->build_id, h->build_id, c->build_id_len);
+	c->image_base = h->image_base;
+	c->slide = h->slide;
+	c->midr = h->midr;
+	c->vcpus = h->vcpus;
+	return 0;
+}
+
+/* Takes the seqs a resumed boot continues from: vCPUs not listed start at 0. */
+static int conn_take_seqs(struct idsr_conn *c, const Idsr__V1__Welcome *w)
+{
+	if (w->n_next_seq > c->nvcpus) {
+		uint64_t *p = realloc(c->next_seq, w->n_next_seq * sizeof(*p));
+
+		if (!p)
+			return fail(-ENOMEM, "out of memory");
+		c->next_seq = p;
+		c->nvcpus = (uint32_t)w->n_next_seq;
+	}
+	for (uint32_t v = 0; v < c->nvcpus; v++)
+		c->next_seq[v] = v < w->n_next_seq ? w->next_seq[v] : 0;
+	return 0;
+}
+
+/* Connects, says Hello (resuming resume_boot if not 0) and takes the Welcome. */
+static int conn_hello(struct idsr_conn *c, uint64_t resume_boot)
 {
 	Idsr__V1__Frame frame = IDSR__V1__FRAME__INIT;
 	Idsr__V1__Hello hello = IDSR__V1__HELLO__INIT;
 	Idsr__V1__Guest guest = IDSR__V1__GUEST__INIT;
-	char pathbuf[256];
-	struct idsr_conn *c;
 	Frame *reply = NULL;
 	int rc;
 
-	if (h->instance_len > IDSR_INSTANCE_LEN)
-		return fail(-EINVAL, "instance id is %zu bytes, at most %d", h->instance_len,
-			    IDSR_INSTANCE_LEN);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return fail(-ENOMEM, "out of memory");
-	c->fd = -1;
-	c->nvcpus = h->vcpus ? h->vcpus : 1;
-	c->next_seq = calloc(c->nvcpus, sizeof(*c->next_seq));
-	if (!c->next_seq) {
-		rc = fail(-ENOMEM, "out of memory");
-		goto err;
-	}
-	if (frame_reader_init(&c->reader) < 0) {
-		rc = fail(-ENOMEM, "out of memory");
-		goto err;
-	}
-	rc = connect_unix(path ? path : default_socket(pathbuf, sizeof(pathbuf)), &c->fd);
+	rc = connect_unix(c->path, &c->fd);
 	if (rc < 0)
-		goto err;
-
-	pthread_once(&process_instance_once, make_process_instance);
+		return rc;
+	c->reader.len = c->reader.start = 0;	/* nothing of an old connection */
 	hello.protocol = IDSR_PROTOCOL_VERSION;
-	hello.vmm = (char *)(h->vmm ? h->vmm : "");
-	hello.vm_name = (char *)(h->vm_name ? h->vm_name : "");
-	if (h->instance) {
-		hello.instance.data = (uint8_t *)h->instance;
-		hello.instance.len = h->instance_len;
-	} else {
-		hello.instance.data = process_instance;
-		hello.instance.len = sizeof(process_instance);
-	}
-	hello.vcpus = h->vcpus;
-	guest.kernel = (char *)(h->kernel ? h->kernel : "");
-	guest.build_id.data = (uint8_t *)h->build_id;
-	guest.build_id.len = h->build_id ? h->build_id_len : 0;
-	guest.image_base = h->image_base;
-	guest.slide = h->slide;
-	guest.midr = h->midr;
-	guest.impl = (char *)(h->impl ? h->impl : "");
+	hello.vmm = c->vmm;
+	hello.vm_name = c->vm_name;
+	hello.instance.data = c->instance;
+	hello.instance.len = c->instance_len;
+	hello.vcpus = c->vcpus;
+	hello.resume_boot = resume_boot;
+	guest.kernel = c->kernel;
+	guest.build_id.data = c->build_id;
+	guest.build_id.len = c->build_id_len;
+	guest.image_base = c->image_base;
+	guest.slide = c->slide;
+	guest.midr = c->midr;
+	guest.impl = c->impl;
 	hello.guest = &guest;
 	frame.body_case = IDSR__V1__FRAME__BODY_HELLO;
 	frame.hello = &hello;
@@ -183,19 +260,69 @@ IDSR_API int idsr_connect(const char *path, const struct idsr_hello *h, struct i
 			  frame_body_name(reply));
 		goto err;
 	}
+	if (resume_boot && (rc = conn_take_seqs(c, reply->welcome)) < 0)
+		goto err;
 	c->boot_id = reply->welcome->boot_id;
 	c->replaying = reply->welcome->mode == IDSR__V1__MODE__REPLAY;
 	frame_free(reply);
-	*out = c;
 	return 0;
 err:
 	frame_free(reply);
-	if (c->fd >= 0)
-		close(c->fd);
-	frame_reader_free(&c->reader);
-	free(c->next_seq);
-	free(c);
+	close(c->fd);
+	c->fd = -1;
 	return rc;
+}
+
+IDSR_API int idsr_connect_opts(const char *path, const struct idsr_hello *h,
+			       const struct idsr_options *opts, struct idsr_conn **out)
+{
+	char pathbuf[256];
+	struct idsr_conn *c;
+	int rc;
+
+	if (h->instance_len > IDSR_INSTANCE_LEN)
+		return fail(-EINVAL, "instance id is %zu bytes, at most %d", h->instance_len,
+			    IDSR_INSTANCE_LEN);
+	if (opts && opts->fallback != IDSR_FALLBACK_UNDEF && opts->fallback != IDSR_FALLBACK_RAZ)
+		return fail(-EINVAL, "unknown fallback %d (IDSR_FALLBACK_UNDEF or IDSR_FALLBACK_RAZ)",
+			    (int)opts->fallback);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return fail(-ENOMEM, "out of memory");
+	c->fd = -1;
+	c->nvcpus = h->vcpus ? h->vcpus : 1;
+	c->next_seq = calloc(c->nvcpus, sizeof(*c->next_seq));
+	if (!c->next_seq || frame_reader_init(&c->reader) < 0) {
+		free(c->next_seq);
+		free(c);
+		return fail(-ENOMEM, "out of memory");
+	}
+	rc = conn_keep_hello(c, path ? path : default_socket(pathbuf, sizeof(pathbuf)), h);
+	if (rc == 0)
+		rc = conn_hello(c, 0);
+	if (rc < 0) {
+		conn_free(c);
+		return rc;
+	}
+	if (opts) {
+		c->reconnect = true;
+		c->opts = *opts;
+		if (!c->opts.max_retries)
+			c->opts.max_retries = DEFAULT_MAX_RETRIES;
+		if (!c->opts.backoff_ms)
+			c->opts.backoff_ms = DEFAULT_BACKOFF_MS;
+		if (!c->opts.backoff_max_ms)
+			c->opts.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+		if (!c->opts.wait_ms)
+			c->opts.wait_ms = DEFAULT_WAIT_MS;
+	}
+	*out = c;
+	return 0;
+}
+
+IDSR_API int idsr_connect(const char *path, const struct idsr_hello *h, struct idsr_conn **out)
+{
+	return idsr_connect_opts(path, h, NULL, out);
 }
 
 static int grow_seq(struct idsr_conn *c, uint32_t vcpu)
@@ -211,21 +338,13 @@ static int grow_seq(struct idsr_conn *c, uint32_t vcpu)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Polls the socket without sleeping until a whole frame is held or spin_ns
  * passed: a verdict that comes back within a few µs is then taken without
  * the two context switches of sleeping in read. What arrives is left in the
  * reader for recv_frame. */
 static void spin_for_frame(struct idsr_conn *c)
 {
-	uint64_t deadline = now_ns() + c->spin_ns;
+	int64_t deadline = mono_ns() + (int64_t)c->spin_ns;
 	const uint8_t *payload;
 	size_t len;
 
@@ -241,7 +360,7 @@ static void spin_for_frame(struct idsr_conn *c)
 		got = recv(c->fd, p, space, MSG_DONTWAIT);
 		if (got > 0)
 			frame_reader_commit(&c->reader, (size_t)got);
-		else if (got == 0 || (errno != EAGAIN && errno != EINTR) || now_ns() >= deadline)
+		else if (got == 0 || (errno != EAGAIN && errno != EINTR) || mono_ns() >= deadline)
 			return;		/* EOF and errors too: recv_frame reports them */
 	}
 }
@@ -254,7 +373,8 @@ IDSR_API int idsr_set_spin(struct idsr_conn *c, unsigned usec)
 	return 0;
 }
 
-IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_verdict *v)
+/* One Access and its Verdict on the live connection. */
+static int conn_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_verdict *v)
 {
 	Idsr__V1__Frame frame = IDSR__V1__FRAME__INIT;
 	Idsr__V1__Access access = IDSR__V1__ACCESS__INIT;
@@ -262,8 +382,6 @@ IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr
 	Frame *reply = NULL;
 	int n, rc;
 
-	if (a->vcpu >= c->nvcpus && (rc = grow_seq(c, a->vcpu)) < 0)
-		return rc;
 	access.seq = c->next_seq[a->vcpu];
 	access.vcpu = a->vcpu;
 	access.key = a->key;
@@ -305,24 +423,86 @@ IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr
 	return 0;
 }
 
+/* The connection broke (idsrd stopped or crashed): an outage starts. */
+static void conn_lost(struct idsr_conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->tries = 0;
+	c->next_try_ns = mono_ns();
+	c->outage_deadline_ns = c->next_try_ns + (int64_t)c->opts.wait_ms * 1000000;
+}
+
+/* One reconnect try: resume the boot, or if idsrd refuses that (another
+ * database, the boot ended), start a new boot with the same Hello. */
+static bool conn_try_reconnect(struct idsr_conn *c)
+{
+	unsigned shift = c->tries < 16 ? c->tries : 16;
+	uint64_t backoff = (uint64_t)c->opts.backoff_ms << shift;
+
+	c->tries++;
+	if (backoff > c->opts.backoff_max_ms)
+		backoff = c->opts.backoff_max_ms;
+	int rc;
+
+	c->next_try_ns = mono_ns() + (int64_t)backoff * 1000000;
+	rc = conn_hello(c, c->boot_id);
+	if (rc == -EPROTO && (rc = conn_hello(c, 0)) == 0)
+		memset(c->next_seq, 0, c->nvcpus * sizeof(*c->next_seq));	/* a new boot */
+	if (rc < 0)
+		return false;
+	c->reconnects++;
+	return true;
+}
+
+IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_verdict *v)
+{
+	int rc;
+
+	if (a->vcpu >= c->nvcpus && (rc = grow_seq(c, a->vcpu)) < 0)
+		return rc;
+	for (;;) {
+		int64_t now;
+
+		if (c->fd >= 0) {
+			rc = conn_access(c, a, v);
+			/* An Error frame (EPROTO) is about what we sent: no reconnect. */
+			if (rc == 0 || !c->reconnect || rc == -EPROTO || rc == -ENOMEM)
+				return rc;
+			conn_lost(c);
+		}
+		now = mono_ns();
+		if (c->tries < c->opts.max_retries && now >= c->next_try_ns) {
+			if (conn_try_reconnect(c))
+				continue;
+			now = mono_ns();
+		}
+		/* Wait within the outage's allowance, then the fallback answers. */
+		if (c->tries >= c->opts.max_retries || now >= c->outage_deadline_ns)
+			break;
+		sleep_ns((c->next_try_ns < c->outage_deadline_ns ? c->next_try_ns : c->outage_deadline_ns) - now);
+	}
+	c->fallbacks++;
+	a->seq = UINT64_MAX;
+	v->undef = c->opts.fallback == IDSR_FALLBACK_UNDEF;
+	v->value = 0;
+	return 0;
+}
+
 IDSR_API int idsr_close(struct idsr_conn *c, const char *reason)
 {
 	Idsr__V1__Frame frame = IDSR__V1__FRAME__INIT;
 	Idsr__V1__Bye bye = IDSR__V1__BYE__INIT;
-	int rc;
+	int rc = 0;
 
 	if (!c)
 		return 0;
 	bye.reason = (char *)(reason ? reason : "");
 	frame.body_case = IDSR__V1__FRAME__BODY_BYE;
 	frame.bye = &bye;
-	rc = frame_send(c->fd, &frame);
-	if (rc < 0)
+	if (c->fd >= 0 && (rc = frame_send(c->fd, &frame)) < 0)
 		rc = fail(rc, "sending Bye to idsrd: %s", strerror(-rc));
-	close(c->fd);
-	frame_reader_free(&c->reader);
-	free(c->next_seq);
-	free(c);
+	conn_free(c);
 	return rc;
 }
 
@@ -336,6 +516,20 @@ IDSR_API bool idsr_replaying(const struct idsr_conn *c)
 	return c->replaying;
 }
 
+IDSR_API bool idsr_connected(const struct idsr_conn *c)
+{
+	return c->fd >= 0;
+}
+
+IDSR_API uint64_t idsr_fallbacks(const struct idsr_conn *c)
+{
+	return c->fallbacks;
+}
+
+IDSR_API uint64_t idsr_reconnects(const struct idsr_conn *c)
+{
+	return c->reconnects;
+}
 IDSR_API int idsr_handle_kvm_exit(struct idsr_conn *c, uint32_t vcpu, uint64_t pc, uint8_t el,
 				  struct idsr_kvm_idsr *exit)
 {

@@ -21,6 +21,9 @@
  *	...
  *	idsr_close(conn, "guest halted");
  *
+ * To ride out a restart of idsrd, connect with idsr_connect_opts (below):
+ * the library then reconnects and continues the same boot.
+ *
  * All functions return 0 or a negative errno; idsr_last_error() then says
  * what failed in words (per thread). Calls on one connection must not run
  * concurrently; different connections are independent.
@@ -74,10 +77,50 @@ struct idsr_verdict {
 
 struct idsr_conn;
 
+/*
+ * What the library does when idsrd goes away (it crashed, or was restarted):
+ * the next idsr_access finds the connection broken and reconnects, trying up
+ * to max_retries times with a wait of backoff_ms before the first retry,
+ * doubled each time up to backoff_max_ms. A reconnect resumes the same boot
+ * (Hello.resume_boot): idsrd reopens it and says from which seq each vCPU
+ * continues, so the boot's rows go on where the database has them (accesses
+ * answered but lost in a crash are not in it: at most one store batch). If
+ * idsrd refuses the resume (another database; the boot ended), the library
+ * starts a new boot with the same Hello.
+ *
+ * While idsrd is away, an access waits: the first access of an outage waits
+ * up to wait_ms for the reconnect; when that passes (or the retries are used
+ * up) the access, and every later one until a reconnect succeeds, is
+ * answered by the fallback, without waiting, and idsr_access returns 0:
+ *	IDSR_FALLBACK_UNDEF	the guest gets UNDEF (what stock KVM does: the default)
+ *	IDSR_FALLBACK_RAZ	reads return 0, writes are ignored
+ * Fallback answers are not logged (there is no daemon to log them); their
+ * a->seq is UINT64_MAX and idsr_fallbacks() counts them. Retries left are
+ * still tried between accesses after wait_ms, as their backoff comes due.
+ * Zero fields take the defaults: 20 retries, 10 ms, 1000 ms, wait 1000 ms.
+ */
+enum idsr_fallback {
+	IDSR_FALLBACK_UNDEF = 0,
+	IDSR_FALLBACK_RAZ = 1,
+};
+
+struct idsr_options {
+	unsigned max_retries;		/* reconnect tries per outage */
+	unsigned backoff_ms;		/* wait before the first retry */
+	unsigned backoff_max_ms;	/* the doubling stops here */
+	unsigned wait_ms;		/* the first access of an outage waits this long */
+	enum idsr_fallback fallback;	/* the answer while idsrd is away */
+};
+
 /* Connects to idsrd's VMM socket (path NULL: $IDSRD_SOCKET, else the
  * default: /run/idsrd/vmm.sock, or $XDG_RUNTIME_DIR/idsrd/vmm.sock when
  * not root), says hello and waits for the welcome. */
 int idsr_connect(const char *path, const struct idsr_hello *hello, struct idsr_conn **out);
+/* The same, reconnecting as opts say when idsrd goes away (opts NULL: no
+ * reconnect, as idsr_connect: a broken connection fails every call). The
+ * first connect is not retried: it fails if idsrd is not there. */
+int idsr_connect_opts(const char *path, const struct idsr_hello *hello,
+		      const struct idsr_options *opts, struct idsr_conn **out);
 
 /* Sends one access and waits for its verdict. The library numbers each
  * vCPU's accesses (a->seq). */
@@ -97,6 +140,9 @@ int idsr_close(struct idsr_conn *conn, const char *reason);
 
 uint64_t idsr_boot_id(const struct idsr_conn *conn);
 bool idsr_replaying(const struct idsr_conn *conn);	/* the daemon answers from a recording */
+bool idsr_connected(const struct idsr_conn *conn);	/* false during an outage */
+uint64_t idsr_fallbacks(const struct idsr_conn *conn);	/* accesses the fallback answered */
+uint64_t idsr_reconnects(const struct idsr_conn *conn);	/* successful reconnects */
 
 /* What the last failing call on this thread failed on, in words. */
 const char *idsr_last_error(void);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,20 @@ static inline long long harness_query_int(const struct harness *h, const char *s
 	}
 	sqlite3_close(db);
 	return v;
+}
+
+/* harness_query_int with a printf-style query. */
+static inline long long harness_queryf(const struct harness *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline long long harness_queryf(const struct harness *h, const char *fmt, ...)
+{
+	char sql[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return harness_query_int(h, sql);
 }
 
 /* Runs a one-text query on the trace, read-only; the caller frees the result. */

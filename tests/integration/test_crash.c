@@ -148,17 +148,7 @@ static void vm_join(struct vm *vm)
 	}
 }
 
-static long long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long long q(const char *fmt, ...)
-{
-	char sql[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return harness_query_int(&h, sql);
-}
+#define q(...) harness_queryf(&h, __VA_ARGS__)
 
 static void assert_integrity_ok(void)
 {

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* Reconnect: idsrd restarts (or dies) under running vCPUs; the client library resumes the same boot. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "idsr_client.h"
+
+#define HID1 0xc788u	/* s3_0_c15_c1_0: reads 0x1111 */
+#define HID2 0xc790u	/* s3_0_c15_c2_0: writes ignored */
+#define VCPUS 2
+
+static const char policy_text[] =
+	"impl apple\n"
+	"HID1       read  value 0x1111\n"
+	"HID2_EL1   write ignore\n"
+	"*          undef\n";
+
+static struct harness h;
+
+static int setup(void **state)
+{
+	harness_init(&h, policy_text);
+	return harness_start(&h, NULL);
+}
+
+static int teardown(void **state)
+{
+	harness_cleanup(&h);
+	return 0;
+}
+
+#define q(...) harness_queryf(&h, __VA_ARGS__)
+
+/* ---- vCPU threads that keep going while the daemon restarts ----------------- */
+
+struct guest {
+	uint8_t instance[IDSR_INSTANCE_LEN];
+	atomic_bool stop;
+	struct idsr_options opts;
+	struct vcpu {
+		pthread_t thread;
+		uint32_t index;
+		struct guest *g;
+		atomic_ullong answered;
+		uint64_t wrong, failed, fallbacks, reconnects;
+		uint64_t boot_first, boot_last;
+	} cpu[VCPUS];
+};
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *cpu = arg;
+	struct idsr_hello hello = { .vmm = "test_reconnect", .vm_name = "restarted", .vcpus = VCPUS,
+				    .instance = cpu->g->instance, .instance_len = IDSR_INSTANCE_LEN };
+	struct idsr_conn *c;
+
+	if (idsr_connect_opts(h.sock, &hello, &cpu->g->opts, &c) < 0) {
+		fprintf(stderr, "# connect: %s\n", idsr_last_error());
+		cpu->failed++;
+		return NULL;
+	}
+	cpu->boot_first = idsr_boot_id(c);
+	for (uint64_t i = 0; !atomic_load(&cpu->g->stop); i++) {
+		bool wr = i % 2;
+		struct idsr_access a = { .vcpu = cpu->index, .key = wr ? HID2 : HID1, .pc = 0x4000 + i % 16,
+					 .el = 1, .is_write = wr, .value = i };
+		struct idsr_verdict v;
+
+		if (idsr_access(c, &a, &v) < 0) {
+			fprintf(stderr, "# vCPU %u: %s\n", cpu->index, idsr_last_error());
+			cpu->failed++;
+			break;
+		}
+		cpu->wrong += v.undef || (!wr && v.value != 0x1111);
+		atomic_fetch_add(&cpu->answered, 1);
+	}
+	cpu->fallbacks = idsr_fallbacks(c);
+	cpu->reconnects = idsr_reconnects(c);
+	cpu->boot_last = idsr_boot_id(c);
+	idsr_close(c, "done");
+	return NULL;
+}
+
+static void guest_start(struct guest *g, const char *inst)
+{
+	memset(g, 0, sizeof(*g));
+	memcpy(g->instance, inst, strlen(inst) < IDSR_INSTANCE_LEN ? strlen(inst) : IDSR_INSTANCE_LEN);
+	g->opts = (struct idsr_options){ .max_retries = 50, .backoff_ms = 5, .backoff_max_ms = 100,
+					 .wait_ms = 10000 };
+	for (uint32_t v = 0; v < VCPUS; v++) {
+		g->cpu[v].index = v;
+		g->cpu[v].g = g;
+		assert_int_equal(pthread_create(&g->cpu[v].thread, NULL, vcpu_thread, &g->cpu[v]), 0);
+	}
+}
+
+static void guest_wait_answers(struct guest *g, unsigned long long n)
+{
+	for (int i = 0; i < 2000; i++) {
+		bool all = true;
+
+		for (int v = 0; v < VCPUS; v++)
+			all = all && atomic_load(&g->cpu[v].answered) >= n;
+		if (all)
+			return;
+		harness_sleep_ms(5);
+	}
+	fail_msg("the vCPUs did not reach %llu answers", n);
+}
+
+static void guest_stop(struct guest *g)
+{
+	atomic_store(&g->stop, true);
+	for (int v = 0; v < VCPUS; v++) {
+		pthread_join(g->cpu[v].thread, NULL);
+		assert_int_equal(g->cpu[v].failed, 0);
+		assert_int_equal(g->cpu[v].wrong, 0);
+		assert_int_equal(g->cpu[v].fallbacks, 0);
+		assert_int_equal(g->cpu[v].reconnects, 1);
+		/* the same boot before and after */
+		assert_int_equal(g->cpu[v].boot_last, g->cpu[v].boot_first);
+	}
+}
+
+static void wait_boot_ended(uint64_t boot)
+{
+	for (int i = 0; i < 300 && q("SELECT count(*) FROM boots WHERE id = %llu AND end_ns IS NOT NULL",
+				     (unsigned long long)boot) < 1; i++)
+		harness_sleep_ms(10);
+}
+
+/* One boot, rows 0..n-1 per vCPU; n within [min, max] of the answers. */
+static void assert_one_continuous_boot(const struct guest *g, long long lost_max)
+{
+	uint64_t boot = g->cpu[0].boot_first;
+
+	wait_boot_ended(boot);
+	assert_int_equal(q("SELECT count(*) FROM boots WHERE vm_name = 'restarted'"), 1);
+	assert_int_equal(q("SELECT count(*) FROM boots WHERE id = %llu AND end_reason = 'done'",
+			   (unsigned long long)boot), 1);
+	for (int v = 0; v < VCPUS; v++) {
+		long long n = q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND vcpu = %d",
+				(unsigned long long)boot, v);
+		long long answered = (long long)atomic_load(&g->cpu[v].answered);
+
+		printf("# vCPU %d: %lld answered, %lld rows\n", v, answered, n);
+		assert_int_equal(q("SELECT max(seq) + 1 FROM accesses WHERE boot_id = %llu AND vcpu = %d",
+				   (unsigned long long)boot, v), n);
+		/* an access in flight at the stop may be logged and then sent again */
+		assert_true(n <= answered + 1);
+		assert_true(n >= answered - lost_max);
+	}
+	assert_int_equal(q("SELECT accesses FROM boots WHERE id = %llu", (unsigned long long)boot),
+			 q("SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)boot));
+	/* and every row is what the policy answered */
+	assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND action = 'emulate'"
+			   " AND ((key = 51080 AND is_write = 0 AND value = 4369) OR (key = 51088 AND is_write = 1))",
+			   (unsigned long long)boot),
+			 q("SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)boot));
+}
+
+static void test_restart_resumes(void **state)
+{
+	struct guest g;
+
+	guest_start(&g, "restart-sigterm");
+	guest_wait_answers(&g, 500);
+	assert_int_equal(harness_stop(&h), 0);
+	assert_int_equal(q("SELECT count(*) FROM boots WHERE end_reason = 'idsrd stopped while the VMM was"
+			   " connected'"), 1);
+	harness_sleep_ms(200);		/* the vCPUs wait for it */
+	assert_int_equal(harness_start(&h, NULL), 0);
+	guest_wait_answers(&g, atomic_load(&g.cpu[0].answered) + 500);
+	guest_stop(&g);
+	assert_one_continuous_boot(&g, 0);
+	assert_int_equal(q("SELECT count(*) FROM boot_policies WHERE boot_id = %llu",
+			   (unsigned long long)g.cpu[0].boot_first), 2);
+}
+
+static void test_crash_resumes(void **state)
+{
+	struct guest g;
+
+	guest_start(&g, "restart-sigkill");
+	guest_wait_answers(&g, 3000);
+	kill(h.pid, SIGKILL);
+	waitpid(h.pid, NULL, 0);
+	h.pid = 0;
+	harness_sleep_ms(100);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	guest_wait_answers(&g, atomic_load(&g.cpu[0].answered) + 500);
+	guest_stop(&g);
+	/* the rows of the last uncommitted batch are gone; the seq goes on after them */
+	assert_one_continuous_boot(&g, 8192);
+}
+
+/* ---- the fallback while idsrd is away ---------------------------------------- */
+
+static int64_t ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void test_fallback(void **state)
+{
+	struct idsr_hello hello = { .vmm = "test_reconnect", .vm_name = "fallback", .vcpus = 1 };
+	struct idsr_options raz = { .max_retries = 3, .backoff_ms = 10, .backoff_max_ms = 20,
+				    .wait_ms = 150, .fallback = IDSR_FALLBACK_RAZ };
+	struct idsr_options undef = { .max_retries = 1000, .backoff_ms = 10, .backoff_max_ms = 20,
+				      .wait_ms = 100 };
+	struct idsr_access a = { .key = HID1, .el = 1 };
+	struct idsr_verdict v;
+	struct idsr_conn *c1, *c2;
+	struct timespec t0;
+	int64_t waited;
+
+	assert_int_equal(idsr_connect_opts(h.sock, &hello, &raz, &c1), 0);
+	assert_int_equal(idsr_connect_opts(h.sock, &hello, &undef, &c2), 0);
+	assert_int_equal(idsr_access(c1, &a, &v), 0);
+	assert_false(v.undef);
+	assert_int_equal(v.value, 0x1111);
+	assert_int_equal(harness_stop(&h), 0);
+
+	/* RAZ: the first access waits wait_ms (or the three tries), then reads 0 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(idsr_access(c1, &a, &v), 0);
+	waited = ms_since(&t0);
+	assert_false(v.undef);
+	assert_int_equal(v.value, 0);
+	assert_int_equal(a.seq, UINT64_MAX);
+	assert_false(idsr_connected(c1));
+	printf("# RAZ fallback after %lld ms\n", (long long)waited);
+	assert_true(waited >= 20 && waited < 1000);
+	/* the next ones do not wait */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(idsr_access(c1, &a, &v), 0);
+		assert_int_equal(v.value, 0);
+	}
+	assert_true(ms_since(&t0) < 100);
+	assert_int_equal(idsr_fallbacks(c1), 11);
+
+	/* UNDEF, the default: waits wait_ms, then UNDEF */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(idsr_access(c2, &a, &v), 0);
+	waited = ms_since(&t0);
+	assert_true(v.undef);
+	printf("# UNDEF fallback after %lld ms\n", (long long)waited);
+	assert_true(waited >= 100 && waited < 1000);
+
+	/* back again: c2 has retries left and reconnects; c1 used its three up */
+	assert_int_equal(harness_start(&h, NULL), 0);
+	harness_sleep_ms(50);
+	assert_int_equal(idsr_access(c2, &a, &v), 0);
+	assert_false(v.undef);
+	assert_int_equal(v.value, 0x1111);
+	assert_true(idsr_connected(c2));
+	assert_int_equal(idsr_reconnects(c2), 1);
+	assert_int_equal(idsr_access(c1, &a, &v), 0);
+	assert_int_equal(v.value, 0);
+	assert_false(idsr_connected(c1));
+	idsr_close(c1, NULL);
+	idsr_close(c2, NULL);
+}
+
+/* ---- what a resume may not do ---------------------------------------------- */
+
+static char *hello_error(uint64_t resume, const char *instance)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__Hello hello = IDSR__V1__HELLO__INIT;
+	struct frame_reader r;
+	Frame *reply = NULL;
+	char *msg = NULL;
+	int fd = harness_raw_connect(&h);
+
+	assert_true(fd >= 0);
+	hello.protocol = IDSR_PROTOCOL_VERSION;
+	hello.vm_name = "resumer";
+	hello.instance.data = (uint8_t *)instance;
+	hello.instance.len = strlen(instance);
+	hello.resume_boot = resume;
+	f.body_case = IDSR__V1__FRAME__BODY_HELLO;
+	f.hello = &hello;
+	frame_reader_init(&r);
+	assert_int_equal(frame_send(fd, &f), 0);
+	if (frame_recv(fd, &r, &reply) == 0 && reply->body_case == IDSR__V1__FRAME__BODY_ERROR)
+		msg = strdup(reply->error->message);
+	frame_free(reply);
+	frame_reader_free(&r);
+	close(fd);
+	return msg;
+}
+
+static void test_resume_refused(void **state)
+{
+	struct idsr_hello hello = { .vm_name = "ended", .vcpus = 1,
+				    .instance = (const uint8_t *)"ended-instance", .instance_len = 14 };
+	struct idsr_access a = { .key = HID1, .el = 1 };
+	struct idsr_verdict v;
+	struct idsr_conn *c;
+	char expect[256], *msg;
+	uint64_t boot;
+
+	assert_int_equal(idsr_connect(h.sock, &hello, &c), 0);
+	assert_int_equal(idsr_access(c, &a, &v), 0);
+	boot = idsr_boot_id(c);
+	/* in progress, but another VM run's */
+	msg = hello_error(boot, "someone-else");
+	snprintf(expect, sizeof(expect), "cannot start a boot: cannot resume boot %llu: it is another VM"
+		 " run's (the Hello's instance differs from the boot's)", (unsigned long long)boot);
+	assert_non_null(msg);
+	assert_string_equal(msg, expect);
+	free(msg);
+	idsr_close(c, "finished");
+	wait_boot_ended(boot);
+	/* ended by its VMM: not resumable */
+	msg = hello_error(boot, "ended-instance");
+	snprintf(expect, sizeof(expect), "cannot start a boot: cannot resume boot %llu: it ended (finished);"
+		 " only a boot cut off by an idsrd crash or stop can be resumed", (unsigned long long)boot);
+	assert_non_null(msg);
+	assert_string_equal(msg, expect);
+	free(msg);
+	msg = hello_error(999999, "ended-instance");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "cannot resume boot 999999: no such boot in "));
+	free(msg);
+	/* the daemon lives on */
+	assert_int_equal(kill(h.pid, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_refused, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
