@@ -5,6 +5,7 @@
 # (READY, STATUS, WATCHDOG, RELOADING, STOPPING) go to a socket of ours;
 # SIGHUP reloads, a bad policy is refused, SIGTERM drains a connected VMM;
 # idsrd makes the sockets systemd did not pass, and refuses the wrong kind.
+# With build/idsr-vmm, a guest runs through the activated socket too.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/service.sh"
 
@@ -156,5 +157,30 @@ DAEMON_PID=
 check "... and says why" "idsrd: socket 3 (vmm) from systemd is not a listening unix stream socket; fix ListenStream= in its socket unit" \
 	"$(grep 'from systemd' "$T/dg.log")"
 check "... without making a control socket" "no" "$([ -e "$T/dg-ctl.sock" ] && echo yes || echo no)"
+
+
+# a guest run through the activated socket: the reference VMM, two vCPUs
+if [ -x "$B/idsr-vmm" ] && [ -f "$B/guests/apple_boot.bin" ]; then
+	printf 's3_4_c15_c10_5 read counter start=0x1000 step=0x10\n* raz-wi\n' >"$T/g.conf"
+	systemd-socket-activate -l "$T/g-vmm.sock" -l "$T/g-ctl.sock" --fdname=vmm:control "$B/idsrd" \
+		--socket "$T/g-vmm.sock" --control "$T/g-ctl.sock" --db "$T/g.db" --policy "$T/g.conf" 2>"$T/g.log" &
+	DAEMON_PID=$!
+	until [ -S "$T/g-vmm.sock" ] && [ -S "$T/g-ctl.sock" ]; do sleep 0.05; done
+	check_rc "idsr-vmm runs apple_boot through the activated socket" 0 \
+		"$B/idsr-vmm" --socket "$T/g-vmm.sock" --vcpus 2 --vm activated "$B/guests/apple_boot.bin"
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	DAEMON_PID=
+	check "the guest's boot" "activated|2|26|guest halted" \
+		"$(sqlite3 "$T/g.db" 'select vm_name, vcpus, accesses, end_reason from boots')"
+	check "its rows, both vCPUs" "26|2" "$(sqlite3 "$T/g.db" 'select count(*), count(distinct vcpu) from accesses')"
+	check "vCPU 0 polled the counter" "0x1000,0x1010,0x1020" \
+		"$(sqlite3 "$T/g.db" "select group_concat(printf('0x%x', value)) from
+			(select value from accesses where vcpu = 0 and key = 0xe7d5 order by seq)")"
+	check "vCPU 1 wrote its core number into HID5" "0x10" \
+		"$(sqlite3 "$T/g.db" "select printf('0x%x', value) from accesses where vcpu = 1 and key = 0xc7a8 and is_write")"
+else
+	ok "a guest through the activated socket # SKIP build/idsr-vmm or its guests are not built"
+fi
 
 done_testing
