@@ -4,13 +4,14 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "encoding.h"
 #include "policy.h"
 #include "regnames.h"
 
-static const char *rule_text(int rule, char *buf, size_t len)
+static const char *rule_text(int rule, const char *source, char *buf, size_t len)
 {
 	switch (rule) {
 	case POLICY_RULE_DEFAULT: return "default";
@@ -18,19 +19,51 @@ static const char *rule_text(int rule, char *buf, size_t len)
 	case POLICY_RULE_REPLAY: return "replay";
 	case POLICY_RULE_STRICT: return "replay-strict";
 	}
-	snprintf(buf, len, "line %d", rule);
+	if (source) {
+		const char *slash = strrchr(source, '/');
+
+		snprintf(buf, len, "%s:%d", slash ? slash + 1 : source, rule);
+	} else {
+		snprintf(buf, len, "line %d", rule);
+	}
 	return buf;
+}
+
+void cli_print_access_header_time(FILE *f, bool with_time)
+{
+	if (with_time)
+		fprintf(f, "%-12s ", "time");
+	fprintf(f, "%5s %4s %7s  %-18s %-8s  %-34s  %-18s  %-7s %s\n", "boot", "vcpu", "seq", "pc",
+		"dir", "register", "value", "action", "rule");
 }
 
 void cli_print_access_header(FILE *f)
 {
-	fprintf(f, "%5s %4s %7s  %-18s %-5s  %-34s  %-18s  %-7s %s\n", "boot", "vcpu", "seq", "pc",
-		"dir", "register", "value", "action", "rule");
+	cli_print_access_header_time(f, false);
+}
+
+const char *cli_rule_source(sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *buf, size_t len)
+{
+	sqlite3_stmt *st;
+	const char *ret = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT p.source FROM boot_policies bp JOIN policies p"
+			       " ON p.hash = bp.policy_hash WHERE bp.boot_id = ?1 AND bp.since_ns <= ?2"
+			       " ORDER BY bp.since_ns DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(st, 1, boot_id);
+	sqlite3_bind_int64(st, 2, ts_ns);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		ret = buf;
+	}
+	sqlite3_finalize(st);
+	return ret;
 }
 
 void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 {
-	char enc[ENC_TEXT_MAX], reg[REGNAME_TEXT_MAX + ENC_TEXT_MAX + 4], rule[32];
+	char enc[ENC_TEXT_MAX], reg[REGNAME_TEXT_MAX + ENC_TEXT_MAX + 4], rule[300];
 	const char *name = regnames_name(a->key, a->impl);
 
 	enc_format(a->key, enc, sizeof(enc));
@@ -49,6 +82,8 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		json_uint(&j, "value", a->value);
 		json_str(&j, "action", a->undef ? "undef" : "emulate");
 		json_int(&j, "rule", a->rule);
+		if (a->rule_source)
+			json_str(&j, "rule_source", a->rule_source);
 		json_str(&j, "name", name);
 		json_str(&j, "encoding", enc);
 		snprintf(rule, sizeof(rule), "0x%016" PRIx64, a->pc);
@@ -62,15 +97,26 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		snprintf(reg, sizeof(reg), "%s (%s)", name, enc);
 	else
 		snprintf(reg, sizeof(reg), "%s", enc);
-	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " %-5s  %-34s  0x%016" PRIx64 "  %-7s %s\n",
-		a->boot_id, a->vcpu, a->seq, a->pc, a->is_write ? "write" : "read", reg, a->value,
-		a->undef ? "UNDEF" : "emulate", rule_text(a->rule, rule, sizeof(rule)));
+	if (a->with_time) {
+		time_t t = (time_t)(a->ts_ns / 1000000000);
+		struct tm tm;
+		char when[16];
+
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		fprintf(f, "%s.%03d ", when, (int)(a->ts_ns / 1000000 % 1000));
+	}
+	/* The arrow is the value's way: into the guest on a read, out on a write. */
+	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " %-8s  %-34s  0x%016" PRIx64 "  %-7s %s\n",
+		a->boot_id, a->vcpu, a->seq, a->pc, a->is_write ? "-> write" : "<- read", reg, a->value,
+		a->undef ? "UNDEF" : "emulate", rule_text(a->rule, a->rule_source, rule, sizeof(rule)));
 }
 
 void cli_access_from_row(sqlite3_stmt *st, struct cli_access *a)
 {
 	const unsigned char *action = sqlite3_column_text(st, 9);
 
+	memset(a, 0, sizeof(*a));
 	a->boot_id = sqlite3_column_int64(st, 0);
 	a->vcpu = (uint32_t)sqlite3_column_int64(st, 1);
 	a->seq = (uint64_t)sqlite3_column_int64(st, 2);

@@ -20,6 +20,12 @@ int show_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int decode_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
+/* policy's subcommands that talk to the daemon (cli/policy_ctl.c) */
+int policy_show_main(int argc, char **argv);
+int policy_load_main(int argc, char **argv);
+int policy_set_main(int argc, char **argv);
+int policy_unset_main(int argc, char **argv);
+int policy_reload_main(int argc, char **argv);
 int replay_main(int argc, char **argv);
 int diff_main(int argc, char **argv);
 int tail_main(int argc, char **argv);
@@ -32,6 +38,9 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cli_control_path(const char *opt);
 /* The default trace database path (as idsrd's default). */
 const char *cli_default_db(void);
+/* The trace database to read: opt, else $IDSRD_DB, else the running daemon's
+ * (asked on control, quietly), else the default. */
+const char *cli_trace_db(const char *opt, const char *control);
 /* true if argv has -h/--help; prints usage to stdout. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 
@@ -68,12 +77,18 @@ struct cli_access {
 	bool undef;
 	int rule;
 	const char *impl;		/* for the register name */
+	const char *rule_source;	/* the policy file the rule is a line of, or NULL */
+	bool with_time;			/* human lines start with the local time of ts_ns */
 };
 /* Human: "boot vcpu seq pc dir NAME (encoding) value action rule"; --json: one
  * object with the contract column names plus name and encoding. */
 void cli_print_access(FILE *f, const struct cli_access *a, bool json);
-/* The column header for cli_print_access's human lines. */
+/* The column header for cli_print_access's human lines (with_time: tail's). */
 void cli_print_access_header(FILE *f);
+void cli_print_access_header_time(FILE *f, bool with_time);
+/* The policy file that answered boot's accesses at ts_ns (from boot_policies
+ * and policies), or NULL; buf holds it. */
+const char *cli_rule_source(struct sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *buf, size_t len);
 /* Fills a from a row of "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el,
  * is_write, value, action, rule FROM accesses". */
 void cli_access_from_row(struct sqlite3_stmt *st, struct cli_access *a);

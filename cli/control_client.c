@@ -2,6 +2,7 @@
 /* idsrctl's side of the control socket, and opening trace files: shared by the subcommands. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -94,4 +95,53 @@ int cli_open_trace(const char *cmd, const char *ref, sqlite3 **db, int64_t *boot
 	}
 	*boot_id = id;
 	return 0;
+}
+
+/* The running daemon's database, asked quietly: NULL if none answers. */
+static char *cli_daemon_db(const char *control)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
+	Idsr__V1__StatusRequest sreq = IDSR__V1__STATUS_REQUEST__INIT;
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT, *reply = NULL;
+	const char *path = cli_control_path(control);
+	struct frame_reader r;
+	char *db = NULL;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return NULL;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	req.protocol = IDSR_PROTOCOL_VERSION;
+	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_STATUS;
+	req.status = &sreq;
+	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
+	f.control = &req;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && frame_send(fd, &f) == 0 &&
+	    frame_reader_init(&r) == 0) {
+		if (frame_recv(fd, &r, &reply) == 0 && reply->body_case == IDSR__V1__FRAME__BODY_REPLY &&
+		    reply->reply->ok && reply->reply->status && *reply->reply->status->db)
+			db = strdup(reply->reply->status->db);
+		frame_free(reply);
+		frame_reader_free(&r);
+	}
+	close(fd);
+	return db;
+}
+
+const char *cli_trace_db(const char *opt, const char *control)
+{
+	static char *daemon_db;
+	const char *env = getenv("IDSRD_DB");
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	if (!daemon_db)
+		daemon_db = cli_daemon_db(control);
+	return daemon_db ? daemon_db : cli_default_db();
 }

@@ -12,6 +12,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } subcommands[] = {
+	{ "tail", tail_main, "Prints the last accesses, then (-f) follows the live ones" },
 	{ "status", status_main, "Shows the running daemon: boots, queue, rows written and dropped" },
 	{ "boots", boots_main, "Lists the boots in a trace database" },
 	{ "show", show_main, "Prints a boot's accesses with register names" },

@@ -109,13 +109,17 @@ static int policy_check_main(int argc, char **argv)
 	return CLI_OK;
 }
 
-/* show, load, set and unset talk to the daemon's control socket: they join
- * this table as the control side grows them. */
+/* check works offline; the others talk to the daemon (cli/policy_ctl.c). */
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } policy_subcommands[] = {
+	{ "show", policy_show_main, "Shows the live policy: rules, where they came from, hit counts" },
+	{ "load", policy_load_main, "Checks a file and makes it the live policy; prints what changed" },
+	{ "set", policy_set_main, "Adds one rule to the live policy, before the catch-all rules" },
+	{ "unset", policy_unset_main, "Removes rule N from the live policy" },
+	{ "reload", policy_reload_main, "Makes idsrd re-read its --policy file" },
 	{ "check", policy_check_main, "Parses a policy file offline and reports its first error" },
 };
 #define NSUBCOMMANDS (sizeof(policy_subcommands) / sizeof(policy_subcommands[0]))

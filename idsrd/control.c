@@ -13,6 +13,8 @@
 #include "daemon.h"
 #include "db.h"
 #include "log.h"
+#include "policy_ctl.h"
+#include "subscribe.h"
 
 /* Supplementary groups of a peer that are looked at (more are ignored). */
 #define CONTROL_MAX_GROUPS 64
@@ -85,6 +87,11 @@ bool control_may_change_policy(const struct control_client *c, char *why, size_t
 
 /* ---- replies ------------------------------------------------------------------ */
 
+uv_stream_t *control_stream(struct control_client *c)
+{
+	return (uv_stream_t *)&c->pipe;
+}
+
 static void on_written(uv_write_t *req, int status)
 {
 	free(req);
@@ -114,7 +121,7 @@ void control_reply(struct control_client *c, const Idsr__V1__ControlReply *reply
 		free(req);
 }
 
-static void control_fail(struct control_client *c, const char *msg)
+void control_fail(struct control_client *c, const char *msg)
 {
 	Idsr__V1__ControlReply r = IDSR__V1__CONTROL_REPLY__INIT;
 
@@ -216,6 +223,12 @@ static void control_request(struct control_client *c, const Idsr__V1__ControlReq
 	case IDSR__V1__CONTROL_REQUEST__REQ_STATUS:
 		control_status(c);
 		break;
+	case IDSR__V1__CONTROL_REQUEST__REQ_SUBSCRIBE:
+		subscribe_request(c, req->subscribe);
+		break;
+	case IDSR__V1__CONTROL_REQUEST__REQ_POLICY:
+		policy_ctl_request(c, req->policy);
+		break;
 	default:
 		control_fail(c, "this request is not supported by this idsrd");
 	}
@@ -225,6 +238,7 @@ static void on_client_closed(uv_handle_t *h)
 {
 	struct control_client *c = (struct control_client *)h;
 
+	subscribe_drop(c);
 	frame_reader_free(&c->reader);
 	free(c);
 }
@@ -308,6 +322,9 @@ int control_start(uv_loop_t *loop, int listen_fd)
 {
 	int rc;
 
+	rc = subscribe_init(loop);
+	if (rc < 0)
+		return rc;
 	uv_pipe_init(loop, &control_server, 0);
 	rc = uv_pipe_open(&control_server, listen_fd);
 	if (rc == 0)
@@ -323,6 +340,7 @@ static void close_client(uv_handle_t *h, void *arg)
 
 void control_stop(void)
 {
+	subscribe_stop();
 	if (!uv_is_closing((uv_handle_t *)&control_server))
 		uv_close((uv_handle_t *)&control_server, NULL);
 	uv_walk(control_server.loop, close_client, NULL);

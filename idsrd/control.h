@@ -18,6 +18,10 @@ void control_stop(void);
 
 /* Sends one reply frame to a control client. */
 void control_reply(struct control_client *c, const Idsr__V1__ControlReply *reply);
+/* Sends a failed reply saying why. */
+void control_fail(struct control_client *c, const char *msg);
+/* The client's connection, for streams of frames (subscriptions). */
+uv_stream_t *control_stream(struct control_client *c);
 /* Peer credentials of a control client. */
 const struct boot_peer *control_peer(const struct control_client *c);
 

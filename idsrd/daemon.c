@@ -28,6 +28,7 @@ void daemon_policy_put(struct live_policy *lp)
 {
 	if (lp && atomic_fetch_sub(&lp->refs, 1) == 1) {
 		policy_free(lp->policy);
+		free(lp->hits);
 		free(lp);
 	}
 }
@@ -35,15 +36,26 @@ void daemon_policy_put(struct live_policy *lp)
 void daemon_policy_install(struct policy *p, const char *how, int64_t peer_uid, int64_t peer_pid)
 {
 	struct live_policy *lp = calloc(1, sizeof(*lp)), *old;
+	size_t nrules = policy_rule_count(p);
 	char old_hash[32] = "";
 	int64_t now = db_now_ns();
 
+	if (lp) {
+		/* Rules are in line order: the last one has the highest line. */
+		lp->nhits = nrules ? (size_t)policy_rule_at(p, nrules - 1)->line + 1 : 1;
+		lp->hits = calloc(lp->nhits, sizeof(*lp->hits));
+		if (!lp->hits) {
+			free(lp);
+			lp = NULL;
+		}
+	}
 	if (!lp) {
 		log_err("out of memory installing a policy; the old one stays");
 		policy_free(p);
 		return;
 	}
 	lp->policy = p;
+	lp->since_ns = now;
 	atomic_init(&lp->refs, 1);
 	pthread_mutex_lock(&idsrd->policy_lock);
 	old = idsrd->policy;

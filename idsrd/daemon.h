@@ -41,7 +41,22 @@ struct live_policy {
 	struct policy *policy;
 	atomic_uint refs;
 	uint64_t generation;
+	int64_t since_ns;		/* when it went live */
+	/* Accesses each rule answered since then, indexed by rule line
+	 * ([0]: no rule matched, the UNDEF default); for `policy show'. */
+	atomic_uint_fast64_t *hits;
+	size_t nhits;
+	atomic_uint_fast64_t hits_el0;	/* the built-in EL0 rule */
 };
+
+/* Counts an answer of rule (a line, or POLICY_RULE_*) on the VMM path. */
+static inline void daemon_policy_hit(struct live_policy *lp, int rule)
+{
+	if (rule >= 0 && (size_t)rule < lp->nhits)
+		atomic_fetch_add_explicit(&lp->hits[rule], 1, memory_order_relaxed);
+	else if (rule == POLICY_RULE_EL0)
+		atomic_fetch_add_explicit(&lp->hits_el0, 1, memory_order_relaxed);
+}
 
 struct daemon {
 	struct daemon_config cfg;

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "log.h"
 #include "server.h"
+#include "subscribe.h"
 
 /* Stop reading from a VMM that does not read its verdicts past this. */
 #define SESSION_WRITE_HIGH	(1u << 20)
@@ -277,6 +278,11 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	};
 	if (!store_push_row(idsrd->store, &row))
 		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
+	daemon_policy_hit(s->w->policy, pv.rule);
+	/* After the push: a subscriber registered before this load sees the row
+	 * live; one registered after finds it committed by its store_flush. */
+	if (atomic_load(&idsrd->subscribers))
+		subscribe_publish(b, &row, s->w->policy);
 	atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
 	if (pv.undef)
 		atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);

@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrctl tail: the last accesses from the database, then (-f) the live stream from idsrd, filtered in the daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "db.h"
+#include "filter.h"
+#include "frame.h"
+
+static const char tail_usage[] =
+	"Usage: idsrctl tail [-f] [-n N] [--boot ID|--vm NAME] [--vcpu N] [--reg REG]...\n"
+	"                    [--read|--write] [--pc A[-B]] [--action undef|emulate] [--json]\n"
+	"                    [--db PATH] [--control PATH]\n"
+	"\n"
+	"Prints the last N accesses that match the filters from the trace database; with -f,\n"
+	"then follows the running idsrd's live accesses (filtered in the daemon), with no gap\n"
+	"and no repeat between the two. Lines: time, boot, vCPU, seq, PC, direction, register\n"
+	"name and encoding, value, action and the policy rule that answered (file:line).\n"
+	"A subscriber that cannot keep up is told how many accesses it missed.\n"
+	"\n"
+	"  -f, --follow        follow the live stream until interrupted\n"
+	"  -n, --lines N       the last N accesses first (default 10; 0: none)\n"
+	"  --boot ID           only boot ID\n"
+	"  --vm NAME           only boots of the VM named NAME\n"
+	"  --vcpu N            only vCPU N\n"
+	"  --reg REG           only registers REG: a name (HID0), an encoding (s3_0_c15_c0_0,\n"
+	"                      p15:0:c9:c0:0) or a pattern (s3_*_c15_*_*, p15:0:c9:c0-c2:*);\n"
+	"                      repeat it or separate with commas for several\n"
+	"  --read, --write     only reads, or only writes\n"
+	"  --pc A[-B]          only accesses from PCs A to B\n"
+	"  --action ACTION     only accesses answered with undef or emulate\n"
+	"  --json              one JSON object per access (contract column names, plus name,\n"
+	"                      encoding and rule_source); a missed-count marker is {\"missed\": N}\n"
+	"  --db PATH           the trace database (default $IDSRD_DB, else the running daemon's,\n"
+	"                      else idsrd's default)\n"
+	"  --control PATH      the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n";
+
+struct tail_opts {
+	struct filter_spec spec;
+	char *regs;			/* --reg values joined with commas */
+	long long lines;
+	bool follow, json;
+	const char *db, *control;
+};
+
+/* (boot, vCPU) → the last seq the database held when the stream began. */
+struct tail_seen {
+	int64_t boot_id;
+	uint32_t vcpu;
+	uint64_t seq;
+};
+
+struct tail_rows {
+	struct cli_access *a;
+	size_t n, cap;
+	char **strings;			/* impl names the rows point to */
+	size_t nstrings;
+};
+
+static bool tail_parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-') {
+		cli_error("tail: %s: `%s' is not a number", opt, s);
+		return false;
+	}
+	return true;
+}
+
+static bool tail_parse_pc(const char *s, struct filter_spec *spec)
+{
+	char lo[64];
+	const char *dash = strchr(s, '-');
+
+	snprintf(lo, sizeof(lo), "%.*s", dash ? (int)(dash - s) : (int)strlen(s), s);
+	if (!tail_parse_u64("--pc", lo, &spec->pc_lo))
+		return false;
+	spec->pc_hi = spec->pc_lo;
+	if (dash && !tail_parse_u64("--pc", dash + 1, &spec->pc_hi))
+		return false;
+	if (spec->pc_lo > spec->pc_hi) {
+		cli_error("tail: --pc: `%s': the low end is above the high end", s);
+		return false;
+	}
+	spec->has_pc = true;
+	return true;
+}
+
+static bool tail_add_reg(struct tail_opts *o, const char *reg)
+{
+	size_t old = o->regs ? strlen(o->regs) : 0;
+	char *p = realloc(o->regs, old + strlen(reg) + 2);
+
+	if (!p)
+		return false;
+	if (old)
+		p[old++] = ',';
+	strcpy(p + old, reg);
+	o->regs = p;
+	return true;
+}
+
+static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' }, { "lines", required_argument, NULL, 'n' },
+		{ "boot", required_argument, NULL, 'b' }, { "vm", required_argument, NULL, 'm' },
+		{ "vcpu", required_argument, NULL, 'v' }, { "reg", required_argument, NULL, 'r' },
+		{ "read", no_argument, NULL, 'R' }, { "write", no_argument, NULL, 'W' },
+		{ "pc", required_argument, NULL, 'p' }, { "action", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
+		{ "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+	uint64_t v;
+	int c;
+
+	o->spec.vcpu = -1;
+	o->lines = 10;
+	while ((c = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->follow = true; break;
+		case 'n':
+			if (!tail_parse_u64("-n", optarg, &v))
+				return -1;
+			o->lines = v > INT32_MAX ? INT32_MAX : (long long)v;
+			break;
+		case 'b':
+			if (!tail_parse_u64("--boot", optarg, &v))
+				return -1;
+			if (v == 0 || v > INT64_MAX)
+				return cli_error("tail: --boot: `%s' is not a boot id (1 or more)", optarg), -1;
+			o->spec.boot_id = (int64_t)v;
+			break;
+		case 'm': o->spec.vm_name = optarg; break;
+		case 'v':
+			if (!tail_parse_u64("--vcpu", optarg, &v))
+				return -1;
+			if (v > UINT32_MAX)
+				return cli_error("tail: --vcpu: `%s' is out of range", optarg), -1;
+			o->spec.vcpu = (int64_t)v;
+			break;
+		case 'r':
+			if (!tail_add_reg(o, optarg))
+				return cli_error("tail: out of memory"), -1;
+			break;
+		case 'R':
+		case 'W':
+			if (o->spec.direction && o->spec.direction != (c == 'R' ? 1 : 2))
+				return cli_error("tail: --read and --write exclude each other (give neither for both)"), -1;
+			o->spec.direction = c == 'R' ? 1 : 2;
+			break;
+		case 'p':
+			if (!tail_parse_pc(optarg, &o->spec))
+				return -1;
+			break;
+		case 'a':
+			if (!strcmp(optarg, "undef"))
+				o->spec.action = 2;
+			else if (!strcmp(optarg, "emulate"))
+				o->spec.action = 1;
+			else
+				return cli_error("tail: --action: `%s' is not undef or emulate", optarg), -1;
+			break;
+		case 'j': o->json = true; break;
+		case 'd': o->db = optarg; break;
+		case 'c': o->control = optarg; break;
+		default:
+			fprintf(stderr, "Try `idsrctl tail --help'.\n");
+			return -1;
+		}
+	}
+	if (optind < argc)
+		return cli_error("tail: unexpected argument `%s' (filters are options; try idsrctl tail --help)",
+				 argv[optind]), -1;
+	if (o->spec.boot_id && o->spec.vm_name)
+		return cli_error("tail: --boot and --vm exclude each other"), -1;
+	o->spec.regs = o->regs;
+	return 0;
+}
+
+/* ---- the database part -------------------------------------------------------- */
+
+static int tail_rows_push(struct tail_rows *r, const struct cli_access *a)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		struct cli_access *p = realloc(r->a, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->a = p;
+		r->cap = cap;
+	}
+	r->a[r->n++] = *a;
+	return 0;
+}
+
+static const char *tail_rows_keep(struct tail_rows *r, const unsigned char *s)
+{
+	char **p = realloc(r->strings, (r->nstrings + 1) * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	r->strings = p;
+	p[r->nstrings] = s ? strdup((const char *)s) : NULL;
+	return p[r->nstrings++];
+}
+
+static void tail_rows_free(struct tail_rows *r)
+{
+	for (size_t i = 0; i < r->nstrings; i++)
+		free(r->strings[i]);
+	free(r->strings);
+	free(r->a);
+}
+
+static int tail_cmp_time(const void *x, const void *y)
+{
+	const struct cli_access *a = x, *b = y;
+
+	if (a->boot_id != b->boot_id)
+		return a->boot_id < b->boot_id ? -1 : 1;
+	if (a->ts_ns != b->ts_ns)
+		return a->ts_ns < b->ts_ns ? -1 : 1;
+	if (a->vcpu != b->vcpu)
+		return a->vcpu < b->vcpu ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The vCPU after `after' that has rows in boot (an index skip-scan), or -1. */
+static int64_t tail_next_vcpu(sqlite3_stmt *st, int64_t boot_id, int64_t after)
+{
+	int64_t v = -1;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, boot_id);
+	sqlite3_bind_int64(st, 2, after);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	return v;
+}
+
+/* The last `want' matching rows of one vCPU, walking its index backwards. */
+static int tail_collect_vcpu(sqlite3_stmt *st, const struct filter *f, int64_t boot_id, const char *vm,
+			     const char *impl, int64_t vcpu, size_t want, struct tail_rows *out)
+{
+	size_t got = 0;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, boot_id);
+	sqlite3_bind_int64(st, 2, vcpu);
+	while (got < want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cli_access a;
+		struct filter_access fa;
+
+		cli_access_from_row(st, &a);
+		fa = (struct filter_access){ .boot_id = a.boot_id, .vm_name = vm, .vcpu = a.vcpu,
+					     .key = a.key, .pc = a.pc, .is_write = a.is_write,
+					     .undef = a.undef };
+		if (!filter_match(f, &fa))
+			continue;
+		a.impl = impl;
+		if (tail_rows_push(out, &a) < 0)
+			return -ENOMEM;
+		got++;
+	}
+	return 0;
+}
+
+/* The last `want' accesses that match f, oldest first, boot by boot from the newest. */
+static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct filter *f,
+			struct tail_rows *out)
+{
+	sqlite3_stmt *boots = NULL, *vcpus = NULL, *rows = NULL;
+	size_t want = (size_t)o->lines;
+	int rc = -EIO;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, vm_name, impl FROM boots WHERE (?1 = 0 OR id = ?1)"
+			       " AND (?2 IS NULL OR vm_name = ?2) ORDER BY id DESC", -1, &boots, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
+			       " ORDER BY vcpu LIMIT 1", -1, &vcpus, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?1"
+			       " AND vcpu = ?2 ORDER BY seq DESC", -1, &rows, NULL)) {
+		cli_error("tail: reading the trace: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(boots, 1, o->spec.boot_id);
+	if (o->spec.vm_name)
+		sqlite3_bind_text(boots, 2, o->spec.vm_name, -1, SQLITE_STATIC);
+	while (want && sqlite3_step(boots) == SQLITE_ROW) {
+		int64_t boot_id = sqlite3_column_int64(boots, 0);
+		const char *vm = tail_rows_keep(out, sqlite3_column_text(boots, 1));
+		const char *impl = tail_rows_keep(out, sqlite3_column_text(boots, 2));
+		size_t first = out->n, taken;
+
+		for (int64_t v = o->spec.vcpu >= 0 ? o->spec.vcpu : tail_next_vcpu(vcpus, boot_id, -1);
+		     v >= 0; v = o->spec.vcpu >= 0 ? -1 : tail_next_vcpu(vcpus, boot_id, v)) {
+			if (tail_collect_vcpu(rows, f, boot_id, vm, impl, v, want, out) < 0) {
+				cli_error("tail: out of memory");
+				goto out;
+			}
+		}
+		/* This boot's newest `want' across its vCPUs, in time order. */
+		qsort(out->a + first, out->n - first, sizeof(*out->a), tail_cmp_time);
+		taken = out->n - first < want ? out->n - first : want;
+		memmove(out->a + first, out->a + out->n - taken, taken * sizeof(*out->a));
+		out->n = first + taken;
+		want -= taken;
+	}
+	/* Boots were read newest first: the whole list in time order. */
+	qsort(out->a, out->n, sizeof(*out->a), tail_cmp_time);
+	rc = 0;
+out:
+	sqlite3_finalize(boots);
+	sqlite3_finalize(vcpus);
+	sqlite3_finalize(rows);
+	return rc;
+}
+
+static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_rows *rows)
+{
+	char source[256];
+
+	for (size_t i = 0; i < rows->n; i++) {
+		struct cli_access *a = &rows->a[i];
+
+		a->with_time = true;
+		a->rule_source = a->rule > 0 ? cli_rule_source(db, a->boot_id, a->ts_ns, source, sizeof(source)) : NULL;
+		cli_print_access(stdout, a, o->json);
+	}
+}
+
+static int tail_seen_cmp(const void *x, const void *y)
+{
+	const struct tail_seen *a = x, *b = y;
+
+	if (a->boot_id != b->boot_id)
+		return a->boot_id < b->boot_id ? -1 : 1;
+	return a->vcpu < b->vcpu ? -1 : a->vcpu > b->vcpu;
+}
+
+/* What the database holds of every boot the stream may repeat: running, or
+ * ended after the subscription began. Read in the same snapshot as the rows
+ * printed, so the stream picks up exactly where they end. */
+static int tail_seen_collect(sqlite3 *db, int64_t since_ns, struct tail_seen **out, size_t *n)
+{
+	sqlite3_stmt *boots = NULL, *vcpus = NULL, *last = NULL;
+	struct tail_seen *seen = NULL;
+	size_t cap = 0;
+	int rc = -EIO;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id FROM boots WHERE end_ns IS NULL OR end_ns >= ?1", -1, &boots, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
+			       " ORDER BY vcpu LIMIT 1", -1, &vcpus, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT max(seq) FROM accesses WHERE boot_id = ?1 AND vcpu = ?2",
+			       -1, &last, NULL))
+		goto out;
+	sqlite3_bind_int64(boots, 1, since_ns);
+	while (sqlite3_step(boots) == SQLITE_ROW) {
+		int64_t boot_id = sqlite3_column_int64(boots, 0);
+
+		for (int64_t v = tail_next_vcpu(vcpus, boot_id, -1); v >= 0; v = tail_next_vcpu(vcpus, boot_id, v)) {
+			if (*n == cap) {
+				struct tail_seen *p = realloc(seen, (cap = cap ? cap * 2 : 64) * sizeof(*p));
+
+				if (!p)
+					goto out;
+				seen = p;
+			}
+			sqlite3_reset(last);
+			sqlite3_bind_int64(last, 1, boot_id);
+			sqlite3_bind_int64(last, 2, v);
+			if (sqlite3_step(last) != SQLITE_ROW)
+				continue;
+			seen[(*n)++] = (struct tail_seen){ boot_id, (uint32_t)v,
+							  (uint64_t)sqlite3_column_int64(last, 0) };
+		}
+	}
+	qsort(seen, *n, sizeof(*seen), tail_seen_cmp);
+	rc = 0;
+out:
+	sqlite3_finalize(boots);
+	sqlite3_finalize(vcpus);
+	sqlite3_finalize(last);
+	if (rc < 0) {
+		free(seen);
+		seen = NULL;
+		*n = 0;
+	}
+	*out = seen;
+	return rc;
+}
+
+/* Prints the last rows (and, following, learns where the stream takes over). */
+static int tail_database(const char *path, const struct tail_opts *o, const struct filter *f,
+			 int64_t since_ns, struct tail_seen **seen, size_t *nseen)
+{
+	struct tail_rows rows = { 0 };
+	char why[512];
+	sqlite3 *db;
+	int rc;
+
+	rc = db_open(path, DB_READONLY, &db, why, sizeof(why));
+	if (rc < 0)
+		return cli_error("tail: %s", why), rc;
+	sqlite3_busy_timeout(db, 5000);
+	/* One read transaction: the rows and the stream's starting points agree. */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	rc = o->lines ? tail_collect(db, o, f, &rows) : 0;
+	if (rc == 0 && seen && tail_seen_collect(db, since_ns, seen, nseen) < 0) {
+		cli_error("tail: reading the trace: %s", sqlite3_errmsg(db));
+		rc = -EIO;
+	}
+	if (rc == 0)
+		tail_print_rows(db, o, &rows);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	tail_rows_free(&rows);
+	db_close(db);
+	return rc;
+}
+
+/* ---- the live part ----------------------------------------------------------- */
+
+static void tail_on_signal(int sig)
+{
+	/* stdout is line-buffered: every whole line is out already. */
+	_exit(CLI_OK);
+}
+
+static bool tail_repeat(const struct tail_seen *seen, size_t n, const Idsr__V1__Event *ev)
+{
+	struct tail_seen key = { (int64_t)ev->boot_id, ev->vcpu, 0 };
+	const struct tail_seen *s = bsearch(&key, seen, n, sizeof(*seen), tail_seen_cmp);
+
+	return s && ev->seq <= s->seq;
+}
+
+static void tail_print_event(const struct tail_opts *o, const Idsr__V1__Event *ev)
+{
+	struct cli_access a = {
+		.boot_id = (int64_t)ev->boot_id, .vcpu = ev->vcpu, .seq = ev->seq, .ts_ns = ev->ts_ns,
+		.key = ev->key, .pc = ev->pc, .el = ev->el, .is_write = ev->is_write, .value = ev->value,
+		.undef = ev->action == IDSR__V1__ACTION__UNDEF, .rule = ev->rule,
+		.impl = ev->impl && *ev->impl ? ev->impl : NULL,
+		.rule_source = ev->rule > 0 && ev->rule_source && *ev->rule_source ? ev->rule_source : NULL,
+		.with_time = true,
+	};
+
+	if (ev->missed) {
+		if (o->json)
+			printf("{\"missed\": %" PRIu64 "}\n", ev->missed);
+		else
+			printf("-- missed %" PRIu64 " access%s: this tail fell behind idsrd --\n",
+			       ev->missed, ev->missed == 1 ? "" : "es");
+		return;
+	}
+	cli_print_access(stdout, &a, o->json);
+}
+
+static int tail_follow(const struct tail_opts *o, const struct filter *f)
+{
+	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
+	Idsr__V1__StatusRequest sreq = IDSR__V1__STATUS_REQUEST__INIT;
+	Idsr__V1__Filter filter = IDSR__V1__FILTER__INIT;
+	Idsr__V1__Frame frame = IDSR__V1__FRAME__INIT, *reply;
+	struct tail_seen *seen = NULL;
+	struct frame_reader reader;
+	char *db = NULL;
+	size_t nseen = 0;
+	int64_t since;
+	int fd, rc = CLI_ERROR;
+
+	if (cli_control_connect("tail", cli_control_path(o->control), &fd) < 0)
+		return CLI_ERROR;
+	/* The daemon's database holds the rows before the stream. */
+	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_STATUS;
+	req.status = &sreq;
+	if (cli_control_call("tail", fd, &req, &reply) < 0)
+		goto out;
+	if (reply->reply->ok && reply->reply->status)
+		db = strdup(o->db ? o->db : reply->reply->status->db);
+	frame_free(reply);
+	if (!db) {
+		cli_error("tail: idsrd did not say where its database is");
+		goto out;
+	}
+
+	filter.boot_id = (uint64_t)o->spec.boot_id;
+	filter.vm_name = (char *)(o->spec.vm_name ? o->spec.vm_name : "");
+	filter.has_vcpu = o->spec.vcpu >= 0;
+	filter.vcpu = filter.has_vcpu ? (uint32_t)o->spec.vcpu : 0;
+	filter.key_pattern = o->regs ? o->regs : (char *)"";
+	filter.direction = (uint32_t)o->spec.direction;
+	filter.has_pc = o->spec.has_pc;
+	filter.pc_lo = o->spec.pc_lo;
+	filter.pc_hi = o->spec.pc_hi;
+	filter.action = (uint32_t)o->spec.action;
+	req = (Idsr__V1__ControlRequest)IDSR__V1__CONTROL_REQUEST__INIT;
+	req.protocol = IDSR_PROTOCOL_VERSION;
+	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_SUBSCRIBE;
+	req.subscribe = &filter;
+	frame.body_case = IDSR__V1__FRAME__BODY_CONTROL;
+	frame.control = &req;
+	since = db_now_ns() - 1000000000;
+	if (frame_reader_init(&reader) < 0 || frame_send(fd, &frame) < 0) {
+		cli_error("tail: sending the subscription to idsrd: %s", strerror(errno));
+		goto out;
+	}
+	/* One reader for the reply and the events behind it. */
+	if (frame_recv(fd, &reader, &reply) < 0 || reply->body_case != IDSR__V1__FRAME__BODY_REPLY) {
+		cli_error("tail: idsrd did not answer the subscription");
+		goto out_reader;
+	}
+	if (!reply->reply->ok) {
+		cli_error("tail: idsrd: %s", reply->reply->message);
+		frame_free(reply);
+		goto out_reader;
+	}
+	frame_free(reply);
+	if (tail_database(db, o, f, since, &seen, &nseen) < 0)
+		goto out_reader;
+	if (!o->json && !o->lines)
+		fflush(stdout);
+	for (;;) {
+		Frame *ev;
+		int r = frame_recv(fd, &reader, &ev);
+
+		if (r < 0) {
+			cli_error("tail: idsrd closed the stream (%s): it stopped or restarted",
+				  r == -ECONNRESET ? "end of connection" : strerror(-r));
+			break;
+		}
+		if (ev->body_case == IDSR__V1__FRAME__BODY_EVENT && !tail_repeat(seen, nseen, ev->event))
+			tail_print_event(o, ev->event);
+		frame_free(ev);
+	}
+out_reader:
+	frame_reader_free(&reader);
+out:
+	free(seen);
+	free(db);
+	close(fd);
+	return rc;
+}
+
+int tail_main(int argc, char **argv)
+{
+	struct tail_opts o = { 0 };
+	struct filter *f = NULL;
+	char why[512];
+	int rc = CLI_ERROR;
+
+	if (cli_wants_help(argc, argv, tail_usage))
+		return CLI_OK;
+	if (tail_parse_args(argc, argv, &o) < 0)
+		goto out;
+	/* The same filter the daemon compiles: a bad --reg fails here, before any output. */
+	if (filter_new(&o.spec, &f, why, sizeof(why)) < 0) {
+		cli_error("tail: %s", why);
+		goto out;
+	}
+	if (o.follow) {
+		struct sigaction sa = { .sa_handler = tail_on_signal };
+
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		rc = tail_follow(&o, f);
+	} else {
+		rc = tail_database(cli_trace_db(o.db, o.control), &o, f, 0, NULL, NULL) < 0 ? CLI_ERROR : CLI_OK;
+	}
+out:
+	filter_free(f);
+	free(o.regs);
+	return rc;
+}
