@@ -332,6 +332,8 @@ static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_
 {
 	char source[256];
 
+	if (!o->json)
+		cli_print_access_header_time(stdout, true);
 	for (size_t i = 0; i < rows->n; i++) {
 		struct cli_access *a = &rows->a[i];
 
@@ -531,8 +533,6 @@ static int tail_follow(const struct tail_opts *o, const struct filter *f)
 	frame_free(reply);
 	if (tail_database(db, o, f, since, &seen, &nseen) < 0)
 		goto out_reader;
-	if (!o->json && !o->lines)
-		fflush(stdout);
 	for (;;) {
 		Frame *ev;
 		int r = frame_recv(fd, &reader, &ev);

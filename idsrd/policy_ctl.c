@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "daemon.h"
@@ -167,9 +168,31 @@ static char *policy_ctl_changes(const struct policy *old, const struct policy *n
 	return text;
 }
 
-/* Installs p for c and answers with what changed; list: p's rule origins (owned). */
+/* An edit keeps the counts of the rules it keeps: rule i of `from' is rule
+ * i, or i + delta from `at' on, of `to'. (A worker still on `from' for one
+ * more access may count it there: a count, not a ledger.) */
+static void hits_carry(struct live_policy *from, struct live_policy *to, size_t at, int delta)
+{
+	size_t n = policy_rule_count(from->policy);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i < at ? i : i + (size_t)(ssize_t)delta;
+		int lf = policy_rule_at(from->policy, i)->line;
+		const struct policy_rule *rt = policy_rule_at(to->policy, j);
+
+		if ((delta < 0 && i == at) || !rt || (size_t)lf >= from->nhits || (size_t)rt->line >= to->nhits)
+			continue;
+		atomic_fetch_add(&to->hits[rt->line], atomic_load(&from->hits[lf]));
+	}
+	atomic_fetch_add(&to->hits[POLICY_RULE_DEFAULT], atomic_load(&from->hits[POLICY_RULE_DEFAULT]));
+	atomic_fetch_add(&to->hits_el0, atomic_load(&from->hits_el0));
+	to->since_ns = from->since_ns;
+}
+
+/* Installs p for c and answers with what changed; list: p's rule origins
+ * (owned); an edit (delta +1 set, -1 unset at rule `at') keeps hit counts. */
 static void policy_ctl_install(struct control_client *c, struct policy *p, const char *how,
-			       char **list, size_t n)
+			       char **list, size_t n, size_t at, int delta)
 {
 	Idsr__V1__ControlReply r = IDSR__V1__CONTROL_REPLY__INIT;
 	const struct boot_peer *peer = control_peer(c);
@@ -182,6 +205,13 @@ static void policy_ctl_install(struct control_client *c, struct policy *p, const
 		 changes ? changes : hash);
 	daemon_policy_install(p, how, peer->uid, peer->pid);
 	origins_set(p, list, n);
+	if (delta) {
+		/* Installs happen on this loop only: the live one is p's. */
+		struct live_policy *now = daemon_policy_get();
+
+		hits_carry(old, now, at, delta);
+		daemon_policy_put(now);
+	}
 	r.ok = true;
 	r.message = changes ? changes : (char *)"policy changed";
 	r.policy_hash = hash;
@@ -307,7 +337,7 @@ static void policy_ctl_set(struct control_client *c, const char *rule)
 		goto out;
 	}
 	list = origins_edit(old, at, origin_set_by(c), false, &norig);
-	policy_ctl_install(c, p, "set", list, norig);
+	policy_ctl_install(c, p, "set", list, norig, at, 1);
 out:
 	free(text);
 	daemon_policy_put(lp);
@@ -341,7 +371,7 @@ static void policy_ctl_unset(struct control_client *c, uint32_t index)
 		goto out;
 	}
 	list = origins_edit(old, index - 1, NULL, true, &norig);
-	policy_ctl_install(c, p, "unset", list, norig);
+	policy_ctl_install(c, p, "unset", list, norig, index - 1, -1);
 out:
 	free(text);
 	daemon_policy_put(lp);
@@ -358,7 +388,7 @@ static void policy_ctl_load(struct control_client *c, const Idsr__V1__PolicyRequ
 		control_fail(c, policy_error_format(&err, msg, sizeof(msg)));
 		return;
 	}
-	policy_ctl_install(c, p, "load", NULL, 0);
+	policy_ctl_install(c, p, "load", NULL, 0, 0, 0);
 }
 
 static void policy_ctl_reload(struct control_client *c)
