@@ -33,8 +33,8 @@ void cli_print_access_header_time(FILE *f, bool with_time)
 {
 	if (with_time)
 		fprintf(f, "%-12s ", "time");
-	fprintf(f, "%5s %4s %7s  %-18s %-8s  %-34s  %-18s  %-7s %s\n", "boot", "vcpu", "seq", "pc",
-		"dir", "register", "value", "action", "rule");
+	fprintf(f, "%5s %4s %7s  %-18s %-*s  %-34s  %-18s  %-7s %s\n", "boot", "vcpu", "seq", "pc",
+		with_time ? 8 : 5, "dir", "register", "value", "action", "rule");
 }
 
 void cli_print_access_header(FILE *f)
@@ -106,9 +106,11 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		fprintf(f, "%s.%03d ", when, (int)(a->ts_ns / 1000000 % 1000));
 	}
-	/* The arrow is the value's way: into the guest on a read, out on a write. */
-	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " %-8s  %-34s  0x%016" PRIx64 "  %-7s %s\n",
-		a->boot_id, a->vcpu, a->seq, a->pc, a->is_write ? "-> write" : "<- read", reg, a->value,
+	/* tail's lines add an arrow, the value's way: into the guest on a read,
+	 * out of it on a write. */
+	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " %-*s  %-34s  0x%016" PRIx64 "  %-7s %s\n",
+		a->boot_id, a->vcpu, a->seq, a->pc, a->with_time ? 8 : 5,
+		a->with_time ? (a->is_write ? "-> write" : "<- read") : (a->is_write ? "write" : "read"), reg, a->value,
 		a->undef ? "UNDEF" : "emulate", rule_text(a->rule, a->rule_source, rule, sizeof(rule)));
 }
 
