@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: MIT
+# Assembles the guest programs idsr-vmm runs (tests/guests/*.S) into $(BUILD)/guests/:
+# NAME.bin (flat, loaded at 0x40000000), NAME.elf and NAME.map (`nm -n` symbols, for diff
+# --by-symbol). a32_*.S are AArch32 (ARM state); the rest AArch64. Included by the Makefile.
+
+GUEST_DIR := $(BUILD)/guests
+GUEST_BASE ?= 0x40000000
+A64_PREFIX ?= aarch64-linux-gnu-
+A32_PREFIX ?= arm-linux-gnueabihf-
+
+A32_GUEST_SRC := $(wildcard tests/guests/a32_*.S)
+A64_GUEST_SRC := $(filter-out $(A32_GUEST_SRC),$(wildcard tests/guests/*.S))
+GUEST_NAMES := $(patsubst tests/guests/%.S,%,$(A64_GUEST_SRC) $(A32_GUEST_SRC))
+
+# Variants for replay and diff tests: NAME := SOURCE --defsym ...
+# apple_boot_v2 is "the next kernel version": all four changes at once.
+GUEST_VARIANTS := apple_boot_added apple_boot_removed apple_boot_value apple_boot_moved apple_boot_v2
+apple_boot_added_FROM := apple_boot
+apple_boot_added_DEFS := --defsym ADD_ACCESS=1
+apple_boot_removed_FROM := apple_boot
+apple_boot_removed_DEFS := --defsym REMOVE_ACCESS=1
+apple_boot_value_FROM := apple_boot
+apple_boot_value_DEFS := --defsym VALUE_CHANGED=1
+apple_boot_moved_FROM := apple_boot
+apple_boot_moved_DEFS := --defsym MOVED=1
+apple_boot_v2_FROM := apple_boot
+apple_boot_v2_DEFS := --defsym ADD_ACCESS=1 --defsym REMOVE_ACCESS=1 --defsym VALUE_CHANGED=1 --defsym MOVED=1
+
+GUEST_ALL := $(GUEST_NAMES) $(GUEST_VARIANTS)
+GUEST_OUT := $(foreach g,$(GUEST_ALL),$(GUEST_DIR)/$(g).bin $(GUEST_DIR)/$(g).elf $(GUEST_DIR)/$(g).map)
+
+guests: $(GUEST_OUT)
+
+# which toolchain a guest needs, by name
+guest_prefix = $(if $(filter a32_%,$(1)),$(A32_PREFIX),$(A64_PREFIX))
+
+$(GUEST_DIR)/%.o: tests/guests/%.S tests/guests/guests.mk
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $<"
+	$(Q)command -v $(call guest_prefix,$*)as >/dev/null || { echo "$(call guest_prefix,$*)as not found:" \
+	    "install binutils-aarch64-linux-gnu and binutils-arm-linux-gnueabihf (make deps)" >&2; exit 1; }
+	$(Q)$(call guest_prefix,$*)as $($*_DEFS) -o $@ $<
+
+define guest_variant_rule
+$(GUEST_DIR)/$(1).o: tests/guests/$($(1)_FROM).S tests/guests/guests.mk
+	@mkdir -p $$(dir $$@)
+	@echo "  GUEST   $$< ($(1))"
+	$$(Q)$(A64_PREFIX)as $($(1)_DEFS) -o $$@ $$<
+endef
+$(foreach v,$(GUEST_VARIANTS),$(eval $(call guest_variant_rule,$(v))))
+
+$(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.o tests/guests/guest.ld
+	$(Q)$(call guest_prefix,$*)ld --build-id=none --defsym GUEST_BASE=$(GUEST_BASE) -T tests/guests/guest.ld -o $@ $<
+
+$(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.elf
+	$(Q)$(call guest_prefix,$*)objcopy -O binary $< $@
+
+# functions only: no --defsym switches, no absolute symbols
+$(GUEST_DIR)/%.map: $(GUEST_DIR)/%.elf
+	$(Q)$(call guest_prefix,$*)nm -n --defined-only $< | awk '$$2 ~ /^[Tt]$$/' > $@
+
+.PRECIOUS: $(GUEST_DIR)/%.o $(GUEST_DIR)/%.elf

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* idsr-vmm: loads the guest, connects one idsrd session per vCPU, runs the vCPU threads, reports. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "vmm.h"
+
+/* One id for this VM run: every vCPU connection sends it, so idsrd logs one boot. */
+static int main_instance(uint8_t *id, size_t len)
+{
+	if (getrandom(id, len, 0) != (ssize_t)len) {
+		log_err("cannot get random bytes for the instance id: %s", strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int main_report(const struct vmm_opts *o, struct vcpu *vcpus)
+{
+	unsigned i, halted = 0;
+	uint64_t boot = vcpus[0].conn ? idsr_boot_id(vcpus[0].conn) : 0;
+
+	for (i = 0; i < o->vcpus; i++) {
+		struct vcpu *v = &vcpus[i];
+
+		if (v->state == VCPU_HALTED)
+			halted++;
+		else
+			log_err("vCPU %u stopped: %s", v->index, v->why);
+	}
+	if (halted == o->vcpus) {
+		uint64_t accesses = 0, undefs = 0;
+
+		for (i = 0; i < o->vcpus; i++) {
+			accesses += vcpus[i].accesses;
+			undefs += vcpus[i].undefs;
+		}
+		fprintf(stderr, VMM_NAME ": %u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF%s\n",
+			o->vcpus, o->vcpus == 1 ? "" : "s", o->aarch32 ? "bkpt #0" : "brk #0",
+			(unsigned long long)accesses,
+			(unsigned long long)undefs, boot ? "" : " (answered in-process: --local raz)");
+	}
+	return halted == o->vcpus ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct vmm_opts opts;
+	struct vmm_mem mem;
+	uint8_t instance[IDSR_INSTANCE_LEN];
+	struct vcpu *vcpus;
+	unsigned i, started = 0;
+	int status = 1;
+
+	log_init(VMM_NAME, false, LOG_LVL_INFO);
+	opts_parse(argc, argv, &opts);
+	if (mem_load(&opts, &mem) < 0)
+		return 1;
+	vcpus = calloc(opts.vcpus, sizeof(*vcpus));
+	if (!vcpus || main_instance(instance, sizeof(instance)) < 0)
+		goto out_mem;
+	for (i = 0; i < opts.vcpus; i++) {
+		vcpus[i] = (struct vcpu){ .index = i, .opts = &opts, .mem = &mem };
+		/* connect before any vCPU runs: the boot starts with all of them */
+		if (fwd_connect(&vcpus[i], instance, sizeof(instance)) < 0)
+			goto out_close;
+	}
+	for (started = 0; started < opts.vcpus; started++) {
+		errno = pthread_create(&vcpus[started].thread, NULL, vcpu_thread, &vcpus[started]);
+		if (errno) {
+			log_err("cannot start the thread of vCPU %u: %s", started, strerror(errno));
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(vcpus[i].thread, NULL);
+	if (started < opts.vcpus)
+		goto out_close;
+	status = main_report(&opts, vcpus);
+	if (opts.regs_out && regs_write_json(opts.regs_out, vcpus, opts.vcpus) < 0)
+		status = 1;
+out_close:
+	for (i = 0; i < opts.vcpus && vcpus; i++) {
+		if (vcpus[i].state == VCPU_RUNNING)
+			vcpus[i].state = VCPU_STOPPED;
+		if (!vcpus[i].why[0])
+			snprintf(vcpus[i].why, sizeof(vcpus[i].why), "VMM exit");
+		fwd_close(&vcpus[i]);
+		if (vcpus[i].uc)
+			uc_close(vcpus[i].uc);
+	}
+	free(vcpus);
+out_mem:
+	mem_free(&mem);
+	return status;
+}

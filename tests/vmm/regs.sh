@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the idsr-vmm tests (source after tests/lib.sh): run a guest, read --regs-out.
+VMM="$B/idsr-vmm"
+G="$B/guests"
+
+# reg FILE VCPU NAME: one field of one vCPU from a --regs-out file ("0x..." without quotes)
+reg() {
+	sed -n "/\"vcpu\": $2,/p" "$1" | grep -o "\"$3\": \"\{0,1\}[^\",}]*" | sed 's/.*: "\{0,1\}//'
+}
+# sym GUEST NAME: a symbol's address from the guest's nm map, as 0x + 16 hex digits
+sym() {
+	local a
+	a=$(awk -v n="$2" '$3 == n { print $1 }' "$G/$1.map")
+	printf '0x%016x' "0x$a"
+}
+# check_regs NAME FILE VCPU REG=VALUE...: exact register values, one check each
+check_regs() {
+	local name=$1 file=$2 vcpu=$3 kv; shift 3
+	for kv in "$@"; do
+		check "$name: vCPU $vcpu ${kv%%=*}" "${kv#*=}" "$(reg "$file" "$vcpu" "${kv%%=*}")"
+	done
+}
