@@ -259,7 +259,7 @@ static int tokset_mark_a(struct tokset *t, uint64_t tok)
  * inputs with scattered edits.
  */
 #define ANCHOR_MIN	32768	/* reduced inputs smaller than this get plain Myers */
-#define ANCHOR_LEN	8
+#define ANCHOR_LEN	16
 #define ANCHOR_SAMPLE	8
 
 struct gram {
@@ -376,10 +376,13 @@ static size_t anchors_chain(struct anchor *v, size_t r)
 		if (lo == len)
 			len++;
 	}
-	/* walk back from the last tail; the chain's indices decrease, so
-	 * writing from the end never overwrites an entry still to be read */
+	/* the chain's indices, walking back from the last tail (tails[] is not
+	 * read again), then moved down in order: index k of the chain is at
+	 * least k, so no entry is overwritten before it is read */
 	for (size_t k = len, i = len ? tails[len - 1] : 0; k > 0; k--, i = prev[i])
-		v[k - 1] = v[i];
+		tails[k - 1] = (uint32_t)i;
+	for (size_t k = 0; k < len; k++)
+		v[k] = v[tails[k]];
 	free(tails);
 	free(prev);
 	return len;
