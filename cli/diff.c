@@ -570,9 +570,10 @@ int diff_main(int argc, char **argv)
 	if (o.json) {
 		print_json(&p);
 	} else {
-		print_header(&p);
-		if (!o.stat)
+		if (!o.stat) {
+			print_header(&p);
 			print_hunks(&p);
+		}
 		print_summary_text(&p);
 	}
 	if (fflush(stdout) || ferror(stdout)) {
