@@ -13,6 +13,8 @@ static const struct {
 	const char *help;
 } subcommands[] = {
 	{ "tail", tail_main, "Prints the last accesses, then (-f) follows the live ones" },
+	{ "stats", stats_main, "Counts a boot's accesses per register" },
+	{ "top", top_main, "Follows the running boots' accesses per register, refreshing" },
 	{ "status", status_main, "Shows the running daemon: boots, queue, rows written and dropped" },
 	{ "boots", boots_main, "Lists the boots in a trace database" },
 	{ "show", show_main, "Prints a boot's accesses with register names" },

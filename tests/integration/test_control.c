@@ -546,12 +546,154 @@ static void test_policy_mid_boot(void **state)
 	assert_int_equal(harness_query_int(&h, sql), 4);
 }
 
+/* ---- stats and a tmux-driven top on a boot in progress -------------------- */
+
+/* The numbers after `name' on the first line of screen that starts with it. */
+static int reg_line(const char *screen, const char *name, unsigned long long v[5])
+{
+	char pat[80], enc[32];
+	const char *p = screen;
+
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	p = strstr(screen, pat);
+	if (!p)
+		return -1;
+	return sscanf(p + strlen(pat), "%31s %llu %llu %llu %llu %llu", enc, &v[0], &v[1], &v[2], &v[3], &v[4]) == 6 ? 0 : -1;
+}
+
+static void check_counts(const char *screen)
+{
+	unsigned long long v[5];
+
+	/* count, reads, writes, undefs, distinct PCs */
+	assert_int_equal(reg_line(screen, "HID0_EL1", v), 0);
+	assert_int_equal(v[0], 45);
+	assert_int_equal(v[1], 15);
+	assert_int_equal(v[2], 30);
+	assert_int_equal(v[3], 0);
+	assert_int_equal(v[4], 4);
+	assert_int_equal(reg_line(screen, "HID1_EL1", v), 0);
+	assert_int_equal(v[0], 20);
+	assert_int_equal(v[1], 20);
+	assert_int_equal(v[3], 0);
+	assert_int_equal(v[4], 1);
+	assert_int_equal(reg_line(screen, "HID5_EL1", v), 0);
+	assert_int_equal(v[0], 7);
+	assert_int_equal(v[3], 7);
+}
+
+static int tmux(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int tmux(char *out, size_t outlen, const char *fmt, ...)
+{
+	char args[1024], cmd[1400];
+	va_list ap;
+	size_t n = 0;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	/* a private tmux server: nothing of the user's is touched */
+	snprintf(cmd, sizeof(cmd), "tmux -S '%s/tmux.sock' %s", h.dir, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (out)
+		n = fread(out, 1, outlen - 1, p);
+	if (out)
+		out[n] = 0;
+	return pclose(p);
+}
+
+static void test_stats_and_top(void **state)
+{
+	char screen[16384], sql[256];
+	struct idsr_conn *c;
+	uint64_t boot;
+	bool undef;
+	int i;
+
+	/* back to the harness's policy after the edits above */
+	assert_int_equal(idsrctl(NULL, 0, "policy load '%s'", h.policy), 0);
+	c = connect_vm("topvm", 2, NULL);
+	boot = idsr_boot_id(c);
+
+	for (i = 0; i < 30; i++) {
+		struct idsr_access a = { .vcpu = (uint32_t)(i % 2), .key = HID0, .pc = 0x1000u + 4u * (unsigned)(i % 3),
+					 .el = 1, .is_write = true, .value = (uint64_t)i };
+		struct idsr_verdict v;
+
+		assert_int_equal(idsr_access(c, &a, &v), 0);
+	}
+	for (i = 0; i < 15; i++)
+		access1(c, 0, HID0, false, 0, &undef);
+	for (i = 0; i < 20; i++)
+		access1(c, 1, HID1, false, 0, &undef);
+	for (i = 0; i < 7; i++)
+		access1(c, 0, HID5, false, 0, &undef);
+	/* the rows are committed within a batch's time */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)boot);
+	for (i = 0; i < 300 && harness_query_int(&h, sql) < 72; i++)
+		harness_sleep_ms(10);
+
+	/* stats of the running boot, then top in a terminal */
+	assert_int_equal(idsrctl(screen, sizeof(screen), "stats %llu", (unsigned long long)boot), 0);
+	assert_non_null(strstr(screen, "72 accesses over"));
+	assert_non_null(strstr(screen, "7 UNDEF, 3 registers"));
+	check_counts(screen);
+	assert_int_equal(idsrctl(screen, sizeof(screen), "stats %llu --json", (unsigned long long)boot), 0);
+	assert_non_null(strstr(screen, "\"name\": \"HID0_EL1\", \"encoding\": \"s3_0_c15_c0_0\", \"count\": 45, "
+				       "\"reads\": 15, \"writes\": 30, \"undefs\": 0, \"pcs\": 4, "));
+
+	assert_int_equal(tmux(NULL, 0, "new-session -d -s top -x 160 -y 40 "
+				  "\"IDSRD_CONTROL='%s' '%s/idsrctl' top --interval 0.2\"", h.ctl, harness_build()), 0);
+	for (i = 0; i < 100; i++) {
+		harness_sleep_ms(50);
+		if (tmux(screen, sizeof(screen), "capture-pane -p -t top") == 0 && strstr(screen, "HID5_EL1"))
+			break;
+	}
+	fprintf(stderr, "# top showed:\n# %s\n", screen);
+	assert_non_null(strstr(screen, "topvm"));
+	assert_non_null(strstr(screen, "1 boot in progress"));
+	assert_non_null(strstr(screen, "(q quits)"));
+	/* capture-pane drops the first newline of the screen: give reg_line one */
+	memmove(screen + 1, screen, strlen(screen) + 1);
+	screen[0] = '\n';
+	check_counts(screen);
+	/* more accesses show up on the next refreshes */
+	for (i = 0; i < 5; i++)
+		access1(c, 1, HID5, false, 0, &undef);
+	for (i = 0; i < 100; i++) {
+		unsigned long long v[5];
+
+		harness_sleep_ms(50);
+		screen[0] = '\n';
+		if (tmux(screen + 1, sizeof(screen) - 1, "capture-pane -p -t top") == 0 &&
+		    reg_line(screen, "HID5_EL1", v) == 0 && v[0] == 12)
+			break;
+	}
+	{
+		unsigned long long v[5];
+
+		assert_int_equal(reg_line(screen, "HID5_EL1", v), 0);
+		assert_int_equal(v[0], 12);
+		assert_int_equal(v[3], 12);
+	}
+	/* q quits top, and the session with it */
+	assert_int_equal(tmux(NULL, 0, "send-keys -t top q"), 0);
+	for (i = 0; i < 100 && tmux(NULL, 0, "has-session -t top 2>/dev/null") == 0; i++)
+		harness_sleep_ms(20);
+	assert_int_not_equal(tmux(NULL, 0, "has-session -t top 2>/dev/null"), 0);
+	tmux(NULL, 0, "kill-server 2>/dev/null");
+	assert_int_equal(idsr_close(c, "done"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tail_follow_exact),
 		cmocka_unit_test(test_stalled_subscriber),
 		cmocka_unit_test(test_policy_mid_boot),
+		cmocka_unit_test(test_stats_and_top),
 	};
 
 	(void)harness_raw_connect;	/* the harness's, for tests of hostile VMMs */
