@@ -73,21 +73,26 @@ static void status_print_human(const Idsr__V1__Status *st)
 
 	printf("idsrd %s, up %s\n", st->version, cli_duration(st->uptime_ns, up, sizeof(up)));
 	printf("  VMM socket:   %s\n  control:      %s\n", st->socket, st->control);
-	printf("  database:     %s (%.1f MiB)\n", st->db, (double)st->db_bytes / 1048576.0);
+	if (st->db_bytes < 1048576)
+		printf("  database:     %s (%.1f KiB)\n", st->db, (double)st->db_bytes / 1024.0);
+	else
+		printf("  database:     %s (%.1f MiB)\n", st->db, (double)st->db_bytes / 1048576.0);
 	printf("  policy:       %s (%s)\n", st->policy_hash, st->policy_source);
 	printf("  rows:         %" PRIu64 " written, %" PRIu64 " dropped; queue %" PRIu64
 	       " (high water %" PRIu64 ")\n", st->rows_written, st->rows_dropped, st->queue_depth,
 	       st->queue_high_water);
+	if (st->rows_dropped)
+		printf("                rows were LOST: the disk failed or the queue overflowed; see idsrd's log\n");
 	printf("  connections:  %u VMM, %u subscribers%s\n", st->connections, st->subscribers,
 	       st->replay_armed ? "; replay armed" : "");
 	printf("  boots:        %zu in progress, %" PRIu64 " since start\n", st->n_boots, st->boots_total);
 	for (size_t i = 0; i < st->n_boots; i++) {
 		const Idsr__V1__BootStatus *b = st->boots[i];
 
-		printf("    boot %" PRIu64 ": vm `%s' (%s), %u vCPUs on %u connections, %s%s, %" PRIu64
+		printf("    boot %" PRIu64 ": vm `%s' (%s%s%s), %u vCPUs on %u connections, %s, %" PRIu64
 		       " accesses (%.0f/s), %" PRIu64 " UNDEF, %" PRIu64 " dropped\n",
-		       b->boot_id, b->vm_name, b->vmm, b->vcpus, b->connections,
-		       b->mode == IDSR__V1__MODE__REPLAY ? "replay" : "live", *b->impl ? "" : "",
+		       b->boot_id, b->vm_name, b->vmm, *b->impl ? ", names: " : "", b->impl, b->vcpus,
+		       b->connections, b->mode == IDSR__V1__MODE__REPLAY ? "replay" : "live",
 		       b->accesses, b->rate, b->undefs, b->rows_dropped);
 	}
 }
