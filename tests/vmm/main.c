@@ -19,10 +19,9 @@ static int main_instance(uint8_t *id, size_t len)
 	return 0;
 }
 
-static int main_report(const struct vmm_opts *o, struct vcpu *vcpus)
+static int main_report(const struct vmm_opts *o, struct vcpu *vcpus, uint64_t boot)
 {
 	unsigned i, halted = 0;
-	uint64_t boot = vcpus[0].conn ? idsr_boot_id(vcpus[0].conn) : 0;
 
 	for (i = 0; i < o->vcpus; i++) {
 		struct vcpu *v = &vcpus[i];
@@ -39,10 +38,13 @@ static int main_report(const struct vmm_opts *o, struct vcpu *vcpus)
 			accesses += vcpus[i].accesses;
 			undefs += vcpus[i].undefs;
 		}
-		fprintf(stderr, VMM_NAME ": %u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF%s\n",
-			o->vcpus, o->vcpus == 1 ? "" : "s", o->aarch32 ? "bkpt #0" : "brk #0",
-			(unsigned long long)accesses,
-			(unsigned long long)undefs, boot ? "" : " (answered in-process: --local raz)");
+		if (boot)
+			fprintf(stderr, VMM_NAME ": boot %llu: ", (unsigned long long)boot);
+		else
+			fprintf(stderr, VMM_NAME ": answered in-process (--local raz): ");
+		fprintf(stderr, "%u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF\n", o->vcpus,
+			o->vcpus == 1 ? "" : "s", o->aarch32 ? "bkpt #0" : "brk #0",
+			(unsigned long long)accesses, (unsigned long long)undefs);
 	}
 	return halted == o->vcpus ? 0 : 1;
 }
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
 	uint8_t instance[IDSR_INSTANCE_LEN];
 	struct vcpu *vcpus;
 	unsigned i, started = 0;
+	uint64_t boot = 0;
 	int status = 1;
 
 	log_init(VMM_NAME, false, LOG_LVL_INFO);
@@ -69,6 +72,8 @@ int main(int argc, char **argv)
 		if (fwd_connect(&vcpus[i], instance, sizeof(instance)) < 0)
 			goto out_close;
 	}
+	if (vcpus[0].conn)
+		boot = idsr_boot_id(vcpus[0].conn);
 	for (started = 0; started < opts.vcpus; started++) {
 		errno = pthread_create(&vcpus[started].thread, NULL, vcpu_thread, &vcpus[started]);
 		if (errno) {
@@ -80,7 +85,7 @@ int main(int argc, char **argv)
 		pthread_join(vcpus[i].thread, NULL);
 	if (started < opts.vcpus)
 		goto out_close;
-	status = main_report(&opts, vcpus);
+	status = main_report(&opts, vcpus, boot);
 	if (opts.regs_out && regs_write_json(opts.regs_out, vcpus, opts.vcpus) < 0)
 		status = 1;
 out_close:

@@ -21,8 +21,8 @@ static const char opts_usage[] =
 	"  --mem MIB             guest RAM in MiB, shared by all vCPUs (default 64)\n"
 	"  --aarch32             the guest is AArch32 (ARM state) code\n"
 	"  --el0                 enter the guest at EL0 (AArch32: USR mode)\n"
-	"  --vm NAME             VM name sent to idsrd (default: the guest file's name)\n"
-	"  --kernel STR          guest kernel description sent to idsrd (default: the file's name)\n"
+	"  --vm NAME             VM name sent to idsrd (default: the guest file's name, no .bin)\n"
+	"  --kernel STR          guest kernel description sent to idsrd (default: as --vm)\n"
 	"  --slide N             KASLR slide sent to idsrd (default 0)\n"
 	"  --midr HEX            the guest's MIDR_EL1 sent to idsrd (names the implementation)\n"
 	"  --undef vector|skip|stop\n"
@@ -85,11 +85,18 @@ static uint64_t opts_number(const char *flag, const char *arg, int base)
 	return n;
 }
 
-static const char *opts_basename(const char *path)
+/* "dir/apple_boot.bin" -> "apple_boot": the default VM name and kernel text. */
+static const char *opts_guest_name(const char *path)
 {
+	static char name[256];
 	const char *slash = strrchr(path, '/');
+	size_t len;
 
-	return slash ? slash + 1 : path;
+	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : path);
+	len = strlen(name);
+	if (len > 4 && !strcmp(name + len - 4, ".bin"))
+		name[len - 4] = '\0';
+	return name;
 }
 
 void opts_parse(int argc, char **argv, struct vmm_opts *o)
@@ -170,7 +177,7 @@ void opts_parse(int argc, char **argv, struct vmm_opts *o)
 	if (o->local_raz && o->socket)
 		opts_misuse("--local raz answers in-process: --socket %s would be unused", o->socket);
 	if (!o->vm_name)
-		o->vm_name = opts_basename(o->guest);
+		o->vm_name = opts_guest_name(o->guest);
 	if (!o->kernel)
-		o->kernel = opts_basename(o->guest);
+		o->kernel = opts_guest_name(o->guest);
 }

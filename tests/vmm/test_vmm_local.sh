@@ -7,7 +7,7 @@
 z=0x0000000000000000
 
 check_rc "apple_boot, 2 vCPUs, halts" 0 "$VMM" --local raz --vcpus 2 --regs-out "$T/r.json" "$G/apple_boot.bin"
-check_match "summary on stderr" "2 vCPUs halted at brk #0: 30 IDSR accesses, 0 UNDEF" "$OUT"
+check_match "summary on stderr" "answered in-process \(--local raz\): 2 vCPUs halted at brk #0: 30 IDSR accesses, 0 UNDEF" "$OUT"
 brk=$(printf '0x%016x' $(($(sym apple_boot _start) + 0x10)))
 for v in 0 1; do
 	# HID0 |= 1<<20, HID4 |= 1<<11, HID5 |= core<<4, HID11 &= ~8, CYC_OVRD = 0xd, 4 polls
