@@ -70,11 +70,20 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BINS := $(BUILD)/idsrd $(BUILD)/idsrctl $(if $(VMM_SRC),$(BUILD)/idsr-vmm)
 
-.PHONY: all deps check check-build demo bench stress fuzz install uninstall clean guests
-all: $(BINS) $(CLIENT_LIB) $(CLIENT_SO) guests
+.PHONY: all man deps check check-build demo bench stress fuzz install uninstall clean guests
+all: $(BINS) $(CLIENT_LIB) $(CLIENT_SO) guests man
 
 deps:
 	$(Q)scripts/deps.sh
+
+# man pages: scdoc sources in man/, roff in $(BUILD)/man
+MAN_PAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $<"
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/idsr.pb-c.c $(BUILD)/gen/idsr.pb-c.h: proto/idsr.proto
 	@mkdir -p $(BUILD)/gen
@@ -203,8 +212,8 @@ install: all $(CLIENT_DIST_A)
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(call pc_dir,$(LIBDIR))|; s|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|; s|@VERSION@|$(VERSION)|' \
 	    proto/idsr-client.pc.in > $(BUILD)/dist/idsr-client.pc
 	install -m 0644 $(BUILD)/dist/idsr-client.pc $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc
-	$(Q)if [ -d man ] && ls man/*.[0-9] >/dev/null 2>&1; then for m in man/*.[0-9]; do \
-	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done; fi
+	$(Q)for m in $(MAN_PAGES); do \
+	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 systemd/idsrd.socket systemd/idsrd-control.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
 	sed -e '/^ExecStart=/s|/usr/local/sbin/idsrd|$(SBINDIR)/idsrd|; /^ExecStart=/s|/etc/idsrd/|$(SYSCONFDIR)/idsrd/|' \
