@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Early boot of an Apple-silicon style kernel, per core: read-modify-write of HID registers,
  * cluster configuration, and polling a counter-like IMPDEF register. Encodings and names:
- * data/registers.tsv (Asahi m1n1 apple_regs.json). x0 = vCPU index on entry.
+ * data/registers.tsv (Asahi m1n1 apple_regs.json). x0 = vCPU index on entry. Its exception
+ * vector steps over an UNDEF and counts it in x20, where a real kernel would panic.
  *
  * Variants (tests/guests/guests.mk, --defsym): ADD_ACCESS=1 reads HID7 too, REMOVE_ACCESS=1
  * drops the HID11 read-modify-write, VALUE_CHANGED=1 writes a different HID4 value, MOVED=1
@@ -22,6 +23,9 @@
 	.text
 	.globl _start
 _start:
+	adr	x1, vectors
+	msr	vbar_el1, x1
+	mov	x20, #0				// UNDEFs taken
 	mov	x19, x0				// keep the core number
 	bl	hid_init
 	bl	acc_init
@@ -78,3 +82,15 @@ wait_counter:
 	subs	x9, x9, #1
 	b.ne	1b
 2:	ret
+
+	.balign 0x800
+vectors:
+	.skip	0x200
+	/* current EL with SP_ELx, synchronous: an UNDEF; count it and step over */
+	.globl undef_handler
+undef_handler:
+	add	x20, x20, #1
+	mrs	x21, elr_el1
+	add	x21, x21, #4
+	msr	elr_el1, x21
+	eret

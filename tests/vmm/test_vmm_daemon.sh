@@ -32,23 +32,23 @@ check_rc "apple_boot through idsrd" 0 "$VMM" --vcpus 2 --midr 611f0220 --regs-ou
 b=$(boot_of)
 check_match "summary names the boot" "boot $b: 2 vCPUs halted at brk #0: 30 IDSR accesses, 0 UNDEF" "$OUT"
 for v in 0 1; do
-	check "apple_boot rows, vCPU $v" "$v|0|0xc780|+0x14|1|0|0x1000|emulate
-$v|1|0xc780|+0x1c|1|1|0x101000|emulate
-$v|2|0xc7a0|+0x20|1|0|0x0|emulate
-$v|3|0xc7a0|+0x28|1|1|0x800|emulate
-$v|4|0xc7a8|+0x2c|1|0|0x0|emulate
-$v|5|0xc7a8|+0x34|1|1|$(printf '0x%x' $((v << 4)))|emulate
-$v|6|0xc7d8|+0x38|1|0|0x0|emulate
-$v|7|0xc7d8|+0x40|1|1|0x0|emulate
-$v|8|0xefa0|+0x48|1|0|0xac|emulate
-$v|9|0xefa8|+0x50|1|1|0xd|emulate
-$v|10|0xe7d5|+0x58|1|0|0x1000|emulate
-$v|11|0xe7d5|+0x60|1|0|0x1008|emulate
-$v|12|0xe7d5|+0x60|1|0|0x1010|emulate
-$v|13|0xe7d5|+0x60|1|0|0x1018|emulate
-$v|14|0xe7d5|+0x60|1|0|0x1020|emulate" "$(rows $b | grep "^$v|")"
+	check "apple_boot rows, vCPU $v" "$v|0|0xc780|+0x20|1|0|0x1000|emulate
+$v|1|0xc780|+0x28|1|1|0x101000|emulate
+$v|2|0xc7a0|+0x2c|1|0|0x0|emulate
+$v|3|0xc7a0|+0x34|1|1|0x800|emulate
+$v|4|0xc7a8|+0x38|1|0|0x0|emulate
+$v|5|0xc7a8|+0x40|1|1|$(printf '0x%x' $((v << 4)))|emulate
+$v|6|0xc7d8|+0x44|1|0|0x0|emulate
+$v|7|0xc7d8|+0x4c|1|1|0x0|emulate
+$v|8|0xefa0|+0x54|1|0|0xac|emulate
+$v|9|0xefa8|+0x5c|1|1|0xd|emulate
+$v|10|0xe7d5|+0x64|1|0|0x1000|emulate
+$v|11|0xe7d5|+0x6c|1|0|0x1008|emulate
+$v|12|0xe7d5|+0x6c|1|0|0x1010|emulate
+$v|13|0xe7d5|+0x6c|1|0|0x1018|emulate
+$v|14|0xe7d5|+0x6c|1|0|0x1020|emulate" "$(rows $b | grep "^$v|")"
 	check_regs apple_boot "$T/r.json" $v x1=0x0000000000101000 x3=$(printf '0x%016x' $((v << 4))) \
-		x6=0x00000000000000ac x9=0x0000000000000001 x10=0x0000000000001020 accesses=15 undefs=0
+		x6=0x00000000000000ac x9=0x0000000000000001 x10=0x0000000000001020 x20=$z accesses=15 undefs=0
 done
 check "apple_boot's boot row" "apple_boot|apple_boot|idsr-vmm 0.1.0|2|1073741824|1629422112|apple|30|0|guest halted" \
 	"$(sqlite3 "$T/trace.db" "select vm_name, kernel, vmm, vcpus, image_base, midr, impl, accesses, undefs,

@@ -8,12 +8,12 @@ z=0x0000000000000000
 
 check_rc "apple_boot, 2 vCPUs, halts" 0 "$VMM" --local raz --vcpus 2 --regs-out "$T/r.json" "$G/apple_boot.bin"
 check_match "summary on stderr" "answered in-process \(--local raz\): 2 vCPUs halted at brk #0: 30 IDSR accesses, 0 UNDEF" "$OUT"
-brk=$(printf '0x%016x' $(($(sym apple_boot _start) + 0x10)))
+brk=$(printf '0x%016x' $(($(sym apple_boot _start) + 0x1c)))
 for v in 0 1; do
 	# HID0 |= 1<<20, HID4 |= 1<<11, HID5 |= core<<4, HID11 &= ~8, CYC_OVRD = 0xd, 4 polls
 	check_regs apple_boot "$T/r.json" $v x0=$(printf '0x%016x' $v) x1=0x0000000000100000 \
 		x2=0x0000000000000800 x3=$(printf '0x%016x' $((v << 4))) x5=$z x6=$z x7=0x000000000000000d \
-		x9=$z x19=$(printf '0x%016x' $v) pc=$brk accesses=15 undefs=0 halted=true
+		x9=$z x19=$(printf '0x%016x' $v) x20=$z pc=$brk accesses=15 undefs=0 halted=true
 done
 
 check_rc "cortex_boot, 2 vCPUs" 0 "$VMM" --local raz --vcpus 2 --regs-out "$T/r.json" "$G/cortex_boot.bin"
