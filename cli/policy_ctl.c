@@ -94,6 +94,18 @@ static int policy_call(const char *cmd, const char *control, Idsr__V1__PolicyReq
 	return 0;
 }
 
+/* The rule with its alignment blanks cut to one, for a table. */
+static const char *squeeze(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < len; s++)
+		if (!((*s == ' ' || *s == '\t') && (n == 0 || buf[n - 1] == ' ')))
+			buf[n++] = *s == '\t' ? ' ' : *s;
+	buf[n] = 0;
+	return buf;
+}
+
 static void show_human(const Idsr__V1__ControlReply *r)
 {
 	time_t t = (time_t)(r->policy_since_ns / 1000000000);
@@ -106,8 +118,10 @@ static void show_human(const Idsr__V1__ControlReply *r)
 	printf("%4s %5s %10s  %-44s %s\n", "rule", "line", "hits", "text", "origin");
 	for (size_t i = 0; i < r->n_rules; i++) {
 		const Idsr__V1__PolicyRule *pr = r->rules[i];
+		char text[256];
 
-		printf("%4u %5d %10" PRIu64 "  %-44s %s\n", pr->index, pr->line, pr->hits, pr->text, pr->origin);
+		printf("%4u %5d %10" PRIu64 "  %-44s %s\n", pr->index, pr->line, pr->hits,
+		       squeeze(pr->text, text, sizeof(text)), pr->origin);
 	}
 	printf("%4s %5s %10" PRIu64 "  %s\n", "-", "-", r->hits_default, "(no rule matched: UNDEF, the default)");
 	printf("%4s %5s %10" PRIu64 "  %s\n", "-", "-", r->hits_el0, "(from EL0: UNDEF, built in)");

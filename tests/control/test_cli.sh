@@ -52,7 +52,7 @@ check "control socket is 0600" "600" "$(stat -c %a "$T/ctl.sock")"
 
 check_rc "policy show" 0 "$C" policy show
 check_match "policy show: hash and source" "^policy [0-9a-f]{16} from $T/policy.conf, live since " "$OUT"
-check_match "policy show: rules with origins" "   2     3          0  HID1       read value 0x1111 +$T/policy.conf:3" "$OUT"
+check_match "policy show: rules with origins" "   2     3          0  HID1 read value 0x1111 +$T/policy.conf:3" "$OUT"
 hash=$("$C" status --json | sed 's/.*"policy_hash": "\([0-9a-f]*\)".*/\1/')
 
 printf 'impl apple\nHID0 raz-wi\nHID1 read valu 3\n' > "$T/bad.conf"
