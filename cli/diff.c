@@ -266,7 +266,7 @@ static void text_line(const struct diff_out *p, int op, const struct bootstream_
 	const char *color = op == '-' ? p->red : op == '+' ? p->green : op == '~' ? p->yellow : "";
 
 	value_text(r, val, sizeof(val));
-	fprintf(p->f, "%s%c %6" PRId64 "  %s  %-34s  %-5s  %s", color, op, r->seq,
+	fprintf(p->f, "%s%c %6" PRId64 "  %-18s  %-34s  %-5s  %s", color, op, r->seq,
 		where_text(s, r, where, sizeof(where)), register_text(r->key, s->info->impl, reg, sizeof(reg)),
 		r->is_write ? "write" : "read", val);
 	if (op == '~') {

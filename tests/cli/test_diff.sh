@@ -173,10 +173,10 @@ mkboot sym.db 2 v2 1 0x10000 <<EOF
 EOF
 check_rc "--by-symbol" 1 "$CTL" diff --by-symbol --symbols-a a.map --symbols-b b.map sym.db:1 sym.db:2
 check "--by-symbol prints function+offset" "@@ vcpu 0 -0,4 +0,4 @@
-       0  _start+0x4  HID0_EL1 (s3_0_c15_c0_0)            read   0x0000000000000000
-~      1  f1+0x4  HID0_EL1 (s3_0_c15_c0_0)            write  0x0000000000000001 -> 0x0000000000000002  (B: 1  f1+0x4)
-       2  f2+0x4  HID1_EL1 (s3_0_c15_c1_0)            read   0x0000000000000005
-       3  f2+0x8  HID1_EL1 (s3_0_c15_c1_0)            read   0x0000000000000005
+       0  _start+0x4          HID0_EL1 (s3_0_c15_c0_0)            read   0x0000000000000000
+~      1  f1+0x4              HID0_EL1 (s3_0_c15_c0_0)            write  0x0000000000000001 -> 0x0000000000000002  (B: 1  f1+0x4)
+       2  f2+0x4              HID1_EL1 (s3_0_c15_c1_0)            read   0x0000000000000005
+       3  f2+0x8              HID1_EL1 (s3_0_c15_c1_0)            read   0x0000000000000005
 different: 0 added, 0 removed, 1 changed (A: 4 accesses, B: 4 accesses)" \
 	"$(printf '%s\n' "$OUT" | grep -vE '^(---|\+\+\+|register|HID)')"
 # the same boots with B's map applied to A: f2's accesses fall into f1 there
