@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "encoding.h"
 #include "log.h"
 #include "policy_ctl.h"
 
@@ -192,7 +193,7 @@ static void hits_carry(struct live_policy *from, struct live_policy *to, size_t 
 /* Installs p for c and answers with what changed; list: p's rule origins
  * (owned); an edit (delta +1 set, -1 unset at rule `at') keeps hit counts. */
 static void policy_ctl_install(struct control_client *c, struct policy *p, const char *how,
-			       char **list, size_t n, size_t at, int delta)
+			       char **list, size_t n, size_t at, int delta, const char *note)
 {
 	Idsr__V1__ControlReply r = IDSR__V1__CONTROL_REPLY__INIT;
 	const struct boot_peer *peer = control_peer(c);
@@ -214,6 +215,14 @@ static void policy_ctl_install(struct control_client *c, struct policy *p, const
 	}
 	r.ok = true;
 	r.message = changes ? changes : (char *)"policy changed";
+	if (changes && note && *note) {
+		char *both = NULL;
+
+		if (asprintf(&both, "%s\n%s", changes, note) >= 0) {
+			free(changes);
+			r.message = changes = both;
+		}
+	}
 	r.policy_hash = hash;
 	control_reply(c, &r);
 	free(changes);
@@ -298,6 +307,63 @@ static bool catch_all(const struct policy_rule *r)
 	       r->dir == POLICY_ANY && r->el < 0 && r->vcpu < 0 && !r->has_pc;
 }
 
+/* Registers a set rule names, and which earlier rule answers them first. */
+struct shadow {
+	const struct policy *p, *alone;
+	const struct policy_rule *rule;
+	size_t named, shadowed;
+	const struct policy_rule *by;
+};
+
+static void shadow_key(uint32_t key, void *arg)
+{
+	struct shadow *sh = arg;
+	const struct policy_rule *r = sh->rule, *first;
+	/* One access the rule's qualifiers accept. */
+	struct policy_access a = {
+		.key = key, .vcpu = r->vcpu >= 0 ? (uint32_t)r->vcpu : 0, .pc = r->has_pc ? r->pc_lo : 0,
+		.el = (uint8_t)(r->el >= 0 ? r->el : 1), .is_write = r->dir == POLICY_WRITE,
+	};
+
+	if (!policy_match(sh->alone, &a))
+		return;
+	sh->named++;
+	first = policy_match(sh->p, &a);
+	if (first && first->line != r->line) {
+		sh->shadowed++;
+		if (!sh->by)
+			sh->by = first;
+	}
+}
+
+/* First match wins: say so when a set rule comes after one that answers its
+ * registers already (the catch-all aside, earlier rules stay in front). */
+static void shadow_note(const struct policy *p, size_t at, const char *rule, char *note, size_t len)
+{
+	struct shadow sh = { .p = p, .rule = policy_rule_at(p, at) };
+	struct policy_error err;
+	struct policy *alone;
+	char *text = NULL;
+
+	note[0] = 0;
+	if (asprintf(&text, "%s%s%s%s\n", policy_impl(p) ? "impl " : "", policy_impl(p) ? policy_impl(p) : "",
+		     policy_impl(p) ? "\n" : "", rule) < 0)
+		return;
+	if (policy_parse(text, strlen(text), "rule", &alone, &err) == 0) {
+		sh.alone = alone;
+		enc_for_each_idsr(shadow_key, &sh);
+		policy_free(alone);
+	}
+	free(text);
+	if (sh.shadowed == sh.named && sh.named)
+		snprintf(note, len, "note: the new rule never answers: line %d (`%s') comes first for every "
+			 "access it names; unset that rule, or edit the file and `policy load' it",
+			 sh.by->line, sh.by->text);
+	else if (sh.shadowed)
+		snprintf(note, len, "note: line %d (`%s') and other earlier rules come first for %zu of the "
+			 "%zu registers the new rule names", sh.by->line, sh.by->text, sh.shadowed, sh.named);
+}
+
 static void policy_ctl_set(struct control_client *c, const char *rule)
 {
 	struct live_policy *lp = daemon_policy_get();
@@ -305,7 +371,7 @@ static void policy_ctl_set(struct control_client *c, const char *rule)
 	size_t n = policy_rule_count(old), at = n, norig = 0;
 	struct policy_error err;
 	struct policy *p = NULL;
-	char msg[768], *text = NULL, **list;
+	char msg[768], note[512], *text = NULL, **list;
 	int line, at_line;
 
 	if (!*rule || strchr(rule, '\n')) {
@@ -337,7 +403,8 @@ static void policy_ctl_set(struct control_client *c, const char *rule)
 		goto out;
 	}
 	list = origins_edit(old, at, origin_set_by(c), false, &norig);
-	policy_ctl_install(c, p, "set", list, norig, at, 1);
+	shadow_note(p, at, rule, note, sizeof(note));
+	policy_ctl_install(c, p, "set", list, norig, at, 1, note);
 out:
 	free(text);
 	daemon_policy_put(lp);
@@ -371,7 +438,7 @@ static void policy_ctl_unset(struct control_client *c, uint32_t index)
 		goto out;
 	}
 	list = origins_edit(old, index - 1, NULL, true, &norig);
-	policy_ctl_install(c, p, "unset", list, norig, index - 1, -1);
+	policy_ctl_install(c, p, "unset", list, norig, index - 1, -1, NULL);
 out:
 	free(text);
 	daemon_policy_put(lp);
@@ -388,7 +455,7 @@ static void policy_ctl_load(struct control_client *c, const Idsr__V1__PolicyRequ
 		control_fail(c, policy_error_format(&err, msg, sizeof(msg)));
 		return;
 	}
-	policy_ctl_install(c, p, "load", NULL, 0, 0, 0);
+	policy_ctl_install(c, p, "load", NULL, 0, 0, 0, NULL);
 }
 
 static void policy_ctl_reload(struct control_client *c)

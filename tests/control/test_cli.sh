@@ -66,13 +66,22 @@ check_rc "policy set" 0 "$C" policy set 'HID4 read value 0x44'
 check "policy set: what changed" "+ line 4: HID4 read value 0x44" "$(echo "$OUT" | sed -n 2p)"
 check_rc "policy show --text" 0 "$C" policy show --text
 check "policy set: before the catch-all" "$(printf 'impl apple\nHID0_EL1   storage init=0x10\nHID1       read value 0x1111\nHID4 read value 0x44\n*          undef')" "$OUT"
+check_rc "policy set a shadowed rule" 0 "$C" policy set 'HID1 read value 0x2222'
+check "policy set: says which rule answers first" \
+	"note: the new rule never answers: line 3 (\`HID1       read value 0x1111') comes first for every access it names; unset that rule, or edit the file and \`policy load' it" \
+	"$(echo "$OUT" | sed -n 3p)"
+check_rc "policy set a partly shadowed rule" 0 "$C" policy set 's3_0_c15_c0-c1_0 write ignore'
+check_match "policy set: partly" "^note: line 2 \(\`HID0_EL1   storage init=0x10'\) and other earlier rules come first for 1 of the 2 registers" "$OUT"
+check_rc "unset the partly shadowed one" 0 "$C" policy unset 5
+check_rc "unset the shadowed one" 0 "$C" policy unset 4
 check_rc "policy unset 2" 0 "$C" policy unset 2
 check "policy unset: what changed" "- line 3: HID1       read value 0x1111" "$(echo "$OUT" | sed -n 2p)"
 check_match "policy show --json: rules renumbered" '^\{"index": 2, "line": 3, "text": "HID4 read value 0x44", "origin": "set by uid '"$(id -u)"' \(pid [0-9]+\) at [0-9-]+ [0-9:]+", "hits": 0, "policy_hash": "[0-9a-f]{16}"\}$' \
 	"$("$C" policy show --json | sed -n 2p)"
 check_rc "policy load the file again" 0 "$C" policy load "$T/policy.conf"
 check_match "policy load: counts" "^policy [0-9a-f]{16} -> $hash: 1 rule added, 1 removed, 3 in force" "$OUT"
-check "changes recorded with uid" "start:$(id -u) set:$(id -u) unset:$(id -u) load:$(id -u)" \
+u=$(id -u)
+check "changes recorded with uid" "start:$u set:$u set:$u set:$u unset:$u unset:$u unset:$u load:$u" \
 	"$(sqlite3 "$T/trace.db" "select group_concat(how || ':' || peer_uid, ' ') from (select * from policy_changes order by id)")"
 check_rc "policy reload" 0 "$C" policy reload
 check_match "policy reload: unchanged" "^policy $hash unchanged \(3 rules\)" "$OUT"
