@@ -77,7 +77,8 @@ static struct regstat *regstats_find(struct regstats *s, uint32_t key)
 		s->regs = p;
 		s->regs_cap = cap;
 	}
-	memmove(&s->regs[lo + 1], &s->regs[lo], (s->nregs - lo) * sizeof(*s->regs));
+	if (s->nregs > lo)
+		memmove(&s->regs[lo + 1], &s->regs[lo], (s->nregs - lo) * sizeof(*s->regs));
 	memset(&s->regs[lo], 0, sizeof(*s->regs));
 	s->regs[lo].key = key;
 	s->nregs++;
@@ -242,7 +243,8 @@ void regstats_print(FILE *f, const struct regstats *s, bool json, size_t limit)
 		return;
 	for (size_t i = 0; i < s->nregs; i++)
 		order[i] = &s->regs[i];
-	qsort(order, s->nregs, sizeof(*order), regstat_by_count);
+	if (s->nregs > 1)
+		qsort(order, s->nregs, sizeof(*order), regstat_by_count);
 	if (!json)
 		fprintf(f, "%-24s %-16s %10s %9s %9s %9s %6s %10s %10s\n", "register", "encoding", "count",
 			"reads", "writes", "undefs", "pcs", "first", "last");

@@ -312,14 +312,17 @@ static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct fil
 			}
 		}
 		/* This boot's newest `want' across its vCPUs, in time order. */
-		qsort(out->a + first, out->n - first, sizeof(*out->a), tail_cmp_time);
+		if (out->n - first > 1)
+			qsort(out->a + first, out->n - first, sizeof(*out->a), tail_cmp_time);
 		taken = out->n - first < want ? out->n - first : want;
-		memmove(out->a + first, out->a + out->n - taken, taken * sizeof(*out->a));
+		if (taken)
+			memmove(out->a + first, out->a + out->n - taken, taken * sizeof(*out->a));
 		out->n = first + taken;
 		want -= taken;
 	}
 	/* Boots were read newest first: the whole list in time order. */
-	qsort(out->a, out->n, sizeof(*out->a), tail_cmp_time);
+	if (out->n > 1)
+		qsort(out->a, out->n, sizeof(*out->a), tail_cmp_time);
 	rc = 0;
 out:
 	sqlite3_finalize(boots);
@@ -390,7 +393,8 @@ static int tail_seen_collect(sqlite3 *db, int64_t since_ns, struct tail_seen **o
 							  (uint64_t)sqlite3_column_int64(last, 0) };
 		}
 	}
-	qsort(seen, *n, sizeof(*seen), tail_seen_cmp);
+	if (*n > 1)
+		qsort(seen, *n, sizeof(*seen), tail_seen_cmp);
 	rc = 0;
 out:
 	sqlite3_finalize(boots);
@@ -444,7 +448,7 @@ static void tail_on_signal(int sig)
 static bool tail_repeat(const struct tail_seen *seen, size_t n, const Idsr__V1__Event *ev)
 {
 	struct tail_seen key = { (int64_t)ev->boot_id, ev->vcpu, 0 };
-	const struct tail_seen *s = bsearch(&key, seen, n, sizeof(*seen), tail_seen_cmp);
+	const struct tail_seen *s = n ? bsearch(&key, seen, n, sizeof(*seen), tail_seen_cmp) : NULL;
 
 	return s && ev->seq <= s->seq;
 }
