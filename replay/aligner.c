@@ -272,12 +272,40 @@ struct anchor {
 	uint32_t a, b;
 };
 
-static uint64_t gram_hash(const uint64_t *t)
-{
-	uint64_t h = 0x243f6a8885a308d3ull;
+/*
+ * A polynomial hash of the ANCHOR_LEN tokens in the window, rolled one token
+ * at a time (O(1) per position, not O(ANCHOR_LEN)), then mixed so that its
+ * low bits (the sample test and the table slot) depend on every token.
+ */
+#define GRAM_MUL	0x100000001b3ull
 
-	for (int i = 0; i < ANCHOR_LEN; i++)
-		h = (h ^ t[i]) * 0x100000001b3ull + (h >> 31);
+struct gram_roll {
+	uint64_t sum;			/* sum of t[k] * GRAM_MUL^(ANCHOR_LEN-1-k) */
+	uint64_t top;			/* GRAM_MUL^(ANCHOR_LEN-1): the leaving token's weight */
+};
+
+static void gram_start(struct gram_roll *g, const uint64_t *t)
+{
+	g->sum = 0;
+	g->top = 1;
+	for (int k = 0; k < ANCHOR_LEN; k++) {
+		g->sum = g->sum * GRAM_MUL + t[k];
+		if (k)
+			g->top *= GRAM_MUL;
+	}
+}
+
+static void gram_next(struct gram_roll *g, uint64_t out, uint64_t in)
+{
+	g->sum = (g->sum - out * g->top) * GRAM_MUL + in;
+}
+
+static uint64_t gram_hash(const struct gram_roll *g)
+{
+	uint64_t h = g->sum;
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
 	h ^= h >> 29;
 	return h ? h : 1;
 }
@@ -302,18 +330,26 @@ static int anchor_cmp(const void *pa, const void *pb)
 static struct anchor *anchors_find(const uint64_t *a, int32_t n, const uint64_t *b, int32_t m, size_t *count)
 {
 	size_t mask = 1023, used = 0, r = 0;
+	struct gram_roll roll;
 	struct gram *tab;
 	struct anchor *v;
 
+	*count = 0;
+	if (n < ANCHOR_LEN || m < ANCHOR_LEN)
+		return calloc(1, sizeof(struct anchor));
 	while (mask < (size_t)n / ANCHOR_SAMPLE * 2)
 		mask = mask * 2 + 1;
 	tab = calloc(mask + 1, sizeof(*tab));
 	if (!tab)
 		return NULL;
+	gram_start(&roll, a);
 	for (int32_t i = 0; i + ANCHOR_LEN <= n; i++) {
-		uint64_t h = gram_hash(a + i);
+		uint64_t h;
 		struct gram *g;
 
+		if (i)
+			gram_next(&roll, a[i - 1], a[i + ANCHOR_LEN - 1]);
+		h = gram_hash(&roll);
 		if (h % ANCHOR_SAMPLE || used * 2 > mask)
 			continue;
 		g = gram_slot(tab, mask, h);
@@ -323,10 +359,14 @@ static struct anchor *anchors_find(const uint64_t *a, int32_t n, const uint64_t 
 		}
 		g->count_a += g->count_a < 2;
 	}
+	gram_start(&roll, b);
 	for (int32_t j = 0; j + ANCHOR_LEN <= m; j++) {
-		uint64_t h = gram_hash(b + j);
+		uint64_t h;
 		struct gram *g;
 
+		if (j)
+			gram_next(&roll, b[j - 1], b[j + ANCHOR_LEN - 1]);
+		h = gram_hash(&roll);
 		if (h % ANCHOR_SAMPLE)
 			continue;
 		g = gram_slot(tab, mask, h);
@@ -481,7 +521,7 @@ static int reduce(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
 		  uint64_t **ra, uint32_t **ma, size_t *rna, uint64_t **rb, uint32_t **mb, size_t *rnb)
 {
 	struct tokset t = { 0 };
-	size_t ka = 0, kb = 0;
+	size_t ka = 0, kb = 0, shared = 0;
 	int ret = -ENOMEM;
 
 	for (size_t i = 0; i < na; i++)
@@ -490,12 +530,16 @@ static int reduce(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
 	for (size_t j = 0; j < nb; j++) {
 		size_t slot = tokset_slot(&t, b[j]);
 		if (t.state[slot]) {
+			shared += !(t.state[slot] & SEEN_B);
 			t.state[slot] |= SEEN_B;
 			kb++;
 		}
 	}
-	for (size_t i = 0; i < na; i++)
+	/* when b has every token of a (the usual case), a keeps all of its own */
+	for (size_t i = 0; shared < t.used && i < na; i++)
 		ka += t.state[tokset_slot(&t, a[i])] & SEEN_B ? 1 : 0;
+	if (shared == t.used)
+		ka = na;
 	*rna = ka;
 	*rnb = kb;
 	*ra = *rb = NULL;
