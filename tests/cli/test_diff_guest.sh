@@ -19,6 +19,7 @@ start_daemon --policy "$T/policy.conf" || exit 1
 APPLE_MIDR=611f0220
 check_rc "record apple_boot" 0 "$VMM" --socket "$T/vmm.sock" --midr $APPLE_MIDR --kernel v1 "$G/apple_boot.bin"
 check_rc "record apple_boot_v2" 0 "$VMM" --socket "$T/vmm.sock" --midr $APPLE_MIDR --kernel v2 "$G/apple_boot_v2.bin"
+check_rc "record apple_boot on 2 vCPUs" 0 "$VMM" --socket "$T/vmm.sock" --midr $APPLE_MIDR --vcpus 2 "$G/apple_boot.bin"
 stop_daemon
 
 # the guests' own symbol maps (nm -n of their ELF files)
@@ -53,4 +54,13 @@ ACC_CFG_EL1 1 1 1 1 0
 CYC_OVRD_EL1 1 1 1 1 0" "$(printf '%s\n' "$OUT" | awk '$1 ~ /^(HID7|HID11|ACNTPCT|ACC_CFG|CYC_OVRD)/ { print $1, $3, $4, $5, $6, $7 }')"
 
 check_rc "a recorded boot against itself" 0 "$CTL" diff trace.db:1 trace.db:1
+
+# one vCPU more: vCPU 0 is the same boot, vCPU 1 (HID5 gets its core number) is all new
+check_rc "1 vCPU against 2" 1 "$CTL" diff --color=never trace.db:1 trace.db:3
+check "vCPU 1 is one hunk of additions" "@@ vcpu 1 -0,0 +0,15 @@|15|0" \
+	"$(printf '%s\n' "$OUT" | grep '^@@')|$(printf '%s\n' "$OUT" | grep -c '^+  ')|$(printf '%s\n' "$OUT" | grep -c '^[-~]  ')"
+check "1 vCPU against 2: summary" "different: 15 added, 0 removed, 0 changed (A: 15 accesses, B: 30 accesses)" \
+	"$(printf '%s\n' "$OUT" | tail -1)"
+check "vCPU 1's HID5 write carries its core number" "+      5  0x0000000040000040  HID5_EL1 (s3_0_c15_c5_0)            write  0x0000000000000010" \
+	"$(printf '%s\n' "$OUT" | grep '^+ .*HID5_EL1.*write')"
 done_testing
