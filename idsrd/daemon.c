@@ -13,6 +13,71 @@
 
 struct daemon *idsrd;
 
+/* ---- protocol errors per uid ------------------------------------------------ */
+
+#define ERROR_WINDOW_NS		60000000000LL
+#define ERROR_UIDS		64	/* uids tracked at once; the oldest window goes */
+
+static struct error_window {
+	int64_t uid;
+	int64_t start_ns;
+	unsigned count;
+	bool refused_logged;
+} error_windows[ERROR_UIDS];
+static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The uid's window, restarted if over; call with error_lock held. */
+static struct error_window *error_window_locked(int64_t uid, bool create)
+{
+	struct error_window *w = NULL, *oldest = &error_windows[0];
+	int64_t now = db_now_ns();
+
+	for (int i = 0; i < ERROR_UIDS; i++) {
+		if (error_windows[i].count && error_windows[i].uid == uid)
+			w = &error_windows[i];
+		if (error_windows[i].start_ns < oldest->start_ns)
+			oldest = &error_windows[i];
+	}
+	if (w && now - w->start_ns >= ERROR_WINDOW_NS)
+		*w = (struct error_window){ .uid = uid, .start_ns = now };
+	if (!w && create) {
+		w = oldest;
+		*w = (struct error_window){ .uid = uid, .start_ns = now };
+	}
+	return w;
+}
+
+void daemon_note_error(int64_t uid)
+{
+	struct error_window *w;
+
+	if (!idsrd->cfg.max_errors)
+		return;
+	pthread_mutex_lock(&error_lock);
+	w = error_window_locked(uid, true);
+	w->count++;
+	pthread_mutex_unlock(&error_lock);
+}
+
+bool daemon_errors_over(int64_t uid, bool *first)
+{
+	struct error_window *w;
+	bool over = false;
+
+	*first = false;
+	if (!idsrd->cfg.max_errors)
+		return false;
+	pthread_mutex_lock(&error_lock);
+	w = error_window_locked(uid, false);
+	if (w && w->count >= idsrd->cfg.max_errors) {
+		over = true;
+		*first = !w->refused_logged;
+		w->refused_logged = true;
+	}
+	pthread_mutex_unlock(&error_lock);
+	return over;
+}
+
 struct live_policy *daemon_policy_get(void)
 {
 	struct live_policy *lp;

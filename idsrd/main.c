@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,6 +43,10 @@ static const char usage_text[] =
 	"  --queue ROWS          store queue size (default 1048576)\n"
 	"  --max-connections N   refuse VMM connections past N (default 4096)\n"
 	"  --max-boots N         refuse new boots past N in progress (default 1024)\n"
+	"  --max-frame BYTES     refuse VMM frames longer than this (default and most 65536)\n"
+	"  --max-errors N        after N protocol errors in a minute from one uid, refuse\n"
+	"                        its VMM connections for the rest of the minute (default\n"
+	"                        100; 0: never)\n"
 	"  --socket-mode MODE    VMM socket mode (default 0660)\n"
 	"  --socket-group GROUP  VMM socket group\n"
 	"  --control-mode MODE   control socket mode (default 0600)\n"
@@ -56,7 +62,7 @@ static const char usage_text[] =
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
-       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL };
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -69,6 +75,8 @@ static const struct option options[] = {
 	{ "poll", optional_argument, NULL, OPT_POLL },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 	{ "max-boots", required_argument, NULL, OPT_MAXBOOTS },
+	{ "max-frame", required_argument, NULL, OPT_MAXFRAME },
+	{ "max-errors", required_argument, NULL, OPT_MAXERRORS },
 	{ "socket-mode", required_argument, NULL, OPT_SMODE },
 	{ "socket-group", required_argument, NULL, OPT_SGROUP },
 	{ "control-mode", required_argument, NULL, OPT_CMODE },
@@ -127,6 +135,18 @@ static bool parse_args(int argc, char **argv, struct daemon_config *cfg)
 			if (!parse_uint("max-connections", optarg, 1000000, 10, &v))
 				return false;
 			cfg->max_connections = (unsigned)v;
+			break;
+		case OPT_MAXFRAME:
+			if (!parse_uint("max-frame", optarg, FRAME_MAX, 10, &v))
+				return false;
+			if (v < 64)
+				return fprintf(stderr, "idsrd: --max-frame: at least 64 bytes\n"), false;
+			cfg->max_frame = (unsigned)v;
+			break;
+		case OPT_MAXERRORS:
+			if (!parse_uint("max-errors", optarg, 1000000, 10, &v))
+				return false;
+			cfg->max_errors = v ? (unsigned)v : UINT_MAX;	/* UINT_MAX: never */
 			break;
 		case OPT_MAXBOOTS:
 			if (!parse_uint("max-boots", optarg, 1000000, 10, &v))
@@ -296,20 +316,81 @@ static void refuse(int fd, const char *msg)
 	close(fd);
 }
 
+/* Kept open so that, out of descriptors, a connection can still be taken
+ * and refused instead of staying in the backlog (a busy loop of EMFILE). */
+static int spare_fd = -1;
+static int64_t emfile_logged_ns;
+
+/* Takes one waiting connection and drops it; false if there is no spare. */
+static bool refuse_emfile(void)
+{
+	int fd;
+
+	if (db_now_ns() - emfile_logged_ns > 1000000000) {
+		log_err("refused a VMM connection: idsrd is out of file descriptors (%u connections);"
+			" raise LimitNOFILE/ulimit -n or lower --max-connections",
+			atomic_load(&idsrd->connections));
+		emfile_logged_ns = db_now_ns();
+	}
+	if (spare_fd < 0)
+		return false;
+	close(spare_fd);
+	fd = accept4(vmm_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0;
+}
+
+/* Every connection is a descriptor: take what the hard limit allows. */
+static void raise_nofile(unsigned max_connections)
+{
+	rlim_t want = (rlim_t)max_connections + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warn("--max-connections %u needs %llu file descriptors, the limit is %llu: connections"
+			 " past it are refused; raise LimitNOFILE (or ulimit -n)", max_connections,
+			 (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static void on_vmm_connect(uv_poll_t *h, int status, int events)
 {
 	for (;;) {
 		int fd = accept4(vmm_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct ucred cred = { .pid = -1, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		socklen_t len = sizeof(cred);
+		bool first;
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    ((errno == EMFILE || errno == ENFILE) && refuse_emfile()))
+				continue;
+			if (errno != EAGAIN && errno != EMFILE && errno != ENFILE)
 				log_err("accepting a VMM connection: %s", strerror(errno));
 			return;
 		}
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 		if (atomic_load(&idsrd->connections) >= idsrd->cfg.max_connections) {
-			log_warn("refused a VMM connection: %u connections, the limit (--max-connections)",
+			log_warn("refused a VMM connection from pid %d uid %d: %u connections, the limit"
+				 " (--max-connections)", (int)cred.pid, (int)cred.uid,
 				 idsrd->cfg.max_connections);
 			refuse(fd, "too many VMM connections (idsrd --max-connections)");
+			continue;
+		}
+		if (daemon_errors_over((int64_t)cred.uid, &first)) {
+			if (first)
+				log_warn("refusing VMM connections from uid %d for the rest of the minute: %u"
+					 " protocol errors (--max-errors); pid %d was the first refused",
+					 (int)cred.uid, idsrd->cfg.max_errors, (int)cred.pid);
+			refuse(fd, "too many protocol errors from this user in the last minute"
+			       " (idsrd --max-errors); try again later");
 			continue;
 		}
 		atomic_fetch_add(&idsrd->connections, 1);
@@ -407,6 +488,12 @@ static void config_defaults(struct daemon_config *cfg, char bufs[3][4096])
 		cfg->max_connections = 4096;
 	if (!cfg->max_boots)
 		cfg->max_boots = 1024;
+	if (!cfg->max_frame)
+		cfg->max_frame = FRAME_MAX;
+	if (!cfg->max_errors)
+		cfg->max_errors = 100;
+	else if (cfg->max_errors == UINT_MAX)
+		cfg->max_errors = 0;
 	if (!cfg->socket_mode)
 		cfg->socket_mode = 0660;
 	if (!cfg->control_mode)
@@ -431,6 +518,8 @@ int main(int argc, char **argv)
 	d.start_ns = db_now_ns();
 	pthread_mutex_init(&d.policy_lock, NULL);
 	pthread_mutex_init(&d.boots_lock, NULL);
+	raise_nofile(d.cfg.max_connections);
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	if (d.cfg.policy_path) {
 		if (policy_load_file(d.cfg.policy_path, &policy, &perr) < 0) {

@@ -22,6 +22,12 @@
 #define SESSION_OUT_CAP		8192
 #define SESSION_ARENA		2048
 
+/* Per-frame bump allocator for protobuf-c: decoding an Access mallocs nothing. */
+struct arena {
+	size_t used;
+	uint8_t buf[SESSION_ARENA] __attribute__((aligned(16)));
+};
+
 struct worker {
 	uv_loop_t loop;
 	uv_async_t wakeup;		/* new connections, policy change, stop */
@@ -33,12 +39,8 @@ struct worker {
 	struct live_policy *policy;	/* this loop's reference */
 	unsigned sessions;
 	uint64_t frames;		/* frames handled, for --poll */
-};
-
-/* Per-frame bump allocator for protobuf-c: decoding an Access mallocs nothing. */
-struct arena {
-	size_t used;
-	uint8_t buf[SESSION_ARENA] __attribute__((aligned(16)));
+	/* A frame is decoded and freed within one callback: one arena per loop. */
+	struct arena arena;
 };
 
 struct session {
@@ -49,9 +51,10 @@ struct session {
 	struct boot_peer peer;
 	bool closing;
 	bool reading;
-	struct arena arena;
 	size_t outlen;
-	uint8_t out[SESSION_OUT_CAP];
+	/* SESSION_OUT_CAP bytes from the first frame to send on: an idle
+	 * connection costs its handle and a 512-byte reader, no more. */
+	uint8_t *out;
 };
 
 struct write_req {
@@ -135,7 +138,8 @@ static void session_flush(struct session *s, bool close_after)
 	}
 	wr->s = s;
 	wr->close_after = close_after;
-	memcpy(wr->data, s->out + n, s->outlen - (size_t)n);
+	if (s->outlen > (size_t)n)
+		memcpy(wr->data, s->out + n, s->outlen - (size_t)n);
 	buf = uv_buf_init((char *)wr->data, (unsigned)(s->outlen - (size_t)n));
 	s->outlen = 0;
 	if (uv_write(&wr->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
@@ -157,10 +161,15 @@ static void session_send(struct session *s, const Frame *f)
 	uv_buf_t buf;
 	int n;
 
-	if (s->outlen + need > sizeof(s->out))
+	if (!s->out && !(s->out = malloc(SESSION_OUT_CAP))) {
+		log_err("out of memory for a VMM connection's verdicts; closing it");
+		session_close(s);
+		return;
+	}
+	if (s->outlen + need > SESSION_OUT_CAP)
 		session_flush(s, false);
-	if (need <= sizeof(s->out)) {
-		n = frame_pack(f, s->out + s->outlen, sizeof(s->out) - s->outlen);
+	if (need <= SESSION_OUT_CAP) {
+		n = frame_pack(f, s->out + s->outlen, SESSION_OUT_CAP - s->outlen);
 		if (n > 0)
 			s->outlen += (size_t)n;
 		return;
@@ -195,8 +204,10 @@ static void session_fail(struct session *s, Idsr__V1__ErrorCode code, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("VMM connection (pid %lld, boot %lld): %s; closing it", (long long)s->peer.pid,
+	log_warn("VMM connection (pid %lld, uid %lld, boot %lld): %s; closing it",
+		 (long long)s->peer.pid, (long long)s->peer.uid,
 		 s->boot ? (long long)s->boot->id : 0LL, msg);
+	daemon_note_error(s->peer.uid);
 	err.code = code;
 	err.message = msg;
 	f.body_case = IDSR__V1__FRAME__BODY_ERROR;
@@ -298,11 +309,11 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 
 static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 {
-	ProtobufCAllocator alloc = { arena_alloc, arena_free, &s->arena };
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, &s->w->arena };
 	Frame *f;
 
 	s->w->frames++;
-	s->arena.used = 0;
+	s->w->arena.used = 0;
 	f = idsr__v1__frame__unpack(&alloc, len, payload);
 	if (!f || f->body_case == IDSR__V1__FRAME__BODY__NOT_SET) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
@@ -377,8 +388,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 				     "frame length out of range (must be 1..%d bytes)", FRAME_MAX);
 			break;
 		}
+		if (len > idsrd->cfg.max_frame) {
+			session_fail(s, IDSR__V1__ERROR_CODE__LIMIT,
+				     "a %zu-byte frame is over the limit of %u bytes (idsrd --max-frame)",
+				     len, idsrd->cfg.max_frame);
+			break;
+		}
 		session_frame(s, payload, len);
 	}
+	/* Refused on its header: the bytes of a frame over the limit are not kept. */
+	if (!s->closing && frame_reader_announced(&s->reader) > idsrd->cfg.max_frame &&
+	    frame_reader_announced(&s->reader) <= FRAME_MAX)
+		session_fail(s, IDSR__V1__ERROR_CODE__LIMIT,
+			     "a %u-byte frame is over the limit of %u bytes (idsrd --max-frame)",
+			     frame_reader_announced(&s->reader), idsrd->cfg.max_frame);
 	if (!s->closing && s->outlen)
 		session_flush(s, false);
 }
@@ -396,6 +419,7 @@ static void on_session_closed(uv_handle_t *h)
 	s->w->sessions--;
 	atomic_fetch_sub(&idsrd->connections, 1);
 	frame_reader_free(&s->reader);
+	free(s->out);
 	free(s);
 }
 

@@ -87,6 +87,11 @@ int frame_reader_next(struct frame_reader *r, const uint8_t **payload, size_t *l
 	return 1;
 }
 
+uint32_t frame_reader_announced(const struct frame_reader *r)
+{
+	return r->len - r->start >= FRAME_HEADER ? load_le32(r->buf + r->start) : 0;
+}
+
 size_t frame_reader_pending(const struct frame_reader *r)
 {
 	return r->len - r->start;

@@ -36,6 +36,9 @@ void frame_reader_commit(struct frame_reader *r, size_t n);
 /* 1 and the payload of the next whole frame; 0 if more bytes are needed;
  * -EMSGSIZE if the length field is 0 or over FRAME_MAX (the stream is lost). */
 int frame_reader_next(struct frame_reader *r, const uint8_t **payload, size_t *len);
+/* The length the next frame's header announces, 0 until its 4 bytes are
+ * held (to refuse a frame over a limit before its bytes arrive). */
+uint32_t frame_reader_announced(const struct frame_reader *r);
 /* Bytes of an incomplete frame held (at EOF: a truncated frame if > 0). */
 size_t frame_reader_pending(const struct frame_reader *r);
 

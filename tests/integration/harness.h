@@ -209,6 +209,24 @@ static inline long long harness_queryf(const struct harness *h, const char *fmt,
 	return harness_query_int(h, sql);
 }
 
+/* A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"); -1 if absent. */
+static inline long long harness_proc_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)) && line[strlen(field)] == ':')
+			v = atoll(line + strlen(field) + 1);
+	fclose(f);
+	return v;
+}
+
 /* Runs a one-text query on the trace, read-only; the caller frees the result. */
 static inline char *harness_query_text(const struct harness *h, const char *sql)
 {

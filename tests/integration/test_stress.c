@@ -81,23 +81,6 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-static long long proc_status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)) && line[strlen(field)] == ':')
-			v = atoll(line + strlen(field) + 1);
-	fclose(f);
-	return v;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -124,7 +107,7 @@ static void test_load(void **state)
 	for (unsigned i = 0; i < nconn; i++)
 		pthread_join(t[i], NULL);
 	secs = now_s() - t0;
-	hwm = proc_status_kb(h.pid, "VmHWM");
+	hwm = harness_proc_kb(h.pid, "VmHWM");
 	printf("# %u connections x %u accesses = %lld in %.1f s (%.0f accesses/s); idsrd VmHWM %lld KiB\n",
 	       nconn, per_conn, total, secs, (double)total / secs, hwm);
 	for (unsigned i = 0; i < nconn; i++) {
