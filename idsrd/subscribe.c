@@ -13,6 +13,10 @@
 
 /* Events taken from a ring per write: bounds the time its lock is held. */
 #define SUBSCRIBE_BATCH	256
+/* Events are sent this long after the first one waits: batches of them
+ * cost a few syscalls, where one write per access would cost the VMMs'
+ * CPU. People reading a tail do not see 2 ms. */
+#define SUBSCRIBE_DELAY_MS 2
 
 /* One access as the ring holds it: fixed size, no pointers into a boot that
  * may end before the main loop sends it. */
@@ -40,13 +44,13 @@ struct subscriber {
 
 struct sub_write {
 	uv_write_t req;
-	struct subscriber *sub;
 	uint8_t data[];
 };
 
 static pthread_rwlock_t subs_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct subscriber *subs;		/* written on the main loop under subs_lock */
 static uv_async_t subs_wakeup;		/* a ring went from empty to not empty */
+static uv_timer_t subs_timer;		/* sends what the rings hold */
 static bool subs_running;
 
 /* ---- the VMM path ---------------------------------------------------------- */
@@ -96,17 +100,23 @@ void subscribe_publish(const struct boot *b, const struct store_row *row, const 
 		.value = row->value, .vcpu = row->vcpu, .key = row->key, .rule = row->rule,
 		.el = row->el, .is_write = row->is_write, .undef = row->undef,
 	};
-	bool wake = false;
+	bool wake = false, named = false;
 
-	snprintf(ev.impl, sizeof(ev.impl), "%s", b->impl ? b->impl : "");
-	snprintf(ev.source, sizeof(ev.source), "%s", base_name(policy_source(lp->policy)));
 	/* Readers never wait on each other; the main loop holds the write lock
 	 * only to link or unlink a subscriber. */
 	pthread_rwlock_rdlock(&subs_lock);
-	for (struct subscriber *s = subs; s; s = s->next)
-		if ((s->only_uid < 0 || s->only_uid == b->peer.uid) && filter_match(s->filter, &fa) &&
-		    ring_push(s, &ev))
+	for (struct subscriber *s = subs; s; s = s->next) {
+		if ((s->only_uid >= 0 && s->only_uid != b->peer.uid) || !filter_match(s->filter, &fa))
+			continue;
+		if (!named) {
+			/* Only for an access somebody wants. */
+			snprintf(ev.impl, sizeof(ev.impl), "%s", b->impl ? b->impl : "");
+			snprintf(ev.source, sizeof(ev.source), "%s", base_name(policy_source(lp->policy)));
+			named = true;
+		}
+		if (ring_push(s, &ev))
 			wake = true;
+	}
 	if (wake && subs_running)
 		uv_async_send(&subs_wakeup);
 	pthread_rwlock_unlock(&subs_lock);
@@ -114,18 +124,15 @@ void subscribe_publish(const struct boot *b, const struct store_row *row, const 
 
 /* ---- the main loop: sending -------------------------------------------------- */
 
-static void subscribe_drain(struct subscriber *s);
+static void subscribe_schedule(void);
 
 static void on_sub_written(uv_write_t *req, int status)
 {
-	struct sub_write *w = (struct sub_write *)req;
-	struct subscriber *sub = w->sub;
-
-	free(w);
-	/* A cancelled write means the connection is closing: the subscriber is
-	 * freed by subscribe_drop from its close callback, after this one. */
+	free(req);
+	/* A subscriber that stopped at the high-water mark goes on from here.
+	 * (A cancelled write means the connection is closing: nothing to send.) */
 	if (status == 0)
-		subscribe_drain(sub);
+		subscribe_schedule();
 }
 
 static size_t event_pack(const struct sub_event *se, uint8_t *out, size_t cap)
@@ -191,7 +198,6 @@ static void subscribe_drain(struct subscriber *s)
 		}
 		for (size_t i = 0; i < n; i++)
 			len += event_pack(&batch[i], w->data + len, FRAME_HEADER + 256);
-		w->sub = s;
 		buf = uv_buf_init((char *)w->data, (unsigned)len);
 		if (uv_write(&w->req, stream, &buf, 1, on_sub_written) < 0) {
 			free(w);
@@ -200,10 +206,21 @@ static void subscribe_drain(struct subscriber *s)
 	}
 }
 
-static void on_subs_wakeup(uv_async_t *a)
+static void on_subs_timer(uv_timer_t *t)
 {
 	for (struct subscriber *s = subs; s; s = s->next)
 		subscribe_drain(s);
+}
+
+static void subscribe_schedule(void)
+{
+	if (subs_running && !uv_is_active((uv_handle_t *)&subs_timer))
+		uv_timer_start(&subs_timer, on_subs_timer, SUBSCRIBE_DELAY_MS, 0);
+}
+
+static void on_subs_wakeup(uv_async_t *a)
+{
+	subscribe_schedule();
 }
 
 /* ---- subscribing --------------------------------------------------------------- */
@@ -310,8 +327,10 @@ void subscribe_drop(struct control_client *c)
 
 int subscribe_init(uv_loop_t *loop)
 {
-	int rc = uv_async_init(loop, &subs_wakeup, on_subs_wakeup);
+	int rc = uv_timer_init(loop, &subs_timer);
 
+	if (rc == 0)
+		rc = uv_async_init(loop, &subs_wakeup, on_subs_wakeup);
 	subs_running = rc == 0;
 	return rc;
 }
@@ -324,4 +343,6 @@ void subscribe_stop(void)
 	pthread_rwlock_unlock(&subs_lock);
 	if (!uv_is_closing((uv_handle_t *)&subs_wakeup))
 		uv_close((uv_handle_t *)&subs_wakeup, NULL);
+	if (!uv_is_closing((uv_handle_t *)&subs_timer))
+		uv_close((uv_handle_t *)&subs_timer, NULL);
 }
