@@ -33,17 +33,19 @@ static int main_report(const struct vmm_opts *o, struct vcpu *vcpus, uint64_t bo
 	}
 	if (halted == o->vcpus) {
 		uint64_t accesses = 0, undefs = 0;
+		char who[64];
 
 		for (i = 0; i < o->vcpus; i++) {
 			accesses += vcpus[i].accesses;
 			undefs += vcpus[i].undefs;
 		}
+		/* one write: other programs (idsrctl tail) may share the terminal */
 		if (boot)
-			fprintf(stderr, VMM_NAME ": boot %llu: ", (unsigned long long)boot);
+			snprintf(who, sizeof(who), "boot %llu", (unsigned long long)boot);
 		else
-			fprintf(stderr, VMM_NAME ": answered in-process (--local raz): ");
-		fprintf(stderr, "%u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF\n", o->vcpus,
-			o->vcpus == 1 ? "" : "s", o->aarch32 ? "bkpt #0" : "brk #0",
+			snprintf(who, sizeof(who), "answered in-process (--local raz)");
+		fprintf(stderr, VMM_NAME ": %s: %u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF\n", who,
+			o->vcpus, o->vcpus == 1 ? "" : "s", o->aarch32 ? "bkpt #0" : "brk #0",
 			(unsigned long long)accesses, (unsigned long long)undefs);
 	}
 	return halted == o->vcpus ? 0 : 1;
