@@ -106,6 +106,7 @@ SELECT a.boot_id, a.vcpu, a.seq, a.ts_ns,
        printf('0x%08x', a.key) AS key,
        coalesce((SELECT name FROM registers r WHERE r.key = a.key AND r.implementation = b.impl LIMIT 1),
                 (SELECT name FROM registers r WHERE r.key = a.key AND r.implementation = 'arm-architectural' LIMIT 1),
+                (SELECT min(name) FROM registers r WHERE r.key = a.key HAVING count(DISTINCT name) = 1),
                 CASE WHEN a.key >= 2147483648 THEN
                      CASE WHEN (a.key >> 30) & 1 THEN printf('p%d:%d:c%d', (a.key >> 16) & 15, (a.key >> 11) & 15, (a.key >> 3) & 15)
                           ELSE printf('p%d:%d:c%d:c%d:%d', (a.key >> 16) & 15, (a.key >> 11) & 7, (a.key >> 7) & 15, (a.key >> 3) & 15, a.key & 7) END

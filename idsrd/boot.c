@@ -29,6 +29,16 @@ static const char *boot_pick_impl(const Idsr__V1__Guest *g)
 	return impl ? impl : idsrd->cfg.impl;
 }
 
+/* Else the policy's `impl` directive: the names its rules were written in. */
+static char *boot_impl(const Idsr__V1__Guest *g, const struct policy *p)
+{
+	const char *impl = boot_pick_impl(g);
+
+	if (!impl)
+		impl = policy_impl(p);
+	return impl ? strdup(impl) : NULL;
+}
+
 static struct boot *boot_find_locked(const ProtobufCBinaryData *inst)
 {
 	for (struct boot *b = idsrd->boots; b; b = b->next)
@@ -72,6 +82,7 @@ static int boot_grow_seq_locked(struct boot *b, uint32_t vcpu)
 static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer *peer, int64_t id)
 {
 	const Idsr__V1__Guest *g = h->guest;
+	struct live_policy *lp;
 	uint64_t seed;
 	struct boot *b = calloc(1, sizeof(*b));
 
@@ -82,7 +93,9 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	b->state = policy_state_new(seed);
 	b->vmm = boot_strdup(h->vmm);
 	b->vm_name = boot_strdup(h->vm_name);
-	b->impl = boot_pick_impl(g) ? strdup(boot_pick_impl(g)) : NULL;
+	lp = daemon_policy_get();
+	b->impl = boot_impl(g, lp->policy);
+	daemon_policy_put(lp);
 	if (!b->state || !b->vmm || !b->vm_name) {
 		boot_free(b);
 		return NULL;
@@ -92,7 +105,8 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	b->start_ns = db_now_ns();
 	b->rate_last_ns = b->start_ns;
 	b->instance_len = h->instance.len;
-	memcpy(b->instance, h->instance.data, h->instance.len);
+	if (h->instance.len)	/* protobuf-c leaves data NULL when empty */
+		memcpy(b->instance, h->instance.data, h->instance.len);
 	b->vcpus = h->vcpus;
 	b->peer = *peer;
 	return b;
