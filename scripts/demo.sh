@@ -125,7 +125,7 @@ say "idsrd has stopped; both boots are in $IDSRD_DB." \
 "    $B/idsrd --socket \$IDSRD_SOCKET --control \$IDSRD_CONTROL --db \$IDSRD_DB --policy examples/policy.conf --foreground" \
 "    $B/idsrctl tail -f" \
 "    $B/idsr-vmm --vcpus 4 $B/guests/apple_boot.bin        or cortex_boot.bin, checksum.bin, ..." \
-"    $B/idsr-vmm --el0 --undef skip $B/guests/el0.bin      user space: always UNDEF" \
+"    $B/idsr-vmm $B/guests/el0_vector.bin                  user space: always UNDEF, into the kernel's vector" \
 "    $B/idsr-vmm --aarch32 $B/guests/a32_cp15.bin          a 32-bit guest's cp15 accesses" \
 "    $B/idsrctl policy show                                  the live rules and their hits" \
 "" \

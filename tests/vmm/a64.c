@@ -9,11 +9,9 @@
 
 #define A64_ERET		0xd69f03e0u
 #define A64_PSTATE_EL(p)	(((p) >> 2) & 3)
+#define A64_SCR_NS		(1ull << 0)	/* SCR_EL3.NS: EL1/EL0 non-secure, so EL2's virtual IRQ works */
 #define A64_SCR_RW		(1ull << 10)	/* SCR_EL3.RW: EL2 is AArch64 */
 #define A64_HCR_RW		(1ull << 31)	/* HCR_EL2.RW: EL1 is AArch64 */
-/* Where the --el0 trampoline (one eret) lives: a page of each vCPU's own,
- * just below guest RAM (or just above it when RAM starts at 0). */
-#define A64_TRAMPOLINE_SIZE	0x1000
 
 uint64_t a64_pc(uc_engine *uc)
 {
@@ -81,39 +79,54 @@ static uint32_t a64_sysl(uc_engine *uc, uc_arm64_reg rt, const uc_arm64_cp_reg *
 }
 
 /* Lets a guest eret stay in AArch64: without these RW bits QEMU takes
- * EL1 (and EL0) for AArch32 and an eret sets PSTATE.IL. */
-static int a64_set_rw(uc_engine *uc)
+ * EL1 (and EL0) for AArch32 and an eret sets PSTATE.IL. Non-secure, as a
+ * KVM guest is, which also makes HCR_EL2's virtual IRQ usable (undef.c). */
+static int a64_set_el3_el2(uc_engine *uc)
 {
 	uc_arm64_cp_reg scr = { .op0 = 3, .op1 = 6, .crn = 1, .crm = 1, .op2 = 0 };
 	uc_arm64_cp_reg hcr = { .op0 = 3, .op1 = 4, .crn = 1, .crm = 1, .op2 = 0 };
 
 	if (uc_reg_read(uc, UC_ARM64_REG_CP_REG, &scr) || uc_reg_read(uc, UC_ARM64_REG_CP_REG, &hcr))
 		return -EIO;
-	scr.val |= A64_SCR_RW;
+	scr.val |= A64_SCR_RW | A64_SCR_NS;
 	hcr.val |= A64_HCR_RW;
 	if (uc_reg_write(uc, UC_ARM64_REG_CP_REG, &scr) || uc_reg_write(uc, UC_ARM64_REG_CP_REG, &hcr))
 		return -EIO;
 	return 0;
 }
 
+/*
+ * The VMM's own page of each vCPU, just below guest RAM (or just above it
+ * when RAM starts at 0): an eret at +0 for --el0, and a brk at the "IRQ
+ * from a lower EL" slot of a vector table based there, where an UNDEF from
+ * EL0 lands on its way to EL1 (undef.c).
+ */
+static int a64_map_vmm_page(struct vcpu *v)
+{
+	const struct vmm_mem *m = v->mem;
+	uint32_t eret = A64_ERET, brk = VMM_A64_EL0_BRK;
+
+	v->vmm_page = m->base >= VMM_PAGE_SIZE ? m->base - VMM_PAGE_SIZE : m->base + m->size;
+	if (uc_mem_map(v->uc, v->vmm_page, VMM_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC) ||
+	    uc_mem_write(v->uc, v->vmm_page, &eret, sizeof(eret)) ||
+	    uc_mem_write(v->uc, v->vmm_page + VMM_A64_IRQ_LOWER, &brk, sizeof(brk)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* --el0: Unicorn starts at EL1h, and writing PSTATE does not really change
- * the EL, but an eret does: enter through a one-instruction trampoline. */
+ * the EL, but an eret does: enter through the eret on the VMM page. */
 static int a64_enter_el0(struct vcpu *v, uint64_t *entry)
 {
 	const struct vmm_mem *m = v->mem;
-	uint64_t tramp = m->base >= A64_TRAMPOLINE_SIZE ? m->base - A64_TRAMPOLINE_SIZE : m->base + m->size;
-	uint32_t eret = A64_ERET;
-	uint64_t spsr_el0t = 0, sp_el0 = mem_stack_top(m, v->index) - VMM_STACK_SIZE / 2;
-	uc_arm64_cp_reg spsr = { .op0 = 3, .op1 = 0, .crn = 4, .crm = 0, .op2 = 0, .val = spsr_el0t };
+	uint64_t sp_el0 = mem_stack_top(m, v->index) - VMM_STACK_SIZE / 2;
+	uc_arm64_cp_reg spsr = { .op0 = 3, .op1 = 0, .crn = 4, .crm = 0, .op2 = 0, .val = 0 /* EL0t */ };
 
-	if (uc_mem_map(v->uc, tramp, A64_TRAMPOLINE_SIZE, UC_PROT_READ | UC_PROT_EXEC) ||
-	    uc_mem_write(v->uc, tramp, &eret, sizeof(eret)))
-		return -ENOMEM;
 	if (uc_reg_write(v->uc, UC_ARM64_REG_ELR_EL1, &m->base) ||
 	    uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &spsr) ||
 	    uc_reg_write(v->uc, UC_ARM64_REG_SP_EL0, &sp_el0))
 		return -EIO;
-	*entry = tramp;
+	*entry = v->vmm_page;
 	return 0;
 }
 
@@ -129,7 +142,7 @@ int a64_setup(struct vcpu *v, uint64_t *entry)
 		vcpu_stop(v, "cannot create an AArch64 Unicorn instance: %s", uc_strerror(err));
 		return -ENOMEM;
 	}
-	if (mem_map(v->uc, v->mem) < 0 || a64_set_rw(v->uc) < 0 ||
+	if (mem_map(v->uc, v->mem) < 0 || a64_set_el3_el2(v->uc) < 0 || a64_map_vmm_page(v) < 0 ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_mrs, v, 1, 0, UC_ARM64_INS_MRS) ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_msr, v, 1, 0, UC_ARM64_INS_MSR) ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_sys, v, 1, 0, UC_ARM64_INS_SYS) ||

@@ -75,6 +75,11 @@ check "el0 rows: el=0, undef" "0|0|0xc780|+0x4|0|0|0x0|undef
 0|1|0xc780|+0xc|0|1|0xa5|undef" "$(rows $(boot_of))"
 check_regs el0 "$T/r.json" 0 x1=0x0000000000005a5a x4=0x0000000000001234 accesses=2 undefs=2
 
+check_rc "el0_vector through idsrd" 0 "$VMM" --regs-out "$T/r.json" "$G/el0_vector.bin"
+check "el0_vector rows" "0|0|0xc780|+0x24|0|0|0x0|undef
+0|1|0xc780|+0x28|0|1|0x5a5a|undef" "$(rows $(boot_of))"
+check_regs el0_vector "$T/r.json" 0 x1=0x0000000000005a5a x20=0x0000000000000003 x23=0x0000000000000004 undefs=2
+
 # ---- AArch32: cp15 keys, a 64-bit MRRC split over Rt/Rt2, MCRR's Rt2:Rt
 check_rc "a32_cp15 through idsrd" 0 "$VMM" --aarch32 --regs-out "$T/r.json" "$G/a32_cp15.bin"
 k() { printf '0x%x' $(((1 << 31) | 15 << 16 | $1 << 11 | $2 << 7 | $3 << 3 | $4)); }

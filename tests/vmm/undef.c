@@ -2,7 +2,6 @@
 /* UNDEF: injected into the guest the way KVM's kvm_inject_undefined does, skipped, or fatal (--undef). */
 #include <stdio.h>
 
-#include "log.h"
 #include "vmm.h"
 
 /* AArch64 (ARM DDI 0487, D1.10.2 "Exception vectors"; KVM inject_fault.c):
@@ -10,6 +9,11 @@
 #define A64_ESR_UNKNOWN_IL	(1ull << 25)
 #define A64_VEC_CUR_SP0		0x000
 #define A64_VEC_CUR_SPX		0x200
+#define A64_VEC_LOWER_A64	0x400
+#define A64_PSTATE_EL(p)	(((p) >> 2) & 3)
+#define A64_PSTATE_I		(1u << 7)
+#define A64_HCR_IMO		(1ull << 4)	/* HCR_EL2: physical IRQs route to EL2, virtual IRQs on */
+#define A64_HCR_VI		(1ull << 7)	/* HCR_EL2: a virtual IRQ is pending */
 #define A64_PSTATE_EL1H_DAIF	0x3c5u	/* EL1h, D, A, I and F masked */
 
 /* AArch32 (ARM DDI 0406C B1.8; KVM prepare_fault32): UND mode, LR = PC + 4
@@ -35,13 +39,59 @@ static bool undef_stop(struct vcpu *v, uint64_t pc)
 	return false;
 }
 
+static void undef_a64_hcr_virq(uc_engine *uc, bool raise)
+{
+	uc_arm64_cp_reg hcr = { .op0 = 3, .op1 = 4, .crn = 1, .crm = 1, .op2 = 0 };
+
+	uc_reg_read(uc, UC_ARM64_REG_CP_REG, &hcr);
+	hcr.val = raise ? hcr.val | A64_HCR_VI | A64_HCR_IMO : hcr.val & ~(A64_HCR_VI | A64_HCR_IMO);
+	uc_reg_write(uc, UC_ARM64_REG_CP_REG, &hcr);	/* QEMU's hcr_write raises or drops the VIRQ */
+}
+
+/*
+ * From EL0 the VMM cannot enter EL1 by writing PSTATE: Unicorn 2.0.1 does
+ * not rebuild QEMU's cached translation flags, so the guest's handler would
+ * run with EL0 rights. QEMU's own exception entry does switch, and the one
+ * exception a VMM can raise from outside is a virtual IRQ (HCR_EL2.VI). So:
+ * VBAR_EL1 points at the VMM page, the VIRQ is raised and the instruction
+ * left unexecuted; QEMU takes the IRQ to EL1, saving ELR_EL1 = PC and
+ * SPSR_EL1 = the EL0 PSTATE (just what an UNDEF saves), and runs the brk in
+ * the page's "IRQ from a lower EL" slot, where undef_a64_el0_arrived makes
+ * it the UNDEF: ESR_EL1, the guest's VBAR_EL1 back, PC at its +0x400 entry.
+ */
+static bool undef_a64_from_el0(struct vcpu *v, uint64_t pc, uint64_t pstate)
+{
+	if (pstate & A64_PSTATE_I) {
+		vcpu_stop_at(v, pc, "UNDEF at EL0, PC 0x%llx, with IRQs masked (PSTATE.I): the VMM enters "
+			     "EL1 through a virtual IRQ and cannot; run with --undef skip", (unsigned long long)pc);
+		return false;
+	}
+	uc_reg_read(v->uc, UC_ARM64_REG_VBAR_EL1, &v->el0_undef_vbar);
+	uc_reg_write(v->uc, UC_ARM64_REG_VBAR_EL1, &v->vmm_page);
+	undef_a64_hcr_virq(v->uc, true);
+	v->el0_undef_pending = true;
+	uc_reg_write(v->uc, UC_ARM64_REG_PC, &pc);	/* leave the block: the IRQ is taken here */
+	return true;
+}
+
+void undef_a64_el0_arrived(struct vcpu *v)
+{
+	uint64_t esr = A64_ESR_UNKNOWN_IL, pc = v->el0_undef_vbar + A64_VEC_LOWER_A64;
+
+	undef_a64_hcr_virq(v->uc, false);
+	uc_reg_write(v->uc, UC_ARM64_REG_VBAR_EL1, &v->el0_undef_vbar);
+	uc_reg_write(v->uc, UC_ARM64_REG_ESR_EL1, &esr);
+	uc_reg_write(v->uc, UC_ARM64_REG_PC, &pc);
+	v->el0_undef_pending = false;
+	v->vector_pc = pc;
+}
+
 bool undef_a64(struct vcpu *v, uint64_t pc, bool verdict)
 {
 	uint64_t pstate = 0, vbar = 0, esr = A64_ESR_UNKNOWN_IL, new_pstate = A64_PSTATE_EL1H_DAIF;
 	uc_arm64_cp_reg spsr = { .op0 = 3, .op1 = 0, .crn = 4, .crm = 0, .op2 = 0 };
 	enum undef_mode mode = undef_choice(v, verdict);
 	uint64_t next = pc + 4;
-	unsigned el;
 
 	if (mode == UNDEF_STOP)
 		return undef_stop(v, pc);
@@ -50,25 +100,8 @@ bool undef_a64(struct vcpu *v, uint64_t pc, bool verdict)
 		return true;
 	}
 	uc_reg_read(v->uc, UC_ARM64_REG_PSTATE, &pstate);
-	el = (pstate >> 2) & 3;
-	if (el == 0) {
-		/* Unicorn 2.0.1 keeps translating at EL0 after PSTATE is set to
-		 * EL1 from outside (no hflags rebuild), so the guest's handler
-		 * would fault on its first privileged instruction. Step over
-		 * instead and say so once. */
-		if (!verdict) {
-			vcpu_stop_at(v, pc, "undefined instruction at EL0, PC 0x%llx: Unicorn 2.0.1 cannot "
-				  "enter EL1 for the guest's vector", (unsigned long long)pc);
-			return false;
-		}
-		if (!v->el0_vector_warned)
-			log_warn("vCPU %u: UNDEF at EL0 (PC 0x%llx) stepped over, not injected: "
-				 "Unicorn 2.0.1 cannot switch EL0 to EL1 from outside the guest",
-				 v->index, (unsigned long long)pc);
-		v->el0_vector_warned = true;
-		uc_reg_write(v->uc, UC_ARM64_REG_PC, &next);
-		return true;
-	}
+	if (A64_PSTATE_EL(pstate) == 0)
+		return undef_a64_from_el0(v, pc, pstate);
 	uc_reg_read(v->uc, UC_ARM64_REG_VBAR_EL1, &vbar);
 	spsr.val = pstate;
 	uc_reg_write(v->uc, UC_ARM64_REG_ESR_EL1, &esr);
@@ -83,8 +116,9 @@ bool undef_a64(struct vcpu *v, uint64_t pc, bool verdict)
 
 static uint32_t undef_a32_cp15(uc_engine *uc, unsigned crn)
 {
-	/* Security-banked registers: the guest runs Secure PL1 (Unicorn's
-	 * reset state), whose bank Unicorn names sec = 0 ... */
+	/* VBAR is banked by security state; the guest runs Secure PL1
+	 * (Unicorn's reset state), the bank sec = 0 reads (measured: the
+	 * guest's own VBAR write reads back). */
 	uc_arm_cp_reg r = { .cp = 15, .crn = crn };
 
 	if (uc_reg_read(uc, UC_ARM_REG_CP_REG, &r))

@@ -90,6 +90,10 @@ static void vcpu_intr(uc_engine *uc, uint32_t intno, void *data)
 			undef_a64(v, pc, false);
 		break;
 	case VCPU_EXCP_BKPT:
+		if (!a32 && v->el0_undef_pending && pc == v->vmm_page + VMM_A64_IRQ_LOWER) {
+			undef_a64_el0_arrived(v);
+			break;
+		}
 		mem_read32(v->mem, pc, &insn);
 		if (insn == (a32 ? VCPU_A32_BKPT0 : VCPU_A64_BRK0))
 			vcpu_halt(v);

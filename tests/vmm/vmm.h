@@ -15,6 +15,9 @@
 #define VMM_NAME	"idsr-vmm"
 #define VMM_MAX_VCPUS	64
 #define VMM_STACK_SIZE	0x10000		/* per vCPU, carved from the top of RAM */
+#define VMM_PAGE_SIZE	0x1000		/* the VMM's own page of an AArch64 vCPU (a64.c) */
+#define VMM_A64_IRQ_LOWER 0x480		/* vector offset: IRQ from a lower EL, AArch64 */
+#define VMM_A64_EL0_BRK	(0xd4200000u | 0xe10u << 5)	/* brk #0xe10 there: see undef.c */
 
 /* What the VMM does with an UNDEF verdict (--undef). */
 enum undef_mode {
@@ -66,8 +69,10 @@ struct vcpu {
 	uint64_t local_seq;		/* --local raz numbers accesses itself */
 	uint64_t accesses;		/* IDSR accesses forwarded */
 	uint64_t undefs;		/* ... of which answered UNDEF */
-	bool el0_vector_warned;
 	uint64_t vector_pc;		/* where the last injected UNDEF went */
+	uint64_t vmm_page;		/* AArch64: the VMM's own page (a64.c) */
+	bool el0_undef_pending;		/* AArch64: an UNDEF from EL0 on its way (undef.c) */
+	uint64_t el0_undef_vbar;	/* ... and the guest's VBAR_EL1 meanwhile */
 	bool has_stop_pc;
 	uint64_t stop_pc;		/* see vcpu_stop_at */
 };
@@ -118,6 +123,8 @@ bool a32_cond_passed(uint32_t cpsr, unsigned cond);
 /* undef.c: what an UNDEF verdict (or an undefined instruction) does to the guest.
  * Returns true if the vCPU goes on (PC moved), false if it stopped. */
 bool undef_a64(struct vcpu *v, uint64_t pc, bool verdict);
+/* An UNDEF from AArch64 EL0 has reached EL1 (brk VMM_A64_EL0_BRK on the VMM page). */
+void undef_a64_el0_arrived(struct vcpu *v);
 bool undef_a32(struct vcpu *v, uint64_t pc, bool verdict);
 
 /* regs_out.c */
