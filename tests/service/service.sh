@@ -31,3 +31,18 @@ build_installed() {
 			-l:libidsr-client.a $(pc "$dest" --libs libprotobuf-c)
 	fi
 }
+
+# wait_sockets PID PATH...: until every PATH is a socket; at most 10 s, and
+# not after PID has died. 0, or 1 with a message.
+wait_sockets() {
+	local pid=$1 i p missing; shift
+	for i in $(seq 1 200); do
+		missing=
+		for p; do [ -S "$p" ] || missing=$p; done
+		[ -z "$missing" ] && return 0
+		kill -0 "$pid" 2>/dev/null || { echo "# the launcher (pid $pid) died"; return 1; }
+		sleep 0.05
+	done
+	echo "# $missing did not appear"
+	return 1
+}

@@ -32,7 +32,7 @@ with open(sys.argv[2], "a", buffering=1) as out:
 ' "$T/notify.sock" "$T/notify.log" &
 NOTIFY_PID=$!
 trap 'kill $NOTIFY_PID 2>/dev/null; cleanup' EXIT
-until [ -S "$T/notify.sock" ]; do sleep 0.05; done
+wait_sockets "$NOTIFY_PID" "$T/notify.sock" || exit 1
 
 # wait_for FILE REGEX: up to 10 s for a line of FILE to match
 wait_for() {
@@ -52,7 +52,7 @@ systemd-socket-activate -l "$T/vmm.sock" -l "$T/ctl.sock" --fdname=vmm:control \
 	"$B/idsrd" --socket "$T/vmm.sock" --control "$T/ctl.sock" --db "$T/trace.db" \
 	--policy "$T/policy.conf" 2>"$T/idsrd.log" &
 DAEMON_PID=$!
-until [ -S "$T/vmm.sock" ] && [ -S "$T/ctl.sock" ]; do sleep 0.05; done
+wait_sockets "$DAEMON_PID" "$T/vmm.sock" "$T/ctl.sock" || exit 1
 
 check "before a connection only the launcher runs" "systemd-socket-" "$(cat /proc/$DAEMON_PID/comm)"
 check "... and there is no database yet" "no" "$([ -e "$T/trace.db" ] && echo yes || echo no)"
@@ -133,7 +133,7 @@ check_match "journal priority prefixes on stderr" "^<6>stopped; every row is in 
 systemd-socket-activate -l "$T/p-vmm.sock" --fdname=vmm "$B/idsrd" --socket "$T/p-vmm.sock" \
 	--control "$T/p-ctl.sock" --db "$T/p.db" 2>"$T/p.log" &
 DAEMON_PID=$!
-until [ -S "$T/p-vmm.sock" ]; do sleep 0.05; done
+wait_sockets "$DAEMON_PID" "$T/p-vmm.sock" || exit 1
 check_rc "a VMM through the only activated socket" 0 "$T/minimal-vmm" "$T/p-vmm.sock"
 check "no policy: everything UNDEF" "vcpu 0 pc 0xfffffe0007004000 el1 s3_0_c15_c0_0 read  -> UNDEF" \
 	"$(echo "$OUT" | sed -n 2p)"
@@ -149,7 +149,7 @@ check "it removed its own control socket, not the activated one" "vmm: yes, cont
 systemd-socket-activate --datagram -l "$T/dg.sock" --fdname=vmm "$B/idsrd" --socket "$T/dg.sock" \
 	--control "$T/dg-ctl.sock" --db "$T/dg.db" 2>"$T/dg.log" &
 DAEMON_PID=$!
-until [ -S "$T/dg.sock" ]; do sleep 0.05; done
+wait_sockets "$DAEMON_PID" "$T/dg.sock" || exit 1
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", sys.argv[1])' "$T/dg.sock"
 wait "$DAEMON_PID"
 check "idsrd refuses a datagram socket: exit 1" 1 "$?"
@@ -165,7 +165,7 @@ if [ -x "$B/idsr-vmm" ] && [ -f "$B/guests/apple_boot.bin" ]; then
 	systemd-socket-activate -l "$T/g-vmm.sock" -l "$T/g-ctl.sock" --fdname=vmm:control "$B/idsrd" \
 		--socket "$T/g-vmm.sock" --control "$T/g-ctl.sock" --db "$T/g.db" --policy "$T/g.conf" 2>"$T/g.log" &
 	DAEMON_PID=$!
-	until [ -S "$T/g-vmm.sock" ] && [ -S "$T/g-ctl.sock" ]; do sleep 0.05; done
+	wait_sockets "$DAEMON_PID" "$T/g-vmm.sock" "$T/g-ctl.sock" || exit 1
 	check_rc "idsr-vmm runs apple_boot through the activated socket" 0 \
 		"$B/idsr-vmm" --socket "$T/g-vmm.sock" --vcpus 2 --vm activated "$B/guests/apple_boot.bin"
 	kill -TERM "$DAEMON_PID"
