@@ -95,6 +95,22 @@ static int a64_set_el3_el2(uc_engine *uc)
 	return 0;
 }
 
+/* What the guest reads in MIDR_EL1 and MPIDR_EL1: with EL2 in use, EL1
+ * reads VPIDR_EL2 and VMPIDR_EL2, which KVM sets per vCPU just so. */
+static int a64_set_ids(struct vcpu *v)
+{
+	uc_arm64_cp_reg vpidr = { .op0 = 3, .op1 = 4, .crn = 0, .crm = 0, .op2 = 0, .val = v->opts->midr };
+	uc_arm64_cp_reg vmpidr = { .op0 = 3, .op1 = 4, .crn = 0, .crm = 0, .op2 = 5 };
+
+	/* MPIDR: bit 31 RES1, Aff1:Aff0 = the vCPU index */
+	vmpidr.val = 1ull << 31 | (v->index >> 8 & 0xff) << 8 | (v->index & 0xff);
+	if (uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &vmpidr))
+		return -EIO;
+	if (v->opts->midr && uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &vpidr))
+		return -EIO;
+	return 0;
+}
+
 /*
  * The VMM's own page of each vCPU, just below guest RAM (or just above it
  * when RAM starts at 0): an eret at +0 for --el0, and a brk at the "IRQ
@@ -142,7 +158,8 @@ int a64_setup(struct vcpu *v, uint64_t *entry)
 		vcpu_stop(v, "cannot create an AArch64 Unicorn instance: %s", uc_strerror(err));
 		return -ENOMEM;
 	}
-	if (mem_map(v->uc, v->mem) < 0 || a64_set_el3_el2(v->uc) < 0 || a64_map_vmm_page(v) < 0 ||
+	if (mem_map(v->uc, v->mem) < 0 || a64_set_el3_el2(v->uc) < 0 || a64_set_ids(v) < 0 ||
+	    a64_map_vmm_page(v) < 0 ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_mrs, v, 1, 0, UC_ARM64_INS_MRS) ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_msr, v, 1, 0, UC_ARM64_INS_MSR) ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_sys, v, 1, 0, UC_ARM64_INS_SYS) ||

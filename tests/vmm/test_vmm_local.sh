@@ -25,6 +25,12 @@ check_regs cortex_boot "$T/r.json" 1 x1=0x0802000000000000 x3=$z accesses=4
 check_rc "checksum" 0 "$VMM" --local raz --regs-out "$T/r.json" "$G/checksum.bin"
 check_regs checksum "$T/r.json" 0 x19=0x0e1c3870e0c18307 x2=0x00000000410fd083 accesses=26 undefs=0
 
+# like KVM, per vCPU: MIDR_EL1 = --midr, MPIDR_EL1 = 0x80000000 | index (through VPIDR/VMPIDR_EL2)
+check_rc "checksum, 3 vCPUs, --midr" 0 "$VMM" --local raz --vcpus 3 --midr 611f0220 --regs-out "$T/r.json" "$G/checksum.bin"
+for v in 0 1 2; do
+	check_regs checksum-ids "$T/r.json" $v x19=0x0e1c3870e0c18307 x2=0x00000000611f0220 x3=0x000000008000000$v
+done
+
 check_rc "undef_vector" 0 "$VMM" --local raz --regs-out "$T/r.json" "$G/undef_vector.bin"
 # raz answers the HID accesses; only the udf reaches the vector: ESR EC=0 IL=1, ELR = the udf
 check_regs undef_vector "$T/r.json" 0 x1=$z x2=$z x20=0x0000000000000001 x21=0x0000000002000000 \
