@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* AArch32 vCPUs (ARM state): set-up, and the cp15 MRC/MCR/MRRC/MCRR decode that forwards the IDSR space. */
 #include <errno.h>
-#include <stdio.h>
 
 #include "encoding.h"
-#include "log.h"
 #include "vmm.h"
 
 #define A32_CPSR_T		(1u << 5)

@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* AArch64 vCPUs: set-up, and the MRS/MSR hook that forwards the IDSR space as KVM_EXIT_ARM_IDSR would. */
 #include <errno.h>
-#include <stdio.h>
 
 #include "encoding.h"
-#include "log.h"
 #include "vmm.h"
 
 #define A64_ERET		0xd69f03e0u
-#define A64_PSTATE_EL(p)	(((p) >> 2) & 3)
 #define A64_SCR_NS		(1ull << 0)	/* SCR_EL3.NS: EL1/EL0 non-secure, so EL2's virtual IRQ works */
 #define A64_SCR_RW		(1ull << 10)	/* SCR_EL3.RW: EL2 is AArch64 */
 #define A64_HCR_RW		(1ull << 31)	/* HCR_EL2.RW: EL1 is AArch64 */
@@ -41,7 +38,7 @@ static uint32_t a64_sysreg(struct vcpu *v, uc_arm64_reg rt, const uc_arm64_cp_re
 	uc_reg_read(v->uc, UC_ARM64_REG_PSTATE, &pstate);
 	if (is_write)
 		uc_reg_read(v->uc, rt, &value);	/* xzr reads as 0 */
-	if (fwd_access(v, key, pc, A64_PSTATE_EL(pstate), is_write, value, &verdict) < 0) {
+	if (fwd_access(v, key, pc, VMM_A64_EL(pstate), is_write, value, &verdict) < 0) {
 		fwd_fail(v, key, pc);
 		return 1;
 	}
@@ -134,13 +131,10 @@ static int a64_map_vmm_page(struct vcpu *v)
  * the EL, but an eret does: enter through the eret on the VMM page. */
 static int a64_enter_el0(struct vcpu *v, uint64_t *entry)
 {
-	const struct vmm_mem *m = v->mem;
-	uint64_t sp_el0 = mem_stack_top(m, v->index) - VMM_STACK_SIZE / 2;
 	uc_arm64_cp_reg spsr = { .op0 = 3, .op1 = 0, .crn = 4, .crm = 0, .op2 = 0, .val = 0 /* EL0t */ };
 
-	if (uc_reg_write(v->uc, UC_ARM64_REG_ELR_EL1, &m->base) ||
-	    uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &spsr) ||
-	    uc_reg_write(v->uc, UC_ARM64_REG_SP_EL0, &sp_el0))
+	if (uc_reg_write(v->uc, UC_ARM64_REG_ELR_EL1, &v->mem->base) ||
+	    uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &spsr))
 		return -EIO;
 	*entry = v->vmm_page;
 	return 0;
@@ -148,7 +142,8 @@ static int a64_enter_el0(struct vcpu *v, uint64_t *entry)
 
 int a64_setup(struct vcpu *v, uint64_t *entry)
 {
-	uint64_t x0 = v->index, sp = mem_stack_top(v->mem, v->index);
+	/* EL1's stack at the top of the vCPU's 64 KiB, EL0's in its middle */
+	uint64_t x0 = v->index, sp = mem_stack_top(v->mem, v->index), sp_el0 = sp - VMM_STACK_SIZE / 2;
 	uc_hook hook;
 	uc_err err;
 
@@ -165,7 +160,8 @@ int a64_setup(struct vcpu *v, uint64_t *entry)
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_sys, v, 1, 0, UC_ARM64_INS_SYS) ||
 	    uc_hook_add(v->uc, &hook, UC_HOOK_INSN, a64_sysl, v, 1, 0, UC_ARM64_INS_SYSL) ||
 	    vcpu_hook_exceptions(v) < 0 ||
-	    uc_reg_write(v->uc, UC_ARM64_REG_X0, &x0) || uc_reg_write(v->uc, UC_ARM64_REG_SP, &sp)) {
+	    uc_reg_write(v->uc, UC_ARM64_REG_X0, &x0) || uc_reg_write(v->uc, UC_ARM64_REG_SP, &sp) ||
+	    uc_reg_write(v->uc, UC_ARM64_REG_SP_EL0, &sp_el0)) {
 		vcpu_stop(v, "cannot set up the AArch64 vCPU");
 		return -EIO;
 	}

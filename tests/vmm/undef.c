@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* UNDEF: injected into the guest the way KVM's kvm_inject_undefined does, skipped, or fatal (--undef). */
-#include <stdio.h>
-
 #include "vmm.h"
 
 /* AArch64 (ARM DDI 0487, D1.10.2 "Exception vectors"; KVM inject_fault.c):
@@ -10,7 +8,6 @@
 #define A64_VEC_CUR_SP0		0x000
 #define A64_VEC_CUR_SPX		0x200
 #define A64_VEC_LOWER_A64	0x400
-#define A64_PSTATE_EL(p)	(((p) >> 2) & 3)
 #define A64_PSTATE_I		(1u << 7)
 #define A64_HCR_IMO		(1ull << 4)	/* HCR_EL2: physical IRQs route to EL2, virtual IRQs on */
 #define A64_HCR_VI		(1ull << 7)	/* HCR_EL2: a virtual IRQ is pending */
@@ -100,7 +97,7 @@ bool undef_a64(struct vcpu *v, uint64_t pc, bool verdict)
 		return true;
 	}
 	uc_reg_read(v->uc, UC_ARM64_REG_PSTATE, &pstate);
-	if (A64_PSTATE_EL(pstate) == 0)
+	if (VMM_A64_EL(pstate) == 0)
 		return undef_a64_from_el0(v, pc, pstate);
 	uc_reg_read(v->uc, UC_ARM64_REG_VBAR_EL1, &vbar);
 	spsr.val = pstate;

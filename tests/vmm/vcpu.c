@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "log.h"
 #include "vmm.h"
 
 static void vcpu_vstop(struct vcpu *v, const char *fmt, va_list ap)

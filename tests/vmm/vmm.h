@@ -15,6 +15,7 @@
 #define VMM_NAME	"idsr-vmm"
 #define VMM_MAX_VCPUS	64
 #define VMM_STACK_SIZE	0x10000		/* per vCPU, carved from the top of RAM */
+#define VMM_A64_EL(pstate) (((pstate) >> 2) & 3)	/* PSTATE.EL */
 #define VMM_PAGE_SIZE	0x1000		/* the VMM's own page of an AArch64 vCPU (a64.c) */
 #define VMM_A64_IRQ_LOWER 0x480		/* vector offset: IRQ from a lower EL, AArch64 */
 #define VMM_A64_EL0_BRK	(0xd4200000u | 0xe10u << 5)	/* brk #0xe10 there: see undef.c */
