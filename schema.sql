@@ -4,7 +4,7 @@
 -- Bump SCHEMA_VERSION in lib/db.h with any change here, and teach lib/db.c the upgrade.
 -- u64 values (pc, value, image_base, slide) are stored as two's-complement integers.
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- One row per VM run (all vCPU connections that share a Hello instance).
 CREATE TABLE IF NOT EXISTS boots (
@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS policy_changes (
     peer_pid  INTEGER,
     how       TEXT NOT NULL,                  -- 'start', 'sighup', 'load', 'set', 'unset'
     old_hash  TEXT,
-    new_hash  TEXT NOT NULL
+    new_hash  TEXT NOT NULL,
+    peer_gid  INTEGER                         -- schema 2
 );
 
 -- The policies each boot ran under (one row per change during the boot).

@@ -98,8 +98,10 @@ void daemon_policy_put(struct live_policy *lp)
 	}
 }
 
-void daemon_policy_install(struct policy *p, const char *how, int64_t peer_uid, int64_t peer_pid)
+void daemon_policy_install(struct policy *p, const char *how, const struct boot_peer *peer)
 {
+	struct boot_peer self = { getuid(), getgid(), getpid() };
+
 	struct live_policy *lp = calloc(1, sizeof(*lp)), *old;
 	size_t nrules = policy_rule_count(p);
 	char old_hash[32] = "";
@@ -133,7 +135,7 @@ void daemon_policy_install(struct policy *p, const char *how, int64_t peer_uid, 
 	daemon_policy_put(old);
 
 	store_policy(idsrd->store, policy_hash(p), policy_text(p), policy_source(p), how,
-		     *old_hash ? old_hash : NULL, peer_uid, peer_pid);
+		     *old_hash ? old_hash : NULL, peer ? peer : &self);
 	/* Every boot in progress now also runs under this policy. */
 	pthread_mutex_lock(&idsrd->boots_lock);
 	for (struct boot *b = idsrd->boots; b; b = b->next)
@@ -161,6 +163,6 @@ int daemon_policy_reload(const char *how, char *why, size_t whylen)
 		log_err("policy reload rejected, the old policy stays in force: %s", why);
 		return rc;
 	}
-	daemon_policy_install(p, how, (int64_t)getuid(), (int64_t)getpid());
+	daemon_policy_install(p, how, NULL);
 	return 0;
 }

@@ -96,8 +96,10 @@ bool daemon_errors_over(int64_t uid, bool *first);
 /* Live policy (daemon.c). */
 struct live_policy *daemon_policy_get(void);	/* a new reference */
 void daemon_policy_put(struct live_policy *lp);
-/* Installs p (taking ownership); how/peer are recorded. Old state survives. */
-void daemon_policy_install(struct policy *p, const char *how, int64_t peer_uid, int64_t peer_pid);
+/* Installs p (taking ownership); how and who (peer, NULL: idsrd itself) are
+ * recorded in policy_changes. Old state survives. */
+struct boot_peer;
+void daemon_policy_install(struct policy *p, const char *how, const struct boot_peer *peer);
 /* Re-reads cfg.policy_path; on error the old policy stays. 0 or -errno, why filled. */
 int daemon_policy_reload(const char *how, char *why, size_t whylen);
 

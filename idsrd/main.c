@@ -508,12 +508,20 @@ int main(int argc, char **argv)
 	struct policy_error perr;
 	int control_fd = -1, rc = 1, err;
 	bool made_vmm = false, made_control = false;
+	sigset_t stop_signals;
 
 	if (!parse_args(argc, argv, &d.cfg))
 		return 2;
 	config_defaults(&d.cfg, bufs);
 	log_init("idsrd", d.cfg.journal, LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	/* A SIGTERM before the loop handles it must not kill idsrd unflushed:
+	 * held until then (threads started meanwhile keep them blocked). */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	idsrd = &d;
 	d.start_ns = db_now_ns();
 	pthread_mutex_init(&d.policy_lock, NULL);
@@ -540,7 +548,7 @@ int main(int argc, char **argv)
 		log_err("%s", why);
 		goto out_policy;
 	}
-	daemon_policy_install(policy, "start", (int64_t)getuid(), (int64_t)getpid());
+	daemon_policy_install(policy, "start", NULL);
 	policy = NULL;
 
 	if (activated_sockets(&vmm_listen_fd, &control_fd) < 0)
@@ -582,6 +590,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_init(d.loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
+	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 	watchdog_start(d.loop);
 
 	log_info("listening for VMMs on %s, idsrctl on %s; logging to %s; policy %s",

@@ -204,7 +204,7 @@ static void policy_ctl_install(struct control_client *c, struct policy *p, const
 	snprintf(hash, sizeof(hash), "%s", policy_hash(p));
 	log_info("policy %s by uid %lld (pid %lld): %s", how, (long long)peer->uid, (long long)peer->pid,
 		 changes ? changes : hash);
-	daemon_policy_install(p, how, peer->uid, peer->pid);
+	daemon_policy_install(p, how, peer);
 	origins_set(p, list, n);
 	if (delta) {
 		/* Installs happen on this loop only: the live one is p's. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "boot.h"
 #include "db.h"
 #include "log.h"
 #include "store.h"
@@ -20,7 +21,7 @@ enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, IT
 
 struct store_policy_rec {
 	char *hash, *text, *source, *how, *old_hash;
-	int64_t peer_uid, peer_pid, boot_id, since_ns;
+	int64_t peer_uid, peer_gid, peer_pid, boot_id, since_ns;
 };
 
 struct store_item {
@@ -206,6 +207,7 @@ static int write_policy(struct store *s, const struct store_policy_rec *p, int64
 	sqlite3_bind_text(s->ins_change, 4, p->how, -1, SQLITE_STATIC);
 	bind_text_or_null(s->ins_change, 5, p->old_hash);
 	sqlite3_bind_text(s->ins_change, 6, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->ins_change, 7, p->peer_gid);
 	return step_reset(s->ins_change);
 }
 
@@ -537,7 +539,7 @@ void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64
 }
 
 void store_policy(struct store *s, const char *hash, const char *text, const char *source,
-		  const char *how, const char *old_hash, int64_t peer_uid, int64_t peer_pid)
+		  const char *how, const char *old_hash, const struct boot_peer *peer)
 {
 	struct store_policy_rec *p = calloc(1, sizeof(*p));
 
@@ -548,8 +550,9 @@ void store_policy(struct store *s, const char *hash, const char *text, const cha
 	p->source = dup_or_null(source);
 	p->how = strdup(how);
 	p->old_hash = dup_or_null(old_hash);
-	p->peer_uid = peer_uid;
-	p->peer_pid = peer_pid;
+	p->peer_uid = peer->uid;
+	p->peer_gid = peer->gid;
+	p->peer_pid = peer->pid;
 	store_push_record(s, ITEM_POLICY, p);
 }
 
@@ -606,8 +609,8 @@ static const char *const store_sql[] = {
 	" divergences = ? WHERE id = ?",
 	"INSERT OR IGNORE INTO boot_policies(boot_id, policy_hash, since_ns) VALUES (?, ?, ?)",
 	"INSERT OR IGNORE INTO policies(hash, text, source, first_ns) VALUES (?, ?, ?, ?)",
-	"INSERT INTO policy_changes(ts_ns, peer_uid, peer_pid, how, old_hash, new_hash)"
-	" VALUES (?, ?, ?, ?, ?, ?)",
+	"INSERT INTO policy_changes(ts_ns, peer_uid, peer_pid, how, old_hash, new_hash, peer_gid)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?)",
 	"INSERT INTO divergences(boot_id, replay_of, vcpu, seq, ts_ns, kind, expected_key, expected_pc,"
 	" expected_is_write, expected_value, actual_key, actual_pc, actual_is_write, actual_value)"
 	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

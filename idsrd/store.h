@@ -73,6 +73,7 @@ struct store_stats {
 };
 
 struct store;
+struct boot_peer;
 
 /* Opens (creating) the database, marks boots left running by a crash as cut
  * off, and starts the writer thread. queue_cap: rows the queue holds. */
@@ -92,7 +93,7 @@ void store_boot_end(struct store *s, const struct store_boot_end *e);
 void store_boot_resume(struct store *s, int64_t boot_id);
 void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64_t since_ns);
 void store_policy(struct store *s, const char *hash, const char *text, const char *source,
-		  const char *how, const char *old_hash, int64_t peer_uid, int64_t peer_pid);
+		  const char *how, const char *old_hash, const struct boot_peer *peer);
 void store_divergence(struct store *s, const struct store_divergence *d);
 
 /* Waits until everything queued before the call is committed. */

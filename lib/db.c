@@ -141,7 +141,23 @@ int db_open(const char *path, int flags, sqlite3 **out, char *why, size_t whylen
 		}
 		version = SCHEMA_VERSION;
 	}
-	if (version != SCHEMA_VERSION || !db_has_table(db, "accesses") || !db_has_table(db, "boots")) {
+	/* Schema 1 -> 2: policy_changes.peer_gid. A reader takes either. */
+	if (version == 1 && create) {
+		char *err = NULL;
+
+		if (sqlite3_exec(db, "BEGIN; ALTER TABLE policy_changes ADD COLUMN peer_gid INTEGER;"
+				 " PRAGMA user_version = 2; COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+			snprintf(why, whylen, "cannot upgrade %s to schema 2: %s", path,
+				 err ? err : sqlite3_errmsg(db));
+			sqlite3_free(err);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			rc = -EIO;
+			goto fail;
+		}
+		version = SCHEMA_VERSION;
+	}
+	if (version < 1 || (create && version != SCHEMA_VERSION) || !db_has_table(db, "accesses") ||
+	    !db_has_table(db, "boots")) {
 		snprintf(why, whylen, "%s is not an idsrd trace database (no idsrd schema in it)", path);
 		rc = -EINVAL;
 		goto fail;

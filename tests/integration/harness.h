@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,21 @@ static inline long long harness_proc_kb(pid_t pid, const char *field)
 			v = atoll(line + strlen(field) + 1);
 	fclose(f);
 	return v;
+}
+
+/* True if idsrd's log (its first 64 KiB) says text. */
+static inline bool harness_log_has(const struct harness *h, const char *text)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(h->log, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, text) != NULL;
 }
 
 /* Runs a one-text query on the trace, read-only; the caller frees the result. */

@@ -375,7 +375,7 @@ static void test_sigterm_flushes(void **state)
 					       " WHERE b.vm_name = 'term'"), 1000);
 	assert_int_equal(harness_query_int(&h, "SELECT accesses FROM boots WHERE vm_name = 'term'"), 1000);
 	assert_int_equal(harness_query_int(&h, "SELECT count(*) FROM boots WHERE end_ns IS NULL"), 0);
-	assert_int_equal(harness_query_int(&h, "PRAGMA user_version"), 1);
+	assert_int_equal(harness_query_int(&h, "PRAGMA user_version"), 2);
 	idsr_close(c, NULL);
 }
 

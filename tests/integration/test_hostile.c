@@ -28,20 +28,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static bool log_has(const char *text)
-{
-	char buf[1 << 16];
-	FILE *f = fopen(h.log, "r");
-	size_t n;
-
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strstr(buf, text) != NULL;
-}
-
 static uint32_t status_connections(void)
 {
 	Frame *f = harness_status(&h);
@@ -285,8 +271,8 @@ static void test_limits(void **state)
 	assert_string_equal(msg, "too many VMM connections (idsrd --max-connections)");
 	free(msg);
 	close(fd);
-	assert_true(log_has("refused a VMM connection from pid "));
-	assert_true(log_has(": 3 connections, the limit (--max-connections)"));
+	assert_true(harness_log_has(&h, "refused a VMM connection from pid "));
+	assert_true(harness_log_has(&h, ": 3 connections, the limit (--max-connections)"));
 	/* --max-boots: two boots in progress, the third is refused */
 	for (int i = 0; i < 2; i++) {
 		struct frame_reader r;
@@ -305,7 +291,7 @@ static void test_limits(void **state)
 	assert_non_null(msg);
 	assert_string_equal(msg, "cannot start a boot: 2 boots in progress, the limit (--max-boots)");
 	free(msg);
-	assert_true(log_has("refused a new boot from pid "));
+	assert_true(harness_log_has(&h, "refused a new boot from pid "));
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	for (int i = 0; i < 200 && status_connections() > 0; i++)
@@ -321,7 +307,7 @@ static void test_limits(void **state)
 	assert_string_equal(msg, "a 300-byte frame is over the limit of 256 bytes (idsrd --max-frame)");
 	free(msg);
 	close(fd);
-	assert_true(log_has("a 300-byte frame is over the limit of 256 bytes (idsrd --max-frame); closing it"));
+	assert_true(harness_log_has(&h, "a 300-byte frame is over the limit of 256 bytes (idsrd --max-frame); closing it"));
 	/* --max-errors: that was error 2 (the boot refusal was 1); two more, then refused */
 	for (int i = 0; i < 2; i++) {
 		fd = harness_raw_connect(&h);
@@ -336,7 +322,7 @@ static void test_limits(void **state)
 			    " (idsrd --max-errors); try again later");
 	free(msg);
 	close(fd);
-	assert_true(log_has("refusing VMM connections from uid 0 for the rest of the minute: 4 protocol"
+	assert_true(harness_log_has(&h, "refusing VMM connections from uid 0 for the rest of the minute: 4 protocol"
 			    " errors (--max-errors)"));
 	assert_int_equal(kill(h.pid, 0), 0);
 }
