@@ -15,7 +15,14 @@ check_match "the second boot" "boot 2: 2 vCPUs halted at brk #0: 26 IDSR accesse
 check_match "the comparison" "different: 0 added, 4 removed, 8 changed \(A: 30 accesses, B: 26 accesses\)" "$OUT"
 check_match "what to run next" "idsrctl show $T/demo/trace.db:1" "$OUT"
 check "both boots are in the database" "1|30|12|guest halted
-2|26|0|guest halted" "$(sqlite3 "$T/demo/trace.db" 'select id, accesses, undefs, end_reason from boots')"
+2|26|0|guest halted" "$(sqlite3 "$T/demo/trace.db" 'select id, accesses, undefs, end_reason from boots where id <= 2')"
+if "$B/idsrctl" replay --help >/dev/null 2>&1; then
+	check_match "boot 1 replayed" "reproduced: 30 accesses on 2 vCPUs matched" "$OUT"
+	check "the replay is boot 3, with boot 1's UNDEFs" "3|30|12|replay|1" "$(sqlite3 "$T/demo/trace.db" \
+		'select id, accesses, undefs, mode, replay_of from boots where id = 3')"
+else
+	ok "# SKIP idsrctl replay is not built yet"
+fi
 check "no daemon or tail left running" "" "$(ps -eo args | grep -F "$T/demo" | grep -v grep)"
 check_rc "DEMO_DIR must be new" 1 env BUILD="$B" DEMO_DIR="$T/demo" scripts/demo.sh
 check_match "... and says so" "cannot create DEMO_DIR" "$OUT"
