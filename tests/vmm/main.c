@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* idsr-vmm: loads the guest, connects one idsrd session per vCPU, runs the vCPU threads, reports. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,35 @@ static int main_instance(uint8_t *id, size_t len)
 		return -EIO;
 	}
 	return 0;
+}
+
+struct main_signals {
+	sigset_t set;
+	struct vcpu *vcpus;
+	unsigned n;
+};
+
+/* Ctrl-C or SIGTERM stops every vCPU the clean way: each says goodbye to
+ * idsrd with the reason, and --regs-out is still written. One thread takes
+ * the signals (blocked everywhere else) and stops the running instances. */
+static void *main_signal_thread(void *arg)
+{
+	struct main_signals *s = arg;
+	uc_engine *uc;
+	unsigned i;
+	int sig;
+
+	for (;;) {
+		if (sigwait(&s->set, &sig) != 0)
+			continue;
+		for (i = 0; i < s->n; i++) {
+			atomic_store(&s->vcpus[i].interrupt, sig);
+			uc = atomic_load(&s->vcpus[i].running_uc);
+			if (uc)
+				uc_emu_stop(uc);
+		}
+	}
+	return NULL;
 }
 
 static int main_report(const struct vmm_opts *o, struct vcpu *vcpus, uint64_t boot)
@@ -57,6 +87,8 @@ int main(int argc, char **argv)
 	struct vmm_mem mem;
 	uint8_t instance[IDSR_INSTANCE_LEN];
 	struct vcpu *vcpus;
+	struct main_signals sigs;
+	pthread_t sig_thread;
 	unsigned i, started = 0;
 	uint64_t boot = 0;
 	int status = 1;
@@ -76,6 +108,16 @@ int main(int argc, char **argv)
 	}
 	if (vcpus[0].conn)
 		boot = idsr_boot_id(vcpus[0].conn);
+	sigs = (struct main_signals){ .vcpus = vcpus, .n = opts.vcpus };
+	sigemptyset(&sigs.set);
+	sigaddset(&sigs.set, SIGINT);
+	sigaddset(&sigs.set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);	/* the vCPU threads inherit it */
+	errno = pthread_create(&sig_thread, NULL, main_signal_thread, &sigs);
+	if (errno) {
+		log_err("cannot start the signal thread: %s", strerror(errno));
+		goto out_close;
+	}
 	for (started = 0; started < opts.vcpus; started++) {
 		errno = pthread_create(&vcpus[started].thread, NULL, vcpu_thread, &vcpus[started]);
 		if (errno) {
@@ -85,6 +127,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(vcpus[i].thread, NULL);
+	pthread_cancel(sig_thread);	/* sigwait is a cancellation point */
+	pthread_join(sig_thread, NULL);
 	if (started < opts.vcpus)
 		goto out_close;
 	status = main_report(&opts, vcpus, boot);

@@ -34,9 +34,9 @@ static const char opts_usage[] =
 	"                        no daemon: the baseline for measuring what idsrd costs\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"A vCPU ends at brk #0 (AArch64) or bkpt #0 (AArch32). Exit status: 0 when every\n"
-	"vCPU got there, 1 when one stopped otherwise (the message names vCPU and PC),\n"
-	"2 on a bad command line.\n";
+	"A vCPU ends at brk #0 (AArch64) or bkpt #0 (AArch32); Ctrl-C (or SIGTERM) stops\n"
+	"them all. Exit status: 0 when every vCPU got there, 1 when one stopped otherwise\n"
+	"(the message names vCPU and PC), 2 on a bad command line.\n";
 
 enum { OPT_SOCKET = 256, OPT_VCPUS, OPT_BASE, OPT_MEM, OPT_AARCH32, OPT_EL0, OPT_VM,
 	OPT_KERNEL, OPT_SLIDE, OPT_MIDR, OPT_UNDEF, OPT_REGS_OUT, OPT_LOCAL };

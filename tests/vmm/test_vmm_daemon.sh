@@ -110,6 +110,17 @@ check "4 vCPUs: each wrote its core number into HID5" "0x0,0x10,0x20,0x30" \
 	"$(sqlite3 "$T/trace.db" "select group_concat(printf('0x%x', value)) from (select value from accesses
 		where boot_id = $b and key = 0xc7a8 and is_write order by vcpu)")"
 
+# ---- SIGTERM to the VMM: every vCPU says goodbye with the reason, the boot ends cleanly
+printf '\x00\x00\x00\x14' >"$T/loop.bin"	# b .
+"$VMM" --vcpus 2 --vm looping "$T/loop.bin" >"$T/vmm.out" 2>&1 &
+vmm=$!
+sleep 0.3
+kill -TERM $vmm
+wait $vmm
+check "SIGTERM: the VMM exits 1" 1 "$?"
+check "SIGTERM: the boot's end reason" "looping|interrupted by SIGTERM at PC 0x40000000" \
+	"$(sqlite3 "$T/trace.db" "select vm_name, end_reason from boots where id = $(boot_of)")"
+
 # ---- idsrd goes away mid-boot: the VMM stops with a message naming the access
 "$VMM" --regs-out "$T/r.json" "$G/bench_loop.bin" >"$T/vmm.out" 2>&1 &
 vmm=$!

@@ -46,4 +46,16 @@ printf '\xff\xff\xff\xff' >"$T/undef.bin"
 check_rc "UNDEF with no vector" 1 "$VMM" --local raz "$T/undef.bin"
 check_match "no vector: explains" "the UNDEF vector just injected; the guest has set no vector base" "$OUT"
 
+# a guest that loops forever (b .) is stopped by Ctrl-C, and still reports its registers
+printf '\x00\x00\x00\x14' >"$T/loop.bin"
+"$VMM" --local raz --vcpus 2 --regs-out "$T/r.json" "$T/loop.bin" >"$T/loop.out" 2>&1 &
+vmm=$!
+sleep 0.3
+kill -INT $vmm
+wait $vmm
+check "SIGINT: exit 1" 1 "$?"
+check "SIGINT: each vCPU says where it was" "idsr-vmm: vCPU 0 stopped: interrupted by SIGINT at PC 0x40000000
+idsr-vmm: vCPU 1 stopped: interrupted by SIGINT at PC 0x40000000" "$(cat "$T/loop.out")"
+check_regs sigint "$T/r.json" 1 pc=0x0000000040000000 halted=false
+
 done_testing

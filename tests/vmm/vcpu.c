@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* One vCPU thread: its own Unicorn instance, run until brk #0 / bkpt #0 or a stop. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -133,6 +134,16 @@ int vcpu_hook_exceptions(struct vcpu *v)
 	return 0;
 }
 
+static bool vcpu_interrupted(struct vcpu *v, uint64_t pc)
+{
+	int sig = atomic_load(&v->interrupt);
+
+	if (sig)
+		vcpu_stop(v, "interrupted by %s at PC 0x%llx", sig == SIGINT ? "SIGINT" : "SIGTERM",
+			  (unsigned long long)pc);
+	return sig != 0;
+}
+
 /* Runs the guest; Unicorn returns when a hook stopped it, on a fault, or
  * after an undefined instruction (which the hooks have turned into a jump
  * to the guest's vector): then it resumes at the new PC. */
@@ -143,10 +154,14 @@ static void vcpu_run(struct vcpu *v, uint64_t pc)
 	uc_err err;
 
 	while (v->state == VCPU_RUNNING) {
+		if (vcpu_interrupted(v, pc))
+			break;
 		err = uc_emu_start(v->uc, pc, nowhere, 0, 0);
 		if (v->state != VCPU_RUNNING)
 			break;
 		pc = vcpu_pc(v);
+		if (vcpu_interrupted(v, pc))
+			break;
 		if (err != UC_ERR_OK) {
 			vcpu_stop(v, "guest fault at PC 0x%llx: %s", (unsigned long long)pc, uc_strerror(err));
 			break;
@@ -176,8 +191,11 @@ void *vcpu_thread(void *arg)
 	int ret;
 
 	ret = v->opts->aarch32 ? a32_setup(v, &entry) : a64_setup(v, &entry);
-	if (ret == 0)
+	if (ret == 0) {
+		atomic_store(&v->running_uc, v->uc);
 		vcpu_run(v, entry);
+		atomic_store(&v->running_uc, NULL);
+	}
 	fwd_close(v);
 	return NULL;
 }

@@ -4,6 +4,7 @@
 #define IDSR_VMM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +75,10 @@ struct vcpu {
 	uint64_t vmm_page;		/* AArch64: the VMM's own page (a64.c) */
 	bool el0_undef_pending;		/* AArch64: an UNDEF from EL0 on its way (undef.c) */
 	uint64_t el0_undef_vbar;	/* ... and the guest's VBAR_EL1 meanwhile */
+	/* Set by main's signal thread (SIGINT, SIGTERM), which stops the
+	 * Unicorn instance published here while the vCPU runs. */
+	atomic_int interrupt;
+	_Atomic(uc_engine *) running_uc;
 	bool has_stop_pc;
 	uint64_t stop_pc;		/* see vcpu_stop_at */
 };
