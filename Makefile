@@ -14,6 +14,10 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR ?=
 
+# A sanitizer build keeps its objects apart (the flags are not tracked per object).
+ifeq ($(SANITIZE),1)
+BUILD ?= build-sanitize
+endif
 BUILD ?= build
 VERSION := 0.1.0
 

@@ -262,7 +262,8 @@ int bootdiff_run(const struct bootdiff_side *a, const struct bootdiff_side *b, e
 		if ((ret = align_vcpu(&job, a, b, how)))
 			goto out;
 	}
-	qsort(regs.v, regs.n, sizeof(*regs.v), register_cmp);
+	if (regs.n)	/* (qsort of NULL is undefined, even for 0 items) */
+		qsort(regs.v, regs.n, sizeof(*regs.v), register_cmp);
 	out->regs = regs.v;
 	out->nregs = regs.n;
 	regs.v = NULL;

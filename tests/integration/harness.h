@@ -19,6 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Memory bounds do not hold under AddressSanitizer (shadow, quarantine). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HARNESS_SANITIZED 1
+#else
+#define HARNESS_SANITIZED 0
+#endif
+
 struct harness {
 	char dir[256];
 	char sock[300], ctl[300], db[300], policy[300], log[300];

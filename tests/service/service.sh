@@ -24,6 +24,9 @@ pc() {
 build_installed() {
 	local dest=$1 how=$2 out=$3 src=$4 flags
 	flags="-std=c11 -Wall -Wextra -Werror -O2"
+	# a `make SANITIZE=1` tree: its library needs the sanitizers' runtimes
+	nm "$dest/usr/local/lib/libidsr-client.a" 2>/dev/null | grep -q __asan_ &&
+		flags="$flags -fsanitize=address,undefined"
 	if [ "$how" = shared ]; then
 		cc $flags -o "$out" "$src" $(pc "$dest" --cflags --libs idsr-client)
 	else

@@ -42,8 +42,10 @@ mkdir -m 0777 "$W"
 cp "$SRC/examples/policy.conf" "$W/policy.conf"
 if [ "$(id -u)" = 0 ]; then as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups"; else as_user=; fi
 
+# (ASAN_OPTIONS: the LeakSanitizer of a `make SANITIZE=1` idsrd cannot run under ptrace)
 strace -f -qq -o "$T/strace" $as_user systemd-socket-activate -l "$W/vmm.sock" -l "$W/ctl.sock" \
 	--fdname=vmm:control -E NOTIFY_SOCKET="$W/no-notify.sock" -E WATCHDOG_USEC=200000 \
+	-E ASAN_OPTIONS=detect_leaks=0 \
 	"$B/idsrd" --socket "$W/vmm.sock" --control "$W/ctl.sock" --db "$W/trace.db" \
 	--policy "$W/policy.conf" 2>"$T/idsrd.log" &
 STRACE_PID=$!
