@@ -25,6 +25,7 @@
 /* Per-frame bump allocator for protobuf-c: decoding an Access mallocs nothing. */
 struct arena {
 	size_t used;
+	size_t spilled;			/* allocations that went to malloc */
 	uint8_t buf[SESSION_ARENA] __attribute__((aligned(16)));
 };
 
@@ -75,6 +76,7 @@ static void *arena_alloc(void *data, size_t size)
 		a->used += n;
 		return p;
 	}
+	a->spilled++;
 	return malloc(size);
 }
 
@@ -313,7 +315,7 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 	Frame *f;
 
 	s->w->frames++;
-	s->w->arena.used = 0;
+	s->w->arena.used = s->w->arena.spilled = 0;
 	f = idsr__v1__frame__unpack(&alloc, len, payload);
 	if (!f || f->body_case == IDSR__V1__FRAME__BODY__NOT_SET) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
@@ -343,7 +345,8 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 			     frame_body_name(f));
 	}
 out:
-	if (f)
+	/* A frame held wholly in the arena needs no walk to free it. */
+	if (f && s->w->arena.spilled)
 		idsr__v1__frame__free_unpacked(f, &alloc);
 }
 

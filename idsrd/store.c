@@ -13,6 +13,9 @@
 #include "log.h"
 #include "store.h"
 
+/* Rows per multi-row INSERT, and the parameters of one row. */
+#define STORE_ROWS_PER_INSERT	32
+#define STORE_ROW_PARAMS	11
 /* Slots kept for control records so a full queue of rows cannot block them. */
 #define STORE_RESERVE		1024
 
@@ -41,6 +44,7 @@ struct store_loss {
 struct store {
 	char *path;
 	sqlite3 *db;
+	sqlite3_stmt *ins_rows;		/* STORE_ROWS_PER_INSERT rows at once */
 	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
 		*ins_change, *ins_div, *resume_boot;
 	pthread_t writer;
@@ -125,22 +129,46 @@ static int step_reset(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 
+/* Binds r to parameters base+1 .. base+STORE_ROW_PARAMS of an accesses insert. */
+static void bind_row(sqlite3_stmt *st, int base, const struct store_row *r)
+{
+	sqlite3_bind_int64(st, base + 1, r->boot_id);
+	sqlite3_bind_int64(st, base + 2, r->vcpu);
+	sqlite3_bind_int64(st, base + 3, (int64_t)r->seq);
+	sqlite3_bind_int64(st, base + 4, r->ts_ns);
+	sqlite3_bind_int64(st, base + 5, r->key);
+	sqlite3_bind_int64(st, base + 6, (int64_t)r->pc);
+	sqlite3_bind_int(st, base + 7, r->el);
+	sqlite3_bind_int(st, base + 8, r->is_write);
+	sqlite3_bind_int64(st, base + 9, (int64_t)r->value);
+	sqlite3_bind_text(st, base + 10, r->undef ? "undef" : "emulate", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, base + 11, r->rule);
+}
+
+/* Row statements bind every parameter each time: no clearing needed. */
+static int step_rows(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
 static int write_row(struct store *s, const struct store_row *r)
 {
-	sqlite3_stmt *st = s->ins_row;
+	bind_row(s->ins_row, 0, r);
+	return step_rows(s->ins_row);
+}
 
-	sqlite3_bind_int64(st, 1, r->boot_id);
-	sqlite3_bind_int64(st, 2, r->vcpu);
-	sqlite3_bind_int64(st, 3, (int64_t)r->seq);
-	sqlite3_bind_int64(st, 4, r->ts_ns);
-	sqlite3_bind_int64(st, 5, r->key);
-	sqlite3_bind_int64(st, 6, (int64_t)r->pc);
-	sqlite3_bind_int(st, 7, r->el);
-	sqlite3_bind_int(st, 8, r->is_write);
-	sqlite3_bind_int64(st, 9, (int64_t)r->value);
-	sqlite3_bind_text(st, 10, r->undef ? "undef" : "emulate", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 11, r->rule);
-	return step_reset(st);
+/* STORE_ROWS_PER_INSERT rows in one statement: a statement's fixed cost
+ * (start, halt, reset) is paid once for them all. A constraint failure
+ * undoes the whole statement (and only it): the caller then writes the rows
+ * one by one to count just the bad one. */
+static int write_rows(struct store *s, const struct store_item *it)
+{
+	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++)
+		bind_row(s->ins_rows, k * STORE_ROW_PARAMS, &it[k].row);
+	return step_rows(s->ins_rows);
 }
 
 static int write_boot(struct store *s, const struct store_boot *b)
@@ -297,6 +325,17 @@ static bool store_row_error(int rc)
 	       (rc & 0xff) == SQLITE_TOOBIG;
 }
 
+/* Whether the next STORE_ROWS_PER_INSERT items (of n) are all rows. */
+static bool rows_follow(const struct store_item *it, size_t n)
+{
+	if (n < STORE_ROWS_PER_INSERT)
+		return false;
+	for (size_t k = 0; k < STORE_ROWS_PER_INSERT; k++)
+		if (it[k].kind != ITEM_ROW)
+			return false;
+	return true;
+}
+
 /* Writes one batch in one transaction. Rows that could not be written are
  * counted on their boots (rows_dropped) and in status: never silently lost. */
 static void store_write_batch(struct store *s, struct store_item *batch, size_t n)
@@ -311,7 +350,20 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		failed = "starting a transaction";
-	for (size_t i = 0; i < n && !failed; i++) {
+	for (size_t i = 0, single_until = 0; i < n && !failed; i++) {
+		if (i >= single_until && rows_follow(batch + i, n - i)) {
+			rc = write_rows(s, batch + i);
+			if (rc == 0) {
+				written += STORE_ROWS_PER_INSERT;
+				i += STORE_ROWS_PER_INSERT - 1;
+				continue;
+			}
+			if (!store_row_error(rc)) {
+				failed = "writing";
+				break;
+			}
+			single_until = i + STORE_ROWS_PER_INSERT;	/* find the bad one */
+		}
 		rc = write_item(s, &batch[i], now);
 		if (rc == 0) {
 			written += batch[i].kind == ITEM_ROW;
@@ -632,6 +684,30 @@ static void store_finalize(struct store *s)
 {
 	for (size_t i = 0; i < STORE_NSTMT; i++)
 		sqlite3_finalize(*store_stmt(s, i));
+	sqlite3_finalize(s->ins_rows);
+}
+
+/* store_sql[0] with STORE_ROWS_PER_INSERT tuples of parameters. */
+static int prepare_rows_insert(struct store *s)
+{
+	const char *values = strstr(store_sql[0], "(?");
+	size_t head = (size_t)(values - store_sql[0]), one = strlen(values);
+	char sql[4096], *p = sql;
+
+	if (head + STORE_ROWS_PER_INSERT * (one + 2) >= sizeof(sql))
+		return SQLITE_TOOBIG;
+	memcpy(p, store_sql[0], head);
+	p += head;
+	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++) {
+		if (k) {
+			memcpy(p, ", ", 2);
+			p += 2;
+		}
+		memcpy(p, values, one);
+		p += one;
+	}
+	*p = 0;
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins_rows, NULL);
 }
 
 /* A boot that has no end after a crash or kill: mark it, with what it logged. */
@@ -662,7 +738,7 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 		rc = -ENOMEM;
 		goto err;
 	}
-	rc = db_open(path, DB_CREATE, &s->db, why, whylen);
+	rc = db_open(path, DB_CREATE | DB_PRIVATE, &s->db, why, whylen);
 	if (rc < 0)
 		goto err;
 	/* WAL + NORMAL: a process crash loses nothing committed. */
@@ -675,6 +751,11 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 			rc = -EIO;
 			goto err;
 		}
+	}
+	if (prepare_rows_insert(s) != SQLITE_OK) {
+		snprintf(why, whylen, "preparing statements on %s: %s", path, sqlite3_errmsg(s->db));
+		rc = -EIO;
+		goto err;
 	}
 	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM boots", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)

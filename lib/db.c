@@ -106,7 +106,8 @@ int db_open(const char *path, int flags, sqlite3 **out, char *why, size_t whylen
 		}
 		close(fd);
 	}
-	rc = sqlite3_open_v2(path, &db, create ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL);
+	rc = sqlite3_open_v2(path, &db, (create ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+			     (flags & DB_PRIVATE ? SQLITE_OPEN_NOMUTEX : 0), NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(why, whylen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);

@@ -19,6 +19,9 @@
  */
 #define DB_CREATE	1
 #define DB_READONLY	2
+/* Only one thread at a time uses the connection: SQLite takes no mutex per
+ * call (SQLITE_OPEN_NOMUTEX), a tenth of the cost of a logged row. */
+#define DB_PRIVATE	4
 int db_open(const char *path, int flags, sqlite3 **out, char *why, size_t whylen);
 void db_close(sqlite3 *db);
 
