@@ -20,14 +20,6 @@
 /* Verdicts of one read are sent with one write; more frames than fit go in
  * the next write. */
 #define SESSION_OUT_CAP		8192
-#define SESSION_ARENA		2048
-
-/* Per-frame bump allocator for protobuf-c: decoding an Access mallocs nothing. */
-struct arena {
-	size_t used;
-	size_t spilled;			/* allocations that went to malloc */
-	uint8_t buf[SESSION_ARENA] __attribute__((aligned(16)));
-};
 
 struct worker {
 	uv_loop_t loop;
@@ -40,8 +32,8 @@ struct worker {
 	struct live_policy *policy;	/* this loop's reference */
 	unsigned sessions;
 	uint64_t frames;		/* frames handled, for --poll */
-	/* A frame is decoded and freed within one callback: one arena per loop. */
-	struct arena arena;
+	/* A frame is decoded and released within one callback: one arena per loop. */
+	struct frame_arena arena;
 };
 
 struct session {
@@ -64,29 +56,6 @@ struct write_req {
 	bool close_after;
 	uint8_t data[];
 };
-
-static void *arena_alloc(void *data, size_t size)
-{
-	struct arena *a = data;
-	size_t n = (size + 15) & ~(size_t)15;
-
-	if (a->used + n <= sizeof(a->buf)) {
-		void *p = a->buf + a->used;
-
-		a->used += n;
-		return p;
-	}
-	a->spilled++;
-	return malloc(size);
-}
-
-static void arena_free(void *data, void *p)
-{
-	struct arena *a = data;
-
-	if ((uint8_t *)p < a->buf || (uint8_t *)p >= a->buf + sizeof(a->buf))
-		free(p);
-}
 
 /* ---- the live policy, per worker ---------------------------------------- */
 
@@ -311,13 +280,11 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 
 static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 {
-	ProtobufCAllocator alloc = { arena_alloc, arena_free, &s->w->arena };
 	Frame *f;
 
 	s->w->frames++;
-	s->w->arena.used = s->w->arena.spilled = 0;
-	f = idsr__v1__frame__unpack(&alloc, len, payload);
-	if (!f || f->body_case == IDSR__V1__FRAME__BODY__NOT_SET) {
+	f = frame_unpack_in(&s->w->arena, payload, len);
+	if (!f) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
 			     "a %zu-byte frame is not a valid idsr.v1.Frame (undecodable protobuf)", len);
 		goto out;
@@ -345,9 +312,7 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 			     frame_body_name(f));
 	}
 out:
-	/* A frame held wholly in the arena needs no walk to free it. */
-	if (f && s->w->arena.spilled)
-		idsr__v1__frame__free_unpacked(f, &alloc);
+	frame_release(&s->w->arena, f);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

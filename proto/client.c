@@ -35,6 +35,7 @@ struct idsr_conn {
 	uint64_t *next_seq;		/* per vCPU */
 	struct frame_reader reader;	/* verdicts arrive here */
 	uint64_t spin_ns;		/* idsr_set_spin: poll this long before blocking */
+	struct frame_arena arena;	/* decoding a Verdict mallocs nothing */
 
 	/* What a reconnect needs: the path and the Hello, copied. */
 	bool reconnect;
@@ -141,7 +142,7 @@ static int connect_unix(const char *path, int *out)
 /* Reads the next frame; an Error frame from the daemon becomes the message. */
 static int recv_frame(struct idsr_conn *c, Frame **out)
 {
-	int rc = frame_recv(c->fd, &c->reader, out);
+	int rc = frame_recv_in(c->fd, &c->reader, &c->arena, out);
 
 	if (rc == -ECONNRESET)
 		return fail(rc, "idsrd closed the connection");
@@ -151,7 +152,7 @@ static int recv_frame(struct idsr_conn *c, Frame **out)
 		return fail(rc, "reading from idsrd: %s", strerror(-rc));
 	if ((*out)->body_case == IDSR__V1__FRAME__BODY_ERROR) {
 		rc = fail(-EPROTO, "idsrd: %s", (*out)->error->message);
-		frame_free(*out);
+		frame_release(&c->arena, *out);
 		*out = NULL;
 	}
 	return rc;
@@ -264,10 +265,10 @@ static int conn_hello(struct idsr_conn *c, uint64_t resume_boot)
 		goto err;
 	c->boot_id = reply->welcome->boot_id;
 	c->replaying = reply->welcome->mode == IDSR__V1__MODE__REPLAY;
-	frame_free(reply);
+	frame_release(&c->arena, reply);
 	return 0;
 err:
-	frame_free(reply);
+	frame_release(&c->arena, reply);
 	close(c->fd);
 	c->fd = -1;
 	return rc;
@@ -412,14 +413,14 @@ static int conn_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_v
 	    reply->verdict->seq != access.seq || reply->verdict->vcpu != access.vcpu) {
 		rc = fail(-EPROTO, "idsrd answered Access (vcpu %u seq %llu) with an unexpected %s",
 			  access.vcpu, (unsigned long long)access.seq, frame_body_name(reply));
-		frame_free(reply);
+		frame_release(&c->arena, reply);
 		return rc;
 	}
 	a->seq = access.seq;
 	c->next_seq[a->vcpu]++;
 	v->undef = reply->verdict->action == IDSR__V1__ACTION__UNDEF;
 	v->value = v->undef ? 0 : reply->verdict->value;
-	frame_free(reply);
+	frame_release(&c->arena, reply);
 	return 0;
 }
 

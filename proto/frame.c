@@ -191,6 +191,52 @@ Frame *frame_unpack(const uint8_t *payload, size_t len)
 	return f;
 }
 
+static void *arena_alloc(void *data, size_t size)
+{
+	struct frame_arena *a = data;
+	size_t n = (size + 15) & ~(size_t)15;
+
+	if (a->used + n <= sizeof(a->buf)) {
+		void *p = a->buf + a->used;
+
+		a->used += n;
+		return p;
+	}
+	a->spilled++;
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *p)
+{
+	struct frame_arena *a = data;
+
+	if ((uint8_t *)p < a->buf || (uint8_t *)p >= a->buf + sizeof(a->buf))
+		free(p);
+}
+
+Frame *frame_unpack_in(struct frame_arena *a, const uint8_t *payload, size_t len)
+{
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, a };
+	Frame *f;
+
+	a->used = a->spilled = 0;
+	f = idsr__v1__frame__unpack(&alloc, len, payload);
+	if (f && f->body_case == IDSR__V1__FRAME__BODY__NOT_SET) {
+		frame_release(a, f);
+		return NULL;
+	}
+	return f;
+}
+
+void frame_release(struct frame_arena *a, Frame *f)
+{
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, a };
+
+	/* A frame held wholly in the arena needs no walk to free it. */
+	if (f && a->spilled)
+		idsr__v1__frame__free_unpacked(f, &alloc);
+}
+
 void frame_free(Frame *f)
 {
 	if (f)
@@ -242,6 +288,11 @@ int frame_send(int fd, const Frame *f)
 
 int frame_recv(int fd, struct frame_reader *r, Frame **out)
 {
+	return frame_recv_in(fd, r, NULL, out);
+}
+
+int frame_recv_in(int fd, struct frame_reader *r, struct frame_arena *a, Frame **out)
+{
 	const uint8_t *payload;
 	size_t len;
 	int rc;
@@ -266,6 +317,6 @@ int frame_recv(int fd, struct frame_reader *r, Frame **out)
 			return -ECONNRESET;
 		frame_reader_commit(r, (size_t)got);
 	}
-	*out = frame_unpack(payload, len);
+	*out = a ? frame_unpack_in(a, payload, len) : frame_unpack(payload, len);
 	return *out ? 0 : -EBADMSG;
 }

@@ -51,9 +51,24 @@ void frame_free(Frame *f);
 /* Name of a frame's body ("hello", "access", …) for messages. */
 const char *frame_body_name(const Frame *f);
 
+/* Decoding without malloc, for the trap path: protobuf-c allocates from a
+ * bump arena reset for each frame, and falls back to malloc past its size. */
+#define FRAME_ARENA		2048
+struct frame_arena {
+	size_t used;
+	size_t spilled;			/* allocations that went to malloc */
+	uint8_t buf[FRAME_ARENA] __attribute__((aligned(16)));
+};
+/* Like frame_unpack, into a (which then holds only this frame). */
+Frame *frame_unpack_in(struct frame_arena *a, const uint8_t *payload, size_t len);
+/* Frees what of f is not in a (usually nothing). */
+void frame_release(struct frame_arena *a, Frame *f);
+
 /* Blocking helpers for clients (fd in blocking mode). Return 0 or -errno;
  * frame_recv gives -ECONNRESET at EOF, -EBADMSG for a bad frame. */
 int frame_send(int fd, const Frame *f);
 int frame_recv(int fd, struct frame_reader *r, Frame **out);
+/* frame_recv decoding into a; release the frame with frame_release. */
+int frame_recv_in(int fd, struct frame_reader *r, struct frame_arena *a, Frame **out);
 
 #endif
