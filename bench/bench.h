@@ -424,7 +424,7 @@ static inline void bench_write_file(const char *path, const char *text)
 static inline void bench_daemon_start(struct bench_daemon *d, const char *dir, const char *const *extra)
 {
 	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-	char exe[512];
+	char exe[512], more[512];
 	const char *argv[32];
 	int argc = 0;
 
@@ -453,8 +453,12 @@ static inline void bench_daemon_start(struct bench_daemon *d, const char *dir, c
 	argv[argc++] = d->db;
 	argv[argc++] = "--policy";
 	argv[argc++] = d->policy;
-	for (; extra && *extra && argc < 30; extra++)
+	for (; extra && *extra && argc < 24; extra++)
 		argv[argc++] = *extra;
+	/* BENCH_IDSRD_ARGS: more options for every idsrd, e.g. "--workers 1". */
+	snprintf(more, sizeof(more), "%s", getenv("BENCH_IDSRD_ARGS") ? getenv("BENCH_IDSRD_ARGS") : "");
+	for (char *save, *w = strtok_r(more, " ", &save); w && argc < 31; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
 	argv[argc] = NULL;
 	d->pid = fork();
 	if (d->pid < 0)
