@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* AArch32 vCPUs (ARM state): set-up, and the cp15 MRC/MCR/MRRC/MCRR decode that forwards the IDSR space. */
+/* AArch32 vCPUs (ARM and Thumb-2): set-up, and the cp15 MRC/MCR/MRRC/MCRR decode that forwards the IDSR space. */
 #include <errno.h>
 
 #include "encoding.h"
@@ -82,33 +82,67 @@ static void a32_apply_read(uc_engine *uc, uint32_t insn, bool wide, uint64_t val
 	}
 }
 
+bool a32_thumb(uc_engine *uc)
+{
+	uint32_t cpsr = 0;
+
+	uc_reg_read(uc, UC_ARM_REG_CPSR, &cpsr);
+	return cpsr & A32_CPSR_T;
+}
+
+/* A coprocessor 15 register transfer, not the unconditional MCR2/MRC2 space. */
+static bool a32_is_cp15(uint32_t insn)
+{
+	return (A32_IS_MCR_MRC(insn) || A32_IS_MCRR_MRRC(insn)) && A32_FIELD(insn, 8, 4) == 15 &&
+	       insn >> 28 != 0xf;
+}
+
+/* ARM DDI 0406C A2.5.2: ITSTATE is CPSR[15:10]:CPSR[26:25]; non-zero low
+ * bits mean the instruction is inside an IT block. */
+static bool a32_in_it_block(uint32_t cpsr)
+{
+	return (((cpsr >> 8) & 0xfc) | ((cpsr >> 25) & 3)) & 0xf;
+}
+
 /*
  * Unicorn has no MRC/MCR instruction hook, and QEMU answers part of the
  * cp15 IDSR space itself at PL1 without trapping, so every instruction is
  * looked at before it runs (UC_HOOK_CODE) and the IDSR ones are emulated
- * here: writing PC from the hook skips the instruction.
+ * here: writing PC from the hook skips the instruction. Thumb-2's 32-bit
+ * MCR/MRC/MCRR/MRRC have the ARM layout once their halfwords are swapped
+ * (the first one, in the high bits, has 1110 where ARM has the condition).
  */
 static void a32_code(uc_engine *uc, uint64_t address, uint32_t size, void *data)
 {
 	struct vcpu *v = data;
 	struct idsr_verdict verdict;
-	uint32_t insn, cpsr = 0, key, next;
-	bool wide, is_write;
+	uint32_t raw, insn, cpsr = 0, key, next;
+	bool wide, is_write, thumb;
 	uint64_t value = 0;
 
-	if (size != 4 || !mem_read32(v->mem, address, &insn))
+	if (size != 4 || !mem_read32(v->mem, address, &raw))
+		return;
+	if (!a32_is_cp15(raw) && !a32_is_cp15(raw << 16 | raw >> 16))
+		return;		/* the fast path: no register read */
+	uc_reg_read(uc, UC_ARM_REG_CPSR, &cpsr);
+	thumb = cpsr & A32_CPSR_T;
+	insn = thumb ? raw << 16 | raw >> 16 : raw;
+	if (!a32_is_cp15(insn))
 		return;
 	wide = A32_IS_MCRR_MRRC(insn);
-	if ((!wide && !A32_IS_MCR_MRC(insn)) || A32_FIELD(insn, 8, 4) != 15 || insn >> 28 == 0xf)
-		return;
 	key = wide ? enc_a32_wide(15, A32_FIELD(insn, 4, 4), A32_FIELD(insn, 0, 4))
 		   : enc_a32(15, A32_FIELD(insn, 21, 3), A32_FIELD(insn, 16, 4), A32_FIELD(insn, 0, 4),
 			     A32_FIELD(insn, 5, 3));
 	if (!enc_is_idsr(key))
 		return;
-	uc_reg_read(uc, UC_ARM_REG_CPSR, &cpsr);
-	if ((cpsr & A32_CPSR_T) || !a32_cond_passed(cpsr, insn >> 28))
-		return;		/* Thumb is not decoded; a failed condition is a NOP */
+	if (thumb && a32_in_it_block(cpsr)) {
+		/* skipping it by a PC write would not advance ITSTATE */
+		vcpu_stop_at(v, address, "IDSR access inside a Thumb IT block at PC 0x%llx: not supported "
+			     "by the reference VMM", (unsigned long long)address);
+		return;
+	}
+	if (!thumb && !a32_cond_passed(cpsr, insn >> 28))
+		return;		/* a failed condition is a NOP */
 	is_write = !(insn & (1u << 20));
 	if (is_write)
 		value = wide ? (uint64_t)a32_get(uc, A32_FIELD(insn, 16, 4)) << 32 | a32_get(uc, A32_FIELD(insn, 12, 4))
@@ -124,7 +158,7 @@ static void a32_code(uc_engine *uc, uint64_t address, uint32_t size, void *data)
 	}
 	if (!is_write)
 		a32_apply_read(uc, insn, wide, verdict.value);
-	next = (uint32_t)address + 4;
+	next = ((uint32_t)address + 4) | thumb;	/* PC bit 0 keeps the Thumb state */
 	uc_reg_write(uc, UC_ARM_REG_PC, &next);
 }
 

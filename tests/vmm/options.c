@@ -19,7 +19,7 @@ static const char opts_usage[] =
 	"  --vcpus N             number of vCPUs, 1-64 (default 1); x0/r0 = vCPU index\n"
 	"  --base ADDR           load address and entry point (default 0x40000000)\n"
 	"  --mem MIB             guest RAM in MiB, shared by all vCPUs (default 64)\n"
-	"  --aarch32             the guest is AArch32 (ARM state) code\n"
+	"  --aarch32             the guest is AArch32 code, entered in ARM state (Thumb-2 is decoded too)\n"
 	"  --el0                 enter the guest at EL0 (AArch32: USR mode)\n"
 	"  --vm NAME             VM name sent to idsrd (default: the guest file's name, no .bin)\n"
 	"  --kernel STR          guest kernel description sent to idsrd (default: as --vm)\n"

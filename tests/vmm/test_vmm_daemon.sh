@@ -92,6 +92,13 @@ check "a32_cp15 rows" "0|0|$(k 0 15 0 0)|+0x14|1|0|0x10|emulate
 0|5|$(kw 0 15)|+0x38|1|0|0x1122334455667788|emulate
 0|6|$(kw 1 15)|+0x40|1|1|0x1122334455667789|emulate" "$(rows $(boot_of))"
 check_regs a32_cp15 "$T/r.json" 0 r1=0x00000050 r8=0x55667789 r9=0x11223344 r10=0x00000001 accesses=7
+check_rc "a32_thumb through idsrd" 0 "$VMM" --aarch32 --regs-out "$T/r.json" "$G/a32_thumb.bin"
+check "a32_thumb rows: Thumb-2 encodings, the same keys" "0|0|$(k 0 15 0 0)|+0x14|1|0|0x10|emulate
+0|1|$(k 0 15 0 0)|+0x1c|1|1|0x50|emulate
+0|2|$(k 1 9 0 2)|+0x20|1|0|0x0|emulate
+0|3|$(kw 0 15)|+0x24|1|0|0x1122334455667788|emulate
+0|4|$(kw 1 15)|+0x2c|1|1|0x1122334455667789|emulate" "$(rows $(boot_of))"
+check_regs a32_thumb "$T/r.json" 0 r1=0x00000050 r8=0x55667789 r9=0x11223344 r10=0x00000001
 check_rc "a32_el0 through idsrd" 0 "$VMM" --aarch32 --regs-out "$T/r.json" "$G/a32_el0.bin"
 check "a32_el0 rows: USR mode is el 0, UNDEF" "0|0|$(k 0 15 0 0)|+0x24|0|0|0x0|undef
 0|1|$(kw 0 15)|+0x2c|0|1|0xa5000000a5|undef" "$(rows $(boot_of))"

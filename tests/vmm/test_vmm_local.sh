@@ -57,6 +57,12 @@ lr=$(printf '0x%08x' $((0x$(awk '$3 == "undefined_insn" { print $1 }' "$G/a32_cp
 check_regs a32_cp15 "$T/r.json" 0 r1=0x00000040 r2=0x412fc0f1 r3=0x00000001 r5=0x00000000 r6=0x00000001 \
 	r8=0x00000001 r9=0x00000000 r10=0x00000001 r11=$lr cpsr=0x000001d3 accesses=7 undefs=0
 
+check_rc "a32_thumb" 0 "$VMM" --local raz --aarch32 --regs-out "$T/r.json" "$G/a32_thumb.bin"
+udf=$(awk '$3 == "thumb_udf" { print $1 }' "$G/a32_thumb.map")
+# r6: the IT block skipped its mov; r12: the UNDEF's LR is the 16-bit udf + 2; cpsr: Thumb, SVC
+check_regs a32_thumb "$T/r.json" 0 r1=0x00000040 r6=0x00000001 r8=0x00000001 r10=0x00000001 \
+	r12=$(printf '0x%08x' $((0x$udf + 2))) r15=$(printf '0x%08x' $((0x$udf + 2))) cpsr=0x000001f3 accesses=5 halted=true
+
 check_rc "a32_el0 from SVC: UNDEFs reach its vector" 0 "$VMM" --local raz --aarch32 --regs-out "$T/r.json" "$G/a32_el0.bin"
 check_regs a32_el0 "$T/r.json" 0 r1=0x0000005a r10=0x00000002 accesses=2 undefs=2
 check_rc "a32_el0 --el0 --undef skip" 0 "$VMM" --local raz --aarch32 --el0 --undef skip --regs-out "$T/r.json" "$G/a32_el0.bin"

@@ -14,7 +14,8 @@
 #define A64_PSTATE_EL1H_DAIF	0x3c5u	/* EL1h, D, A, I and F masked */
 
 /* AArch32 (ARM DDI 0406C B1.8; KVM prepare_fault32): UND mode, LR = PC + 4
- * in ARM state, vector VBAR + 4 (or 0xffff0004 with SCTLR.V). */
+ * in ARM state, + 2 in Thumb, vector VBAR + 4 (or 0xffff0004 with SCTLR.V),
+ * entered in ARM state (SCTLR.TE is taken as 0). */
 #define A32_MODE_MASK	0x1fu
 #define A32_MODE_UND	0x1bu
 #define A32_CPSR_I	(1u << 7)
@@ -125,19 +126,22 @@ static uint32_t undef_a32_cp15(uc_engine *uc, unsigned crn)
 
 bool undef_a32(struct vcpu *v, uint64_t pc, bool verdict)
 {
-	uint32_t cpsr = 0, new_cpsr, lr, vec, next = (uint32_t)pc + 4;
 	enum undef_mode mode = undef_choice(v, verdict);
+	uint32_t cpsr = 0, new_cpsr, lr, vec, next;
+	bool thumb;
 
 	if (mode == UNDEF_STOP)
 		return undef_stop(v, pc);
+	uc_reg_read(v->uc, UC_ARM_REG_CPSR, &cpsr);
+	thumb = cpsr & A32_CPSR_T;
 	if (mode == UNDEF_SKIP) {
+		next = ((uint32_t)pc + 4) | thumb;	/* IDSR accesses are 32-bit in Thumb too */
 		uc_reg_write(v->uc, UC_ARM_REG_PC, &next);
 		return true;
 	}
-	uc_reg_read(v->uc, UC_ARM_REG_CPSR, &cpsr);
 	vec = (undef_a32_cp15(v->uc, 1) & A32_SCTLR_V) ? 0xffff0000u : undef_a32_cp15(v->uc, 12);
 	vec += 4;
-	lr = (uint32_t)pc + 4;
+	lr = (uint32_t)pc + (thumb ? 2 : 4);	/* KVM's return_offsets[UND] */
 	new_cpsr = (cpsr & ~(A32_MODE_MASK | A32_CPSR_T | A32_CPSR_J | A32_CPSR_IT)) | A32_MODE_UND | A32_CPSR_I;
 	/* Writing CPSR switches the register bank: SPSR and LR below are UND's. */
 	uc_reg_write(v->uc, UC_ARM_REG_CPSR, &new_cpsr);

@@ -71,6 +71,7 @@ static bool vcpu_mem_fault(uc_engine *uc, uc_mem_type type, uint64_t address, in
 enum { VCPU_EXCP_UDEF = 1, VCPU_EXCP_SWI = 2, VCPU_EXCP_BKPT = 7, VCPU_EXCP_HVC = 11, VCPU_EXCP_SMC = 13 };
 #define VCPU_A64_BRK0	0xd4200000u	/* brk #0 */
 #define VCPU_A32_BKPT0	0xe1200070u	/* bkpt #0 */
+#define VCPU_T32_BKPT0	0xbe00u		/* bkpt #0, Thumb */
 
 /* Guest exceptions: Unicorn reports them here and never delivers them. */
 static void vcpu_intr(uc_engine *uc, uint32_t intno, void *data)
@@ -95,6 +96,8 @@ static void vcpu_intr(uc_engine *uc, uint32_t intno, void *data)
 			break;
 		}
 		mem_read32(v->mem, pc, &insn);
+		if (a32 && a32_thumb(uc))
+			insn = (insn & 0xffff) == VCPU_T32_BKPT0 ? VCPU_A32_BKPT0 : insn;
 		if (insn == (a32 ? VCPU_A32_BKPT0 : VCPU_A64_BRK0))
 			vcpu_halt(v);
 		else if (a32)

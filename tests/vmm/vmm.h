@@ -122,6 +122,7 @@ uint64_t a64_pc(uc_engine *uc);
 
 /* a32.c: AArch32 set-up and the cp15 decode. */
 extern const uc_arm_reg a32_regs[16];	/* r0-r15 */
+bool a32_thumb(uc_engine *uc);		/* CPSR.T */
 int a32_setup(struct vcpu *v, uint64_t *entry);
 uint64_t a32_pc(uc_engine *uc);
 bool a32_cond_passed(uint32_t cpsr, unsigned cond);
