@@ -29,17 +29,4 @@ undefined_insn:
 	udf	#0
 	bkpt	#0
 
-	.balign 32
-vectors:
-	b	.				@ reset
-	b	und_handler			@ undefined instruction
-	b	.				@ svc
-	b	.				@ prefetch abort
-	b	.				@ data abort
-	b	.
-	b	.				@ irq
-	b	.				@ fiq
-und_handler:
-	add	r10, r10, #1
-	mov	r11, lr
-	movs	pc, lr
+	.include "a32_vectors.inc"

@@ -22,13 +22,4 @@ user:
 	mcrr	p15, 0, r3, r3, c15		@ UNDEF at PL0
 	bkpt	#0
 
-	.balign 32
-vectors:
-	b	.
-	b	und_handler
-	.rept 6
-	b	.
-	.endr
-und_handler:
-	add	r10, r10, #1
-	movs	pc, lr
+	.include "a32_vectors.inc"

@@ -32,15 +32,4 @@ thumb_udf:
 	udf	#0				@ 16-bit
 	bkpt	#0
 
-	.arm
-	.balign 32
-vectors:
-	b	.
-	b	und_handler
-	.rept 6
-	b	.
-	.endr
-und_handler:
-	add	r10, r10, #1
-	mov	r12, lr
-	movs	pc, lr				@ back to Thumb, after the 16-bit udf
+	.include "a32_vectors.inc"

@@ -34,18 +34,20 @@ guests: $(GUEST_OUT)
 # which toolchain a guest needs, by name
 guest_prefix = $(if $(filter a32_%,$(1)),$(A32_PREFIX),$(A64_PREFIX))
 
-$(GUEST_DIR)/%.o: tests/guests/%.S tests/guests/guests.mk
+GUEST_INC := $(wildcard tests/guests/*.inc)
+
+$(GUEST_DIR)/%.o: tests/guests/%.S tests/guests/guests.mk $(GUEST_INC)
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $<"
 	$(Q)command -v $(call guest_prefix,$*)as >/dev/null || { echo "$(call guest_prefix,$*)as not found:" \
 	    "install binutils-aarch64-linux-gnu and binutils-arm-linux-gnueabihf (make deps)" >&2; exit 1; }
-	$(Q)$(call guest_prefix,$*)as $($*_DEFS) -o $@ $<
+	$(Q)$(call guest_prefix,$*)as -I tests/guests $($*_DEFS) -o $@ $<
 
 define guest_variant_rule
-$(GUEST_DIR)/$(1).o: tests/guests/$($(1)_FROM).S tests/guests/guests.mk
+$(GUEST_DIR)/$(1).o: tests/guests/$($(1)_FROM).S tests/guests/guests.mk $(GUEST_INC)
 	@mkdir -p $$(dir $$@)
 	@echo "  GUEST   $$< ($(1))"
-	$$(Q)$(A64_PREFIX)as $($(1)_DEFS) -o $$@ $$<
+	$$(Q)$(A64_PREFIX)as -I tests/guests $($(1)_DEFS) -o $$@ $$<
 endef
 $(foreach v,$(GUEST_VARIANTS),$(eval $(call guest_variant_rule,$(v))))
 

@@ -55,7 +55,7 @@ check_rc "a32_cp15" 0 "$VMM" --local raz --aarch32 --regs-out "$T/r.json" "$G/a3
 lr=$(printf '0x%08x' $((0x$(awk '$3 == "undefined_insn" { print $1 }' "$G/a32_cp15.map") + 4)))
 # r2: MIDR of the Cortex-A15 model runs natively; r6: the failed mrceq left it alone
 check_regs a32_cp15 "$T/r.json" 0 r1=0x00000040 r2=0x412fc0f1 r3=0x00000001 r5=0x00000000 r6=0x00000001 \
-	r8=0x00000001 r9=0x00000000 r10=0x00000001 r11=$lr cpsr=0x000001d3 accesses=7 undefs=0
+	r8=0x00000001 r9=0x00000000 r10=0x00000001 r12=$lr cpsr=0x000001d3 accesses=7 undefs=0
 
 check_rc "a32_thumb" 0 "$VMM" --local raz --aarch32 --regs-out "$T/r.json" "$G/a32_thumb.bin"
 udf=$(awk '$3 == "thumb_udf" { print $1 }' "$G/a32_thumb.map")
