@@ -36,11 +36,10 @@ int fwd_connect(struct vcpu *v, const uint8_t *instance, size_t instance_len)
 
 /* The in-process answer: what idsrd would say under a `* raz-wi' policy,
  * keeping its built-in rule that an access from EL0 is UNDEF. */
-static void fwd_local_raz(struct vcpu *v, unsigned el, struct idsr_verdict *verdict)
+static void fwd_local_raz(unsigned el, struct idsr_verdict *verdict)
 {
 	verdict->undef = el == 0;
 	verdict->value = 0;
-	v->local_seq++;
 }
 
 int fwd_access(struct vcpu *v, uint32_t key, uint64_t pc, unsigned el, bool is_write,
@@ -53,7 +52,7 @@ int fwd_access(struct vcpu *v, uint32_t key, uint64_t pc, unsigned el, bool is_w
 	int ret;
 
 	if (!v->conn) {
-		fwd_local_raz(v, el, verdict);
+		fwd_local_raz(el, verdict);
 	} else {
 		ret = idsr_access(v->conn, &a, verdict);
 		if (ret < 0)

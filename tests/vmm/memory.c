@@ -52,7 +52,6 @@ int mem_load(const struct vmm_opts *o, struct vmm_mem *m)
 		mem_free(m);
 		goto out;
 	}
-	m->image_len = (size_t)n;
 	ret = 0;
 out:
 	close(fd);

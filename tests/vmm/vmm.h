@@ -50,7 +50,6 @@ struct vmm_mem {
 	uint8_t *ram;
 	size_t size;
 	uint64_t base;
-	size_t image_len;
 };
 
 enum vcpu_state {
@@ -68,7 +67,6 @@ struct vcpu {
 	pthread_t thread;
 	enum vcpu_state state;
 	char why[320];
-	uint64_t local_seq;		/* --local raz numbers accesses itself */
 	uint64_t accesses;		/* IDSR accesses forwarded */
 	uint64_t undefs;		/* ... of which answered UNDEF */
 	uint64_t vector_pc;		/* where the last injected UNDEF went */
