@@ -21,6 +21,7 @@ static const struct {
 	{ "decode", decode_main, "Translates a packed key, encoding or register name" },
 	{ "diff", diff_main, "Aligns two boots and shows the accesses added, removed or changed" },
 	{ "policy", policy_main, "Shows, loads, changes or checks the live policy" },
+	{ "replay", replay_main, "Answers the next boot from a recorded one; names the first divergence" },
 };
 
 static void usage(FILE *f)

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "log.h"
 #include "regnames.h"
+#include "replayer.h"
 
 static char *boot_strdup(const char *s)
 {
@@ -141,6 +142,7 @@ static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *p
 		.peer_gid = peer->gid,
 		.peer_pid = peer->pid,
 	};
+	replayer_attach(b, b->vm_name, sb.slide, &sb);
 	store_boot_begin(idsrd->store, &sb);
 	store_boot_policy(idsrd->store, b->id, policy_hash(lp->policy), b->start_ns);
 	daemon_policy_put(lp);
@@ -328,6 +330,7 @@ out:
 
 static void boot_end(struct boot *b)
 {
+	replayer_boot_end(b, b->end_reason ? b->end_reason : "eof");
 	struct store_boot_end e = {
 		.id = b->id,
 		.end_ns = db_now_ns(),

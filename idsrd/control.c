@@ -14,6 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "policy_ctl.h"
+#include "replayer.h"
 #include "subscribe.h"
 
 /* Supplementary groups of a peer that are looked at (more are ignored). */
@@ -209,6 +210,44 @@ static void control_status(struct control_client *c)
 	daemon_policy_put(lp);
 }
 
+/* ReplayArm, ReplayDisarm, ReplayWatch: the work is replayer.c's. */
+static void control_replay(struct control_client *c, const Idsr__V1__ControlRequest *req)
+{
+	Idsr__V1__ControlReply r = IDSR__V1__CONTROL_REPLY__INIT;
+	const Idsr__V1__ReplayArm *arm = req->replay_arm;
+	char why[512];
+	uint64_t arm_id = 0;
+	int rc;
+
+	if (req->req_case != IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_WATCH && !control_is_admin(c)) {
+		control_fail(c, "a replay answers the next boot of any user, so only root, idsrd's user or "
+			     "the admin group (--admin-group) may arm or disarm one");
+		return;
+	}
+	switch (req->req_case) {
+	case IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_ARM:
+		rc = replayer_arm(arm->trace_path, (int64_t)arm->boot_id, arm->lenient, arm->vm_name, c,
+				  &arm_id, why, sizeof(why));
+		break;
+	case IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_DISARM:
+		rc = replayer_disarm(why, sizeof(why));
+		break;
+	default:
+		/* Watch answers with progress replies of its own. */
+		rc = replayer_watch(c, req->replay_watch->arm_id, why, sizeof(why));
+		if (rc == 0)
+			return;
+	}
+	if (rc < 0) {
+		control_fail(c, why);
+		return;
+	}
+	r.ok = true;
+	r.arm_id = arm_id;
+	r.message = (char *)(arm_id ? "armed" : "disarmed");
+	control_reply(c, &r);
+}
+
 static void control_request(struct control_client *c, const Idsr__V1__ControlRequest *req)
 {
 	if (req->protocol != IDSR_PROTOCOL_VERSION) {
@@ -229,6 +268,11 @@ static void control_request(struct control_client *c, const Idsr__V1__ControlReq
 	case IDSR__V1__CONTROL_REQUEST__REQ_POLICY:
 		policy_ctl_request(c, req->policy);
 		break;
+	case IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_ARM:
+	case IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_DISARM:
+	case IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_WATCH:
+		control_replay(c, req);
+		break;
 	default:
 		control_fail(c, "this request is not supported by this idsrd");
 	}
@@ -239,6 +283,7 @@ static void on_client_closed(uv_handle_t *h)
 	struct control_client *c = (struct control_client *)h;
 
 	subscribe_drop(c);
+	replayer_client_gone(c);
 	frame_reader_free(&c->reader);
 	free(c);
 }

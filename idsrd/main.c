@@ -22,6 +22,7 @@
 #include "db.h"
 #include "log.h"
 #include "paths.h"
+#include "replayer.h"
 
 static const char usage_text[] =
 	"Usage: idsrd [options]\n"
@@ -54,6 +55,7 @@ static const char usage_text[] =
 	"  --admin-group GROUP   members may see and change every user's boots and the\n"
 	"                        policy through the control socket (root and idsrd's own\n"
 	"                        user always may; others only their own boots)\n"
+	"  --replay TRACE[:BOOT] answer the first boot from a recorded one (strict)\n"
 	"  --foreground          stay in the foreground (idsrd never forks; accepted for scripts)\n"
 	"  -h, --help            this text\n"
 	"  --version             print the version\n"
@@ -458,6 +460,25 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (uv_is_active((uv_handle_t *)&watchdog))
 		uv_close((uv_handle_t *)&watchdog, NULL);
 	control_stop();
+	replayer_stop();
+}
+
+/* idsrd --replay TRACE[:BOOT]: the first boot is answered from the recording. */
+static int replay_at_start(const char *ref)
+{
+	char path[4096], why[512];
+	uint64_t arm_id;
+	int64_t boot_id;
+	int rc;
+
+	if (db_parse_boot_ref(ref, path, sizeof(path), &boot_id) < 0) {
+		log_err("--replay: `%s' is not a boot reference (TRACE.db or TRACE.db:BOOT_ID)", ref);
+		return -EINVAL;
+	}
+	rc = replayer_arm(path, boot_id, false, "", NULL, &arm_id, why, sizeof(why));
+	if (rc < 0)
+		log_err("--replay: %s", why);
+	return rc;
 }
 
 static void config_defaults(struct daemon_config *cfg, char bufs[3][4096])
@@ -578,6 +599,9 @@ int main(int argc, char **argv)
 		log_err("cannot start the worker threads: %s", strerror(-err));
 		goto out_store;
 	}
+	replayer_start(d.loop);
+	if (d.cfg.replay_ref && replay_at_start(d.cfg.replay_ref) < 0)
+		goto out_server;
 	if (control_start(d.loop, control_fd) < 0) {
 		log_err("cannot serve the control socket %s", d.cfg.control_path);
 		goto out_server;
@@ -601,6 +625,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out_server:
 	server_stop(&d);
+	replayer_stop();
+	replayer_cleanup();
 out_store:
 	store_close(d.store);	/* flushes every queued row */
 	if (rc == 0)

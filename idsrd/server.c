@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "db.h"
 #include "log.h"
+#include "replayer.h"
 #include "server.h"
 #include "subscribe.h"
 
@@ -251,7 +252,10 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		.key = a->key, .vcpu = a->vcpu, .pc = a->pc, .el = (uint8_t)a->el,
 		.is_write = a->is_write, .value = a->value,
 	};
-	policy_decide(worker_policy(s->w), b->state, &pa, &pv);
+	if (b->replay)
+		replayer_answer(b, worker_policy(s->w), &pa, a->seq, &pv);
+	else
+		policy_decide(worker_policy(s->w), b->state, &pa, &pv);
 
 	row = (struct store_row){
 		.boot_id = b->id, .ts_ns = db_now_ns(), .seq = a->seq, .pc = a->pc,

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* What the two halves of idsrctl replay share: the offline check against a policy. */
+#ifndef IDSR_CLI_REPLAY_H
+#define IDSR_CLI_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Runs the recorded boot ref (boot_id, if not 0, wins) through the policy
+ * file and lists where its answers differ. CLI_OK, CLI_DIFFERENT or CLI_ERROR. */
+int replay_against(const char *ref, int64_t boot_id, const char *policy_path, bool json);
+
+#endif
