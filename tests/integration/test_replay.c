@@ -38,6 +38,8 @@ static const char fixed_policy_text[] =
 	"*                   undef\n";
 
 static struct harness h;
+/* Every vCPU connects before any runs, as a VMM does: the boot lasts until the last one leaves. */
+static pthread_barrier_t connected;
 
 enum change { SAME, INSERT, REMOVE, OTHER_REG, OTHER_VALUE, STOP_EARLY, RUN_LONGER };
 
@@ -117,7 +119,10 @@ static void *guest_vcpu(void *arg)
 	uint32_t steps = STEPS;
 	struct idsr_conn *c;
 
-	if (idsr_connect(h.sock, &hello, &c) < 0) {
+	int rc = idsr_connect(h.sock, &hello, &c);
+
+	pthread_barrier_wait(&connected);
+	if (rc < 0) {
 		fprintf(stderr, "# vCPU %u connect: %s\n", r->vcpu, idsr_last_error());
 		r->failed++;
 		return NULL;
@@ -173,14 +178,18 @@ static int64_t run_guest(const struct guest *g, struct vcpu_result res[VCPUS], b
 	struct vcpu_run r[VCPUS];
 
 	instance[15] = ++counter;
-	for (uint32_t v = 0; v < VCPUS; v++) {
+	pthread_barrier_init(&connected, NULL, VCPUS);
+	for (uint32_t v = 0; v < VCPUS; v++)
 		r[v] = (struct vcpu_run){ .g = g, .instance = instance, .vcpu = v };
-		/* A replay starts its vCPUs in the other order. */
-		pthread_create(&t[g->jitter ? VCPUS - 1 - v : v], NULL, guest_vcpu,
-			       &r[g->jitter ? VCPUS - 1 - v : v]);
+	for (uint32_t v = 0; v < VCPUS; v++) {
+		/* A jittered run starts its vCPUs in the other order. */
+		uint32_t i = g->jitter ? VCPUS - 1 - v : v;
+
+		pthread_create(&t[i], NULL, guest_vcpu, &r[i]);
 	}
 	for (uint32_t v = 0; v < VCPUS; v++)
 		pthread_join(t[v], NULL);
+	pthread_barrier_destroy(&connected);
 	for (uint32_t v = 0; v < VCPUS; v++) {
 		assert_int_equal(r[v].failed, 0);
 		assert_int_equal(r[v].boot_id, r[0].boot_id);
