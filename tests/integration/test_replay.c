@@ -498,7 +498,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(idsrctl_run(&cr, (const char *[]){ missing, NULL }), 2);
 	assert_contains(slurp(cr.err), "No such file or directory: give the path of a trace database");
 	assert_int_equal(idsrctl_run(&cr, (const char *[]){ newer, NULL }), 2);
-	assert_contains(slurp(cr.err), "has schema version 99, newer than this build reads (1): use a newer idsrctl");
+	assert_contains(slurp(cr.err), "has schema version 99, newer than this build reads");
 	snprintf(ref, sizeof(ref), "%s:9999", h.db);
 	assert_int_equal(idsrctl_run(&cr, (const char *[]){ ref, NULL }), 2);
 	assert_contains(slurp(cr.err), "9999");
