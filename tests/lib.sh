@@ -37,11 +37,12 @@ check_match() {
 
 # start_daemon [ARGS...]: idsrd on $T/vmm.sock, $T/ctl.sock, $T/trace.db
 start_daemon() {
-	"$B/idsrd" --socket "$T/vmm.sock" --control "$T/ctl.sock" --db "$T/trace.db" --foreground "$@" \
+	# shellcheck disable=SC2086 # IDSRD_WRAPPER: words (scripts/valgrind.sh)
+	${IDSRD_WRAPPER:-} "$B/idsrd" --socket "$T/vmm.sock" --control "$T/ctl.sock" --db "$T/trace.db" --foreground "$@" \
 		2>>"$T/idsrd.log" &
 	DAEMON_PID=$!
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 $([ -n "${IDSRD_WRAPPER:-}" ] && echo 1200 || echo 200)); do
 		[ -S "$T/vmm.sock" ] && [ -S "$T/ctl.sock" ] && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || { echo "# idsrd died:"; sed 's/^/# /' "$T/idsrd.log"; return 1; }
 		sleep 0.05

@@ -95,11 +95,18 @@ fail:
 /* Starts idsrd with the harness's paths plus extra (NULL-terminated) args. */
 static inline int harness_start(struct harness *h, const char *const *extra)
 {
-	char bin[256];
-	const char *argv[32];
-	int n = 0;
+	char bin[256], wrapper[512] = "";
+	const char *argv[48];
+	const char *wrap = getenv("IDSRD_WRAPPER");
+	int n = 0, tries = wrap && *wrap ? 6000 : 400;
 
 	snprintf(bin, sizeof(bin), "%s/idsrd", harness_build());
+	/* IDSRD_WRAPPER="valgrind --flags": idsrd runs under it (scripts/valgrind.sh) */
+	if (wrap && *wrap) {
+		snprintf(wrapper, sizeof(wrapper), "%s", wrap);
+		for (char *w = strtok(wrapper, " \t\n"); w && n < 16; w = strtok(NULL, " \t\n"))
+			argv[n++] = w;
+	}
 	argv[n++] = bin;
 	argv[n++] = "--socket"; argv[n++] = h->sock;
 	argv[n++] = "--control"; argv[n++] = h->ctl;
@@ -109,7 +116,7 @@ static inline int harness_start(struct harness *h, const char *const *extra)
 		argv[n++] = "--policy";
 		argv[n++] = h->policy;
 	}
-	for (; extra && *extra && n < 31; extra++)
+	for (; extra && *extra && n < 47; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 	h->pid = fork();
@@ -118,10 +125,10 @@ static inline int harness_start(struct harness *h, const char *const *extra)
 
 		if (fd >= 0)
 			dup2(fd, 2);
-		execv(bin, (char **)argv);
+		execvp(argv[0], (char **)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < tries; i++) {
 		int status;
 
 		/* Sockets left by a killed idsrd exist but refuse: wait for a live one. */

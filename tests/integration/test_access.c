@@ -196,6 +196,8 @@ static int child_resume(int out, void *arg)
 		return 1;
 	dprintf(out, "%s", reply->body_case == IDSR__V1__FRAME__BODY_ERROR ? reply->error->message : "welcome");
 	frame_free(reply);
+	frame_reader_free(&r);
+	close(fd);
 	return 0;
 }
 

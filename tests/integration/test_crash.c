@@ -188,6 +188,7 @@ static long long assert_rows_intact(const struct vm *vm)
 static void test_kill9(void **state)
 {
 	long long worst = 0;
+	uint64_t busy = getenv("IDSR_SLOW") ? 400 : 4000;	/* (IDSR_SLOW: under valgrind) */
 
 	for (int round = 0; round < KILL_ROUNDS; round++) {
 		struct vm vm;
@@ -197,7 +198,7 @@ static void test_kill9(void **state)
 		assert_int_equal(harness_start(&h, NULL), 0);
 		vm_start(&vm, "busy");
 		/* busy: wait for a few thousand verdicts, then a little more */
-		for (int i = 0; i < 1000 && vm_answered(&vm) < 4000; i++)
+		for (int i = 0; i < 6000 && vm_answered(&vm) < busy; i++)
 			harness_sleep_ms(5);
 		harness_sleep_ms(50 + 40 * round);
 		kill(h.pid, SIGKILL);
@@ -205,7 +206,7 @@ static void test_kill9(void **state)
 		h.pid = 0;
 		vm_join(&vm);
 		answered = vm_answered(&vm);
-		assert_true(answered >= 4000);
+		assert_true(answered >= busy);
 
 		/* the file after the crash, before anyone repairs anything */
 		assert_integrity_ok();
@@ -218,9 +219,11 @@ static void test_kill9(void **state)
 		       STORE_BATCH);
 		assert_true(lost <= STORE_BATCH);
 
-		/* the next start marks the boot cut off, with what it logged */
+		/* the next start marks the boot cut off, with what it logged (if its
+		 * record was committed at all: it may be in the lost batch too) */
 		assert_int_equal(harness_start(&h, NULL), 0);
-		assert_int_equal(q("SELECT count(*) FROM boots WHERE id = %llu AND end_ns IS NOT NULL"
+		if (rows || q("SELECT count(*) FROM boots WHERE id = %llu", (unsigned long long)vm.boot_id))
+			assert_int_equal(q("SELECT count(*) FROM boots WHERE id = %llu AND end_ns IS NOT NULL"
 				   " AND end_reason LIKE 'cut off%%' AND accesses = %lld",
 				   (unsigned long long)vm.boot_id, rows), 1);
 		assert_int_equal(harness_stop(&h), 0);

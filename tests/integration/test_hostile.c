@@ -15,9 +15,12 @@
 
 static const char policy_text[] = "impl apple\nHID1 read value 0x1111\n* undef\n";
 static struct harness h;
+static long long slow_us = 200000;	/* a prompt verdict (IDSR_SLOW, under valgrind: 2 s) */
 
 static int start(const char *const *extra)
 {
+	if (getenv("IDSR_SLOW"))
+		slow_us = 2000000;
 	harness_init(&h, policy_text);
 	return harness_start(&h, extra);
 }
@@ -145,7 +148,7 @@ static void test_idle_10k(void **state)
 	       " slowest verdict among them %lld us\n", IDLE, rss0, rss1, (double)(rss1 - rss0) / IDLE,
 	       slowest);
 	assert_true(HARNESS_SANITIZED || rss1 - rss0 < IDLE * 4);	/* under 4 KiB per idle connection */
-	assert_true(slowest < 200000);
+	assert_true(slowest < slow_us);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM boots WHERE vm_name = 'idle'"), 1);
 	for (int i = 0; i < IDLE; i++)
 		close(fds[i]);
@@ -219,9 +222,14 @@ static void test_never_reads(void **state)
 			harness_sleep_ms(2);
 		}
 	}
-	/* the daemon stopped reading it: its count stands still */
-	a1 = boot_accesses("deaf");
-	harness_sleep_ms(200);
+	/* the daemon stopped reading it: its count comes to stand still */
+	a2 = boot_accesses("deaf");
+	do {
+		a1 = a2;
+		harness_sleep_ms(200);
+		a2 = boot_accesses("deaf");
+	} while (a2 != a1 && a2 < sent);
+	harness_sleep_ms(300);
 	a2 = boot_accesses("deaf");
 	rss = harness_proc_kb(h.pid, "VmRSS");
 	slowest = good_vm("neighbour", 1000);
@@ -231,7 +239,7 @@ static void test_never_reads(void **state)
 	assert_int_equal(a1, a2);
 	assert_true(a1 < sent);
 	assert_true(HARNESS_SANITIZED || rss < 128 * 1024);
-	assert_true(slowest < 200000);
+	assert_true(slowest < slow_us);
 	/* once it reads, everything it sent is answered, in order */
 	fcntl(fd, F_SETFL, 0);
 	while (got < sent && (f = next_frame(fd, &r))) {
