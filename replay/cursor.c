@@ -142,9 +142,9 @@ static void cursor_describe(const struct cursor_vcpu *v, enum replay_kind kind, 
 }
 
 /* Where, within REPLAY_LOOKAHEAD records after the cursor, a shows up (same
- * register, direction and PC): 1.., 0 if nowhere, or -EIO. */
+ * register and direction, and the same PC if same_pc): 1.., 0 if nowhere, or -EIO. */
 static int cursor_find_ahead(struct replay_cursor *c, struct cursor_vcpu *v, const struct replay_access *a,
-			     struct replay_record *found)
+			     bool same_pc, struct replay_record *found)
 {
 	for (size_t j = 1; j <= REPLAY_LOOKAHEAD; j++) {
 		int rc = replay_stream_peek(v->stream, j, found);
@@ -153,7 +153,7 @@ static int cursor_find_ahead(struct replay_cursor *c, struct cursor_vcpu *v, con
 		if (rc <= 0)
 			return rc;
 		k = cursor_compare(c, a, found);
-		if (k == 0 || k == REPLAY_KIND_VALUE)
+		if (k == 0 || k == REPLAY_KIND_VALUE || (k == REPLAY_KIND_PC && !same_pc))
 			return (int)j;
 	}
 	return 0;
@@ -190,10 +190,19 @@ static int cursor_match_locked(struct replay_cursor *c, struct cursor_vcpu *v, c
 		*answer = r;
 		return REPLAY_MATCHED;
 	}
-	ahead = cursor_find_ahead(c, v, a, &later);
+	/* Only a different PC at the cursor: look for that very PC further on
+	 * (accesses removed before it), else it is the record's access, moved. */
+	ahead = cursor_find_ahead(c, v, a, kind == REPLAY_KIND_PC, &later);
 	if (ahead < 0)
 		return ahead;
 	cursor_describe(v, kind, a, &r, d);
+	if (ahead == 0 && kind == REPLAY_KIND_PC) {
+		replay_stream_advance(v->stream, 1);
+		v->unsure = false;
+		d->has_answer = true;
+		*answer = r;
+		return REPLAY_DIVERGED;
+	}
 	if (ahead == 0) {
 		/* Inserted or replacing the record at the cursor: keep it for the next access. */
 		v->unsure = true;
