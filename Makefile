@@ -182,9 +182,16 @@ $(BUILD)/bench/%: bench/%.c $(LINK_ALL)
 
 check-build: all $(UNIT_BINS) $(INTEG_BINS)
 
+# `make check` runs the suite, then the same suite under ASan+UBSan (in
+# build-sanitize/): CI calls only `make check`. CHECK_SANITIZE=0 skips the second pass.
+CHECK_SANITIZE ?= 1
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
 	$(Q)BUILD=$(BUILD) tests/run.sh
+ifeq ($(CHECK_SANITIZE)$(SANITIZE),1)
+	@echo "  CHECK   again under AddressSanitizer and UndefinedBehaviorSanitizer"
+	$(Q)$(MAKE) --no-print-directory check SANITIZE=1 CHECK_SANITIZE=0
+endif
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

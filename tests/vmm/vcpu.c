@@ -154,8 +154,15 @@ static void vcpu_run(struct vcpu *v, uint64_t pc)
 {
 	const uint64_t nowhere = v->opts->aarch32 ? 0xffffffffu : UINT64_MAX;
 	uint64_t last = UINT64_MAX;
+	uint32_t pc32 = (uint32_t)pc;
 	uc_err err;
 
+	/* So that a vCPU interrupted before it ran a single instruction still
+	 * reports its entry PC in --regs-out. */
+	if (v->opts->aarch32)
+		uc_reg_write(v->uc, UC_ARM_REG_PC, &pc32);
+	else
+		uc_reg_write(v->uc, UC_ARM64_REG_PC, &pc);
 	while (v->state == VCPU_RUNNING) {
 		if (vcpu_interrupted(v, pc))
 			break;
@@ -178,8 +185,7 @@ static void vcpu_run(struct vcpu *v, uint64_t pc)
 	}
 	/* A hook cannot set PC and stop (Unicorn would resume): set it now. */
 	if (v->has_stop_pc) {
-		uint32_t pc32 = (uint32_t)v->stop_pc;
-
+		pc32 = (uint32_t)v->stop_pc;
 		if (v->opts->aarch32)
 			uc_reg_write(v->uc, UC_ARM_REG_PC, &pc32);
 		else
