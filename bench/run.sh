@@ -26,6 +26,7 @@ for prog in bench_floor bench_roundtrip bench_scaling bench_store bench_replay; 
 done
 if [ "${BENCH_LONG:-0}" = 1 ]; then
 	BENCH_LONG=1 "$BUILD/bench/bench_store"
+	REPLAY_MEM_N=10000000 "$BUILD/bench/replay_memory" "$OUT/replay-memory.db"
 fi
 
 # The diff benchmark belongs to the diff work (bench/diff*); it runs when it is there.
