@@ -81,17 +81,40 @@ static int main_report(const struct vmm_opts *o, struct vcpu *vcpus, uint64_t bo
 	return halted == o->vcpus ? 0 : 1;
 }
 
+/* Connects every vCPU before any runs (the boot starts with all of them),
+ * runs them to their end; false if that could not be done. */
+static bool main_run(const struct vmm_opts *o, struct vcpu *vcpus, const uint8_t *instance, uint64_t *boot)
+{
+	unsigned i, started;
+
+	for (i = 0; i < o->vcpus; i++)
+		if (fwd_connect(&vcpus[i], instance, IDSR_INSTANCE_LEN) < 0)
+			return false;
+	*boot = vcpus[0].conn ? idsr_boot_id(vcpus[0].conn) : 0;
+	for (started = 0; started < o->vcpus; started++) {
+		errno = pthread_create(&vcpus[started].thread, NULL, vcpu_thread, &vcpus[started]);
+		if (errno) {
+			log_err("cannot start the thread of vCPU %u: %s", started, strerror(errno));
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(vcpus[i].thread, NULL);
+	return started == o->vcpus;
+}
+
 int main(int argc, char **argv)
 {
 	struct vmm_opts opts;
 	struct vmm_mem mem;
 	uint8_t instance[IDSR_INSTANCE_LEN];
-	struct vcpu *vcpus;
 	struct main_signals sigs;
 	pthread_t sig_thread;
-	unsigned i, started = 0;
+	struct vcpu *vcpus;
 	uint64_t boot = 0;
 	int status = 1;
+	bool ran;
+	unsigned i;
 
 	log_init(VMM_NAME, false, LOG_LVL_INFO);
 	opts_parse(argc, argv, &opts);
@@ -100,14 +123,9 @@ int main(int argc, char **argv)
 	vcpus = calloc(opts.vcpus, sizeof(*vcpus));
 	if (!vcpus || main_instance(instance, sizeof(instance)) < 0)
 		goto out_mem;
-	for (i = 0; i < opts.vcpus; i++) {
+	for (i = 0; i < opts.vcpus; i++)
 		vcpus[i] = (struct vcpu){ .index = i, .opts = &opts, .mem = &mem };
-		/* connect before any vCPU runs: the boot starts with all of them */
-		if (fwd_connect(&vcpus[i], instance, sizeof(instance)) < 0)
-			goto out_close;
-	}
-	if (vcpus[0].conn)
-		boot = idsr_boot_id(vcpus[0].conn);
+	/* from here on a signal goes to the signal thread, also while connecting */
 	sigs = (struct main_signals){ .vcpus = vcpus, .n = opts.vcpus };
 	sigemptyset(&sigs.set);
 	sigaddset(&sigs.set, SIGINT);
@@ -118,18 +136,10 @@ int main(int argc, char **argv)
 		log_err("cannot start the signal thread: %s", strerror(errno));
 		goto out_close;
 	}
-	for (started = 0; started < opts.vcpus; started++) {
-		errno = pthread_create(&vcpus[started].thread, NULL, vcpu_thread, &vcpus[started]);
-		if (errno) {
-			log_err("cannot start the thread of vCPU %u: %s", started, strerror(errno));
-			break;
-		}
-	}
-	for (i = 0; i < started; i++)
-		pthread_join(vcpus[i].thread, NULL);
+	ran = main_run(&opts, vcpus, instance, &boot);
 	pthread_cancel(sig_thread);	/* sigwait is a cancellation point */
 	pthread_join(sig_thread, NULL);
-	if (started < opts.vcpus)
+	if (!ran)
 		goto out_close;
 	status = main_report(&opts, vcpus, boot);
 	if (opts.regs_out && regs_write_json(opts.regs_out, vcpus, opts.vcpus) < 0)

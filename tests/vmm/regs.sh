@@ -20,3 +20,15 @@ check_regs() {
 		check "$name: vCPU $vcpu ${kv%%=*}" "${kv#*=}" "$(reg "$file" "$vcpu" "${kv%%=*}")"
 	done
 }
+# wait_running PID: until idsr-vmm PID takes SIGINT/SIGTERM itself (it blocks them in every
+# thread before it connects: /proc shows SigBlk), at most 5 s
+wait_running() {
+	local i blk
+	for i in $(seq 100); do
+		blk=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+		[ -n "$blk" ] && [ $((0x$blk & 0x4002)) -eq $((0x4002)) ] && return 0
+		sleep 0.05
+	done
+	echo "# idsr-vmm $1 never got ready for signals"
+	return 1
+}

@@ -121,7 +121,8 @@ check "4 vCPUs: each wrote its core number into HID5" "0x0,0x10,0x20,0x30" \
 printf '\x00\x00\x00\x14' >"$T/loop.bin"	# b .
 "$VMM" --vcpus 2 --vm looping "$T/loop.bin" >"$T/vmm.out" 2>&1 &
 vmm=$!
-sleep 0.3
+wait_running $vmm
+sleep 0.1
 kill -TERM $vmm
 wait $vmm
 check "SIGTERM: the VMM exits 1" 1 "$?"
@@ -129,9 +130,12 @@ check "SIGTERM: the boot's end reason" "looping|interrupted by SIGTERM at PC 0x4
 	"$(sqlite3 "$T/trace.db" "select vm_name, end_reason from boots where id = $(boot_of)")"
 
 # ---- idsrd goes away mid-boot: the VMM stops with a message naming the access
-"$VMM" --regs-out "$T/r.json" "$G/bench_loop.bin" >"$T/vmm.out" 2>&1 &
+"$VMM" --vm killme --regs-out "$T/r.json" "$G/bench_loop.bin" >"$T/vmm.out" 2>&1 &
 vmm=$!
-sleep 0.3
+for i in $(seq 100); do	# until idsrd has the boot
+	"$B/idsrctl" status 2>/dev/null | grep -q killme && break
+	sleep 0.05
+done
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
 wait $vmm; rc=$?
 check "idsrd killed: the VMM exits 1" 1 "$rc"

@@ -50,7 +50,8 @@ check_match "no vector: explains" "the UNDEF vector just injected; the guest has
 printf '\x00\x00\x00\x14' >"$T/loop.bin"
 "$VMM" --local raz --vcpus 2 --regs-out "$T/r.json" "$T/loop.bin" >"$T/loop.out" 2>&1 &
 vmm=$!
-sleep 0.3
+wait_running $vmm
+sleep 0.1
 kill -INT $vmm
 wait $vmm
 check "SIGINT: exit 1" 1 "$?"
