@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <grp.h>
+#include <sys/time.h>
 
 #include "frame.h"
 #include "harness.h"
@@ -201,6 +202,59 @@ static int child_resume(int out, void *arg)
 	return 0;
 }
 
+/* Subscribes (every event it may see), tells the parent, runs a boot of its
+ * own with 3 accesses, then counts the events: "own=N events=E other=O". */
+static int child_subscribe(int out, void *arg)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
+	Idsr__V1__Filter filter = IDSR__V1__FILTER__INIT;
+	struct idsr_hello hello = { .vm_name = "nobody's watched", .vcpus = 1 };
+	struct idsr_access a = { .key = HID1, .el = 1 };
+	struct timeval tv = { 1, 0 };
+	struct frame_reader r;
+	struct idsr_verdict v;
+	struct idsr_conn *c;
+	unsigned events = 0, other = 0;
+	int *ready = arg, fd = harness_connect_path(h.ctl);
+	uint64_t own;
+	Frame *reply;
+
+	close(ready[0]);
+	req.protocol = IDSR_PROTOCOL_VERSION;
+	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_SUBSCRIBE;
+	req.subscribe = &filter;
+	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
+	f.control = &req;
+	frame_reader_init(&r);
+	if (fd < 0 || frame_send(fd, &f) < 0 || frame_recv(fd, &r, &reply) < 0 ||
+	    reply->body_case != IDSR__V1__FRAME__BODY_REPLY || !reply->reply->ok)
+		return 1;
+	frame_free(reply);
+	if (write(ready[1], "r", 1) != 1)
+		return 1;
+	close(ready[1]);
+	if (idsr_connect(h.sock, &hello, &c) < 0)
+		return 1;
+	own = idsr_boot_id(c);
+	for (int i = 0; i < 3; i++)
+		if (idsr_access(c, &a, &v) < 0)
+			return 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (frame_recv(fd, &r, &reply) == 0) {
+		if (reply->body_case == IDSR__V1__FRAME__BODY_EVENT) {
+			events++;
+			other += reply->event->boot_id != own;
+		}
+		frame_free(reply);
+	}
+	dprintf(out, "own=%llu events=%u other=%u", (unsigned long long)own, events, other);
+	idsr_close(c, NULL);
+	frame_reader_free(&r);
+	close(fd);
+	return 0;
+}
+
 static void test_two_users(void **state)
 {
 	const char *const args[] = { "--socket-mode", "0666", "--control-mode", "0666",
@@ -286,7 +340,6 @@ static void test_two_users(void **state)
 	frame_free(f);
 	a.key = HID3;
 	assert_true(idsr_access(c, &a, &v) == 0 && !v.undef && v.value == 0x7777);
-	idsr_close(c, NULL);
 	for (int i = 0; i < 300 && harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'set'") < 2; i++)
 		harness_sleep_ms(10);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'set' AND"
@@ -295,6 +348,27 @@ static void test_two_users(void **state)
 					" peer_uid = 0 AND peer_gid = 0 AND peer_pid = %d", (int)getpid()), 1);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'start' AND"
 					" peer_uid = 0 AND peer_gid = 0 AND peer_pid = %d", (int)h.pid), 1);
+	/* a subscriber of another uid sees its own boot's events, not root's
+	 * (unless it is in the admin group) */
+	for (int admin = 0; admin < 2; admin++) {
+		int ready[2], from, status;
+		char b;
+		pid_t sub;
+
+		assert_int_equal(pipe(ready), 0);
+		sub = spawn_nobody(child_subscribe, ready, &admin_gid, (size_t)admin, &from);
+		close(ready[1]);
+		assert_int_equal(read(ready[0], &b, 1), 1);
+		close(ready[0]);
+		a.key = HID1;
+		for (int i = 0; i < 5; i++)
+			assert_int_equal(idsr_access(c, &a, &v), 0);
+		read_all(from, seen, sizeof(seen));
+		waitpid(sub, &status, 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_non_null(strstr(seen, admin ? " events=8 other=5" : " events=3 other=0"));
+	}
+	idsr_close(c, NULL);
 	/* the refusals were logged with the peer */
 	assert_true(harness_log_has(&h, "refused a policy change to uid 65534 (pid "));
 	assert_true(harness_log_has(&h, "refused a resume from pid "));
