@@ -14,7 +14,7 @@ rm -rf "$logs"
 mkdir -p "$logs"
 logs=$(cd "$logs" && pwd)
 vg="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
-vg="$vg --show-leak-kinds=definite --child-silent-after-fork=yes"
+vg="$vg --show-leak-kinds=definite --child-silent-after-fork=yes --fair-sched=yes"
 
 # idsrd under valgrind, started by the harness and tests/lib.sh
 export IDSRD_WRAPPER="$vg --log-file=$logs/idsrd.%p.log"
