@@ -275,8 +275,14 @@ void replayer_answer(struct boot *b, const struct policy *live, const struct pol
 	struct replay_record rec;
 	int rc;
 
-	if (atomic_load_explicit(&rs->failed, memory_order_relaxed))
-		goto strict;
+	/* Failed: strict after its first divergence, either after the recording
+	 * could not be read. */
+	if (atomic_load_explicit(&rs->failed, memory_order_relaxed)) {
+		if (!rs->plan->lenient)
+			goto strict;
+		policy_decide(live, b->state, pa, pv);
+		return;
+	}
 	rc = replay_cursor_match(rs->cursor, &a, &rec, &d);
 	if (rc == REPLAY_DIVERGED)
 		session_report(b, &d);
