@@ -172,7 +172,7 @@ $(BUILD)/tests/%: tests/integration/%.c $(LINK_ALL)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LINK_ALL) $(LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
-$(BUILD)/bench/%: bench/%.c $(LINK_ALL)
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(LINK_ALL)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LINK_ALL) $(LDFLAGS) $(PKG_LIBS) -lm
