@@ -99,10 +99,12 @@ int main(void)
 	bench_daemon_stop(&d);
 	read_lock_waits(d.log, &waits, &wait_max_us);
 
-	flood_s = (double)(t1 - t0) / 1e9;
-	rows_per_s = (double)(st.rows_written - st0.rows_written) / flood_s;
+	/* Sustained: every row of the flood committed, over the flood and the
+	 * drain after it (a writer that fell behind pays here). */
+	flood_s = (double)(t_drained - t0) / 1e9;
+	rows_per_s = (double)(end.rows_written - st0.rows_written) / flood_s;
 	printf("   %-44s %14.0f\n", "accesses answered per second", f.run.rate);
-	printf("   %-44s %14.0f\n", "rows committed per second (during the flood)", rows_per_s);
+	printf("   %-44s %14.0f\n", "rows committed per second (flood and drain)", rows_per_s);
 	printf("   %-44s %14.1f\n", "ms from the last verdict to the last commit",
 	       (double)(t_drained - t1) / 1e6);
 	printf("   %-44s %14llu\n", "rows not yet committed, most seen (50 ms)",
