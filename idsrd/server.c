@@ -128,9 +128,9 @@ static void session_flush(struct session *s, bool close_after)
 
 static void session_send(struct session *s, const Frame *f)
 {
-	size_t need = FRAME_HEADER + protobuf_c_message_get_packed_size(&f->base);
 	struct write_req *wr;
 	uv_buf_t buf;
+	size_t need;
 	int n;
 
 	if (!s->out && !(s->out = malloc(SESSION_OUT_CAP))) {
@@ -138,6 +138,14 @@ static void session_send(struct session *s, const Frame *f)
 		session_close(s);
 		return;
 	}
+	/* A Verdict is packed in one pass when it fits (frame_pack): sizing it
+	 * first would cost as much again, on every access. */
+	n = frame_pack(f, s->out + s->outlen, SESSION_OUT_CAP - s->outlen);
+	if (n > 0) {
+		s->outlen += (size_t)n;
+		return;
+	}
+	need = FRAME_HEADER + protobuf_c_message_get_packed_size(&f->base);
 	if (s->outlen + need > SESSION_OUT_CAP)
 		session_flush(s, false);
 	if (need <= SESSION_OUT_CAP) {
