@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* VMM connections: worker event loops that read Access frames and answer them on the spot. */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +515,11 @@ static void worker_poll(struct worker *w, uint64_t max_ns)
 			} else if (uv_hrtime() >= deadline) {
 				window = window / 2 > min ? window / 2 : min;
 				break;
+			} else {
+				/* On a busy machine the VMM (or the writer) may be
+				 * waiting for this CPU; with nothing else runnable,
+				 * sched_yield returns at once. */
+				sched_yield();
 			}
 		}
 	}

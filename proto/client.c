@@ -2,6 +2,7 @@
 /* libidsr-client: a VMM's blocking connection to idsrd, reconnecting if asked (see idsr_client.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +364,8 @@ static void spin_for_frame(struct idsr_conn *c)
 			frame_reader_commit(&c->reader, (size_t)got);
 		else if (got == 0 || (errno != EAGAIN && errno != EINTR) || mono_ns() >= deadline)
 			return;		/* EOF and errors too: recv_frame reports them */
+		else
+			sched_yield();	/* the CPU to whoever waits for it: on a busy machine, often idsrd */
 	}
 }
 
