@@ -89,7 +89,10 @@ say "'idsrctl tail -f' follows the live accesses. Each line: vCPU, its n-th acce
 "what idsrd answered (emulate, or UNDEF) by which line of the policy."
 run_bg idsrctl tail -f -n 0
 TAIL=$BG
-sleep 0.3
+for _ in $(seq 100); do	# until the daemon has it as a subscriber
+	idsrctl status 2>/dev/null | grep -q ' [1-9][0-9]* subscriber' && break
+	sleep 0.05
+done
 run idsr-vmm --vcpus 2 --vm demo --midr 0x611f0220 "$B/guests/apple_boot.bin" || fail "the guest did not run to its end"
 sleep 0.5
 kill "$TAIL" 2>/dev/null; wait "$TAIL" 2>/dev/null; TAIL=
