@@ -32,3 +32,15 @@ wait_running() {
 	echo "# idsr-vmm $1 never got ready for signals"
 	return 1
 }
+# wait_boot DB BOOT: until idsrd has written all of boot BOOT (ended, every row in), at most 5 s:
+# a VMM does not wait for that after its goodbye
+wait_boot() {
+	local i
+	for i in $(seq 200); do
+		[ "$(sqlite3 "$1" "select count(*) from boots where id = $2 and end_ns is not null
+			and accesses = (select count(*) from accesses where boot_id = $2)" 2>/dev/null)" = 1 ] && return 0
+		sleep 0.025
+	done
+	echo "# boot $2 of $1 was not complete after 5 s"
+	return 1
+}

@@ -43,6 +43,7 @@ check "idsrctl replay says so" "reproduced: 52 accesses on 2 vCPUs matched" "$(c
 for v in 0 1; do
 	check "vCPU $v ends with the recorded checksum" "$(reg "$T/a.json" $v x19)" "$(reg "$T/c.json" $v x19)"
 done
+wait_boot "$T/trace.db" 3
 check "every value read is the recorded one" "52" "$(sqlite3 "$T/trace.db" "select count(*) from accesses a
 	join accesses r on r.boot_id = 1 and r.vcpu = a.vcpu and r.seq = a.seq
 	where a.boot_id = 3 and a.key = r.key and a.value = r.value and a.action = r.action")"
@@ -55,6 +56,7 @@ replay_next hid2 "$T/trace.db:$rec" || exit 1
 wait $REPLAY
 check "a different written value: replay exits 1" 1 "$?"
 check_match "... and names the access" "vCPU 0, seq 3: .*value" "$(cat "$T/replay.out")"
+wait_boot "$T/trace.db" $((rec + 1))
 check "the divergence is recorded" "0|3|value|0x800|0x200" "$(sqlite3 "$T/trace.db" "select vcpu, seq, kind,
 	printf('0x%x', expected_value), printf('0x%x', actual_value) from divergences")"
 done_testing
