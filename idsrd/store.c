@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "boot.h"
 #include "db.h"
@@ -16,6 +18,8 @@
 /* Rows per multi-row INSERT, and the parameters of one row. */
 #define STORE_ROWS_PER_INSERT	32
 #define STORE_ROW_PARAMS	11
+/* Slots of the queue kept resident after a spike (1 MiB). */
+#define STORE_TRIM_KEEP		16384
 /* Slots kept for control records so a full queue of rows cannot block them. */
 #define STORE_RESERVE		1024
 
@@ -54,6 +58,7 @@ struct store {
 	struct store_item *ring;
 	size_t cap, head, count;
 	size_t inflight;		/* taken by the writer, not yet committed */
+	size_t touched;			/* slots written since the last trim */
 	bool writer_waiting, stopping;
 	uint64_t pushed, committed;	/* items, for store_flush */
 	struct store_stats stats;
@@ -415,6 +420,38 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * After a spike the ring's deep slots stay resident though empty. When the
+ * writer has emptied the queue (head is then 0) and more than twice
+ * STORE_TRIM_KEEP slots were touched, it hands the deep pages back to the
+ * kernel. Meanwhile producers see a ring of STORE_TRIM_KEEP slots, all they
+ * can reach from slot 0, so no page being dropped is written; a trim is a
+ * millisecond or so, and rare.
+ */
+static void store_trim(struct store *s)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), from, to;
+	size_t full;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->count || s->touched <= 2 * STORE_TRIM_KEEP || s->cap <= 2 * STORE_TRIM_KEEP) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	full = s->cap;
+	s->cap = STORE_TRIM_KEEP;
+	to = (uintptr_t)(s->ring + s->touched) & ~(page - 1);
+	s->touched = STORE_TRIM_KEEP;
+	pthread_mutex_unlock(&s->lock);
+	from = ((uintptr_t)(s->ring + STORE_TRIM_KEEP) + page - 1) & ~(page - 1);
+	if (to > from && madvise((void *)from, to - from, MADV_DONTNEED) < 0)
+		log_debug("store: cannot hand back %zu bytes of the queue: %s", (size_t)(to - from),
+			  strerror(errno));
+	pthread_mutex_lock(&s->lock);
+	s->cap = full;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *store_writer(void *arg)
 {
 	struct store *s = arg;
@@ -464,6 +501,7 @@ static void *store_writer(void *arg)
 		s->stats.queue_depth = s->count;
 		pthread_mutex_unlock(&s->lock);
 		store_write_batch(s, batch, n);
+		store_trim(s);
 	}
 	free(batch);
 	return NULL;
@@ -474,7 +512,11 @@ static void *store_writer(void *arg)
 /* Call with the lock held. */
 static void store_enqueue_locked(struct store *s, const struct store_item *it)
 {
-	s->ring[(s->head + s->count) % s->cap] = *it;
+	size_t slot = (s->head + s->count) % s->cap;
+
+	s->ring[slot] = *it;
+	if (slot >= s->touched)
+		s->touched = slot + 1;
 	s->count++;
 	s->pushed++;
 	if (s->count > s->stats.queue_high_water)
