@@ -59,6 +59,8 @@ struct store {
 	size_t cap, head, count;
 	size_t inflight;		/* taken by the writer, not yet committed */
 	size_t touched;			/* slots written since the last trim */
+	size_t pace_rows;		/* STORE_PACE_ROWS, or less for a small queue */
+	bool stalled;			/* no commit for STORE_PACE_MS: pacing is off */
 	bool writer_waiting, stopping;
 	uint64_t pushed, committed;	/* items, for store_flush */
 	struct store_stats stats;
@@ -416,6 +418,7 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	s->stats.commits++;
 	s->committed += n;
 	s->inflight = 0;
+	s->stalled = false;		/* progress: pacing may wait for it again */
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -544,12 +547,41 @@ static void store_lock_counted(struct store *s)
 		s->stats.push_wait_max_ns = ns;
 }
 
+/* Past pace_rows, waits for the writer's next commit (see STORE_PACE_ROWS).
+ * Call with the lock held. */
+static void store_pace_locked(struct store *s)
+{
+	uint64_t commits = s->stats.commits;
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += STORE_PACE_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	s->stats.paced++;
+	while (s->count >= s->pace_rows && s->stats.commits == commits && !s->stalled) {
+		pthread_cond_signal(&s->wake);
+		if (pthread_cond_timedwait(&s->done, &s->lock, &deadline) == ETIMEDOUT) {
+			if (s->stats.commits == commits && !s->stalled) {
+				s->stalled = true;
+				if (s->stats.stalls++ % 100 == 0)	/* (a stuck disk stalls often) */
+					log_warn("store: no commit to %s in %d ms with %zu rows queued; verdicts no"
+						 " longer wait for it (rows past the queue are dropped and counted)",
+						 s->path, STORE_PACE_MS, s->count);
+			}
+			break;
+		}
+	}
+}
+
 bool store_push_row(struct store *s, const struct store_row *row)
 {
 	struct store_item it = { .kind = ITEM_ROW, .row = *row };
 	bool ok;
 
 	store_lock_counted(s);
+	if (s->count >= s->pace_rows && !s->stalled)
+		store_pace_locked(s);
 	ok = s->count < s->cap - STORE_RESERVE;
 	if (ok)
 		store_enqueue_locked(s, &it);
@@ -774,6 +806,7 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 	if (queue_cap < 2 * STORE_RESERVE)
 		queue_cap = 2 * STORE_RESERVE;
 	s->cap = queue_cap;
+	s->pace_rows = STORE_PACE_ROWS < queue_cap - STORE_RESERVE ? STORE_PACE_ROWS : queue_cap - STORE_RESERVE;
 	s->ring = malloc(queue_cap * sizeof(*s->ring));
 	s->path = strdup(path);
 	if (!s->ring || !s->path) {
@@ -835,10 +868,12 @@ void store_close(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);
 	log_info("store: %llu rows written in %llu commits, %llu dropped; queue high water %llu;"
+		 " %llu rows waited for a commit, %llu stalls;"
 		 " %llu rows waited for the queue's lock (longest %llu µs)",
 		 (unsigned long long)s->stats.rows_written, (unsigned long long)s->stats.commits,
 		 (unsigned long long)s->stats.rows_dropped,
 		 (unsigned long long)s->stats.queue_high_water,
+		 (unsigned long long)s->stats.paced, (unsigned long long)s->stats.stalls,
 		 (unsigned long long)s->stats.push_waits,
 		 (unsigned long long)(s->stats.push_wait_max_ns / 1000));
 	store_finalize(s);

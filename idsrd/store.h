@@ -12,6 +12,17 @@
  * the writer keeps under one batch while the disk keeps up (docs/reliability.md). */
 #define STORE_BATCH		8192
 #define STORE_LINGER_MS		20
+/*
+ * Admission when VMMs log faster than the disk takes it: past STORE_PACE_ROWS
+ * queued rows a new row waits for the writer's next commit, so that a load the
+ * writer cannot keep up with slows the verdicts down a little instead of
+ * losing rows (and a crash loses at most these rows plus a batch). A disk that
+ * commits nothing for STORE_PACE_MS (stuck, or failing slowly) ends the waits
+ * until it commits again: then rows past the queue are dropped and counted,
+ * and verdicts never wait for it.
+ */
+#define STORE_PACE_ROWS		(4 * STORE_BATCH)
+#define STORE_PACE_MS		500
 
 /* One logged access; the contract columns of `accesses`. */
 struct store_row {
@@ -70,6 +81,8 @@ struct store_stats {
 	uint64_t commits;
 	uint64_t push_waits;		/* rows whose push found the queue locked */
 	uint64_t push_wait_max_ns;	/* the longest such wait */
+	uint64_t paced;			/* rows that waited for a commit (STORE_PACE_ROWS) */
+	uint64_t stalls;		/* times the writer made no progress for STORE_PACE_MS */
 };
 
 struct store;
@@ -84,7 +97,8 @@ void store_close(struct store *s);
 /* A fresh boot id (never reused; no disk wait). */
 int64_t store_next_boot_id(struct store *s);
 
-/* Never blocks on the disk: false if the queue is full (count it on the boot). */
+/* Waits for the writer only as STORE_PACE_ROWS says, never for a stuck disk:
+ * false if the queue is full (count it on the boot). */
 bool store_push_row(struct store *s, const struct store_row *row);
 /* Control records are rare and always queued (they may wait for queue space). */
 void store_boot_begin(struct store *s, const struct store_boot *b);

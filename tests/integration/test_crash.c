@@ -405,12 +405,39 @@ static void test_read_only(void **state)
 	unmount_small();
 }
 
+/* Another process holds the database's write lock (a long transaction in the
+ * sqlite3 shell): the writer commits nothing; verdicts wait at most
+ * STORE_PACE_MS once, then rows past the queue are dropped and counted. */
+static void test_locked_database(void **state)
+{
+	const char *const args[] = { "--queue", "40000", NULL };
+	struct vm vm;
+	sqlite3 *db;
+
+	assert_int_equal(harness_start(&h, args), 0);
+	assert_int_equal(sqlite3_open(h.db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	vm_start(&vm, "locked");
+	harness_sleep_ms(100);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	run_until_drops(&vm);
+	assert_true(harness_log_has(&h, "verdicts no longer wait for it"));
+	/* the lock goes: the writer catches up and the count is exact */
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_counted(&vm);
+	vm_join(&vm);
+	assert_int_equal(harness_stop(&h), 0);
+	assert_integrity_ok();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
