@@ -61,6 +61,19 @@ const char *cli_rule_source(sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *b
 	return ret;
 }
 
+const char *cli_register_text(uint32_t key, const char *impl, char *buf, size_t len)
+{
+	char enc[ENC_TEXT_MAX];
+	const char *name = regnames_name(key, impl);
+
+	enc_format(key, enc, sizeof(enc));
+	if (name)
+		snprintf(buf, len, "%s (%s)", name, enc);
+	else
+		snprintf(buf, len, "%s", enc);
+	return buf;
+}
+
 void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 {
 	char enc[ENC_TEXT_MAX], reg[REGNAME_TEXT_MAX + ENC_TEXT_MAX + 4], rule[300];
@@ -93,10 +106,7 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		json_end(&j);
 		return;
 	}
-	if (name)
-		snprintf(reg, sizeof(reg), "%s (%s)", name, enc);
-	else
-		snprintf(reg, sizeof(reg), "%s", enc);
+	cli_register_text(a->key, a->impl, reg, sizeof(reg));
 	if (a->with_time) {
 		time_t t = (time_t)(a->ts_ns / 1000000000);
 		struct tm tm;

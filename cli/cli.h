@@ -83,6 +83,8 @@ struct cli_access {
 /* Human: "boot vcpu seq pc dir NAME (encoding) value action rule"; --json: one
  * object with the contract column names plus name and encoding. */
 void cli_print_access(FILE *f, const struct cli_access *a, bool json);
+/* "HID0_EL1 (s3_0_c15_c0_0)", or the encoding alone when impl has no name for key. */
+const char *cli_register_text(uint32_t key, const char *impl, char *buf, size_t len);
 /* The column header for cli_print_access's human lines (with_time: tail's). */
 void cli_print_access_header(FILE *f);
 void cli_print_access_header_time(FILE *f, bool with_time);

@@ -238,19 +238,6 @@ static const char *where_text(const struct diff_side *s, const struct bootstream
 	return buf;
 }
 
-static const char *register_text(uint32_t key, const char *impl, char *buf, size_t len)
-{
-	char enc[ENC_TEXT_MAX];
-	const char *name = regnames_name(key, impl);
-
-	enc_format(key, enc, sizeof(enc));
-	if (name)
-		snprintf(buf, len, "%s (%s)", name, enc);
-	else
-		snprintf(buf, len, "%s", enc);
-	return buf;
-}
-
 static void value_text(const struct bootstream_access *r, char *buf, size_t len)
 {
 	snprintf(buf, len, "0x%016" PRIx64 "%s", r->value, r->undef ? " UNDEF" : "");
@@ -267,7 +254,7 @@ static void text_line(const struct diff_out *p, int op, const struct bootstream_
 
 	value_text(r, val, sizeof(val));
 	fprintf(p->f, "%s%c %6" PRId64 "  %-18s  %-34s  %-5s  %s", color, op, r->seq,
-		where_text(s, r, where, sizeof(where)), register_text(r->key, s->info->impl, reg, sizeof(reg)),
+		where_text(s, r, where, sizeof(where)), cli_register_text(r->key, s->info->impl, reg, sizeof(reg)),
 		r->is_write ? "write" : "read", val);
 	if (op == '~') {
 		value_text(rb, val, sizeof(val));
@@ -448,7 +435,7 @@ static void print_summary_text(const struct diff_out *p)
 		const struct bootdiff_register *r = &d->regs[i];
 
 		fprintf(p->f, "%-34s %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 "  ",
-			register_text(r->key, register_impl(p), reg, sizeof(reg)), r->count_a, r->count_b,
+			cli_register_text(r->key, register_impl(p), reg, sizeof(reg)), r->count_a, r->count_b,
 			r->added, r->removed, r->changed);
 		if (r->changes)
 			fprintf(p->f, "%c vcpu %" PRIu32 " seq %" PRId64 "\n", r->first_line, r->first_vcpu,

@@ -137,20 +137,6 @@ static void replay_access_from_event(const Idsr__V1__Event *e, const char *impl,
 	};
 }
 
-/* "HID0_EL1 (s3_0_c15_c0_0)" or the encoding alone. */
-static const char *replay_reg(uint32_t key, const char *impl, char *buf, size_t len)
-{
-	char enc[ENC_TEXT_MAX];
-	const char *name = regnames_name(key, impl);
-
-	enc_format(key, enc, sizeof(enc));
-	if (name)
-		snprintf(buf, len, "%s (%s)", name, enc);
-	else
-		snprintf(buf, len, "%s", enc);
-	return buf;
-}
-
 static const char *replay_kind_text(const char *kind)
 {
 	static const struct { const char *kind, *text; } t[] = {
@@ -174,7 +160,7 @@ static void replay_print_side(const char *label, const Idsr__V1__Event *e, const
 		return;
 	}
 	printf("  %-9s seq %-6" PRIu64 " pc 0x%016" PRIx64 "  %-5s %-34s", label, e->seq, e->pc,
-	       e->is_write ? "write" : "read", replay_reg(e->key, impl, reg, sizeof(reg)));
+	       e->is_write ? "write" : "read", cli_register_text(e->key, impl, reg, sizeof(reg)));
 	if (e->is_write)
 		printf("  value 0x%016" PRIx64, e->value);
 	if (recorded && e->action == IDSR__V1__ACTION__UNDEF)
