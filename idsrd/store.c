@@ -2,7 +2,6 @@
 /* The store writer: rows go through a bounded queue to one thread that commits in batches. */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,17 +459,12 @@ static void *store_writer(void *arg)
 {
 	struct store *s = arg;
 	struct store_item *batch = malloc(STORE_BATCH * sizeof(*batch));
-	struct sched_param batch_param = { 0 };
 	size_t n, first, head;
 
 	if (!batch) {
 		log_err("store: out of memory for the writer's batch");
 		abort();
 	}
-	/* SCHED_BATCH: the same share of the CPU, but waking up every linger
-	 * never preempts a thread that is answering a vCPU. */
-	if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch_param) != 0)
-		log_debug("store: the writer stays in the default scheduling class");
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (s->count == 0 && !s->stopping) {
