@@ -559,7 +559,7 @@ static void store_pace_locked(struct store *s)
 	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
 	deadline.tv_nsec %= 1000000000L;
 	s->stats.paced++;
-	while (s->count >= s->pace_rows && s->stats.commits == commits && !s->stalled) {
+	while (s->count + s->inflight >= s->pace_rows && s->stats.commits == commits && !s->stalled) {
 		pthread_cond_signal(&s->wake);
 		if (pthread_cond_timedwait(&s->done, &s->lock, &deadline) == ETIMEDOUT) {
 			if (s->stats.commits == commits && !s->stalled) {
@@ -580,7 +580,7 @@ bool store_push_row(struct store *s, const struct store_row *row)
 	bool ok;
 
 	store_lock_counted(s);
-	if (s->count >= s->pace_rows && !s->stalled)
+	if (s->count + s->inflight >= s->pace_rows && !s->stalled)
 		store_pace_locked(s);
 	ok = s->count < s->cap - STORE_RESERVE;
 	if (ok)

@@ -8,20 +8,20 @@
 #include <stdint.h>
 
 /* Rows committed per transaction at most, and how long a row may wait for its
- * commit: a crash (kill -9) loses what is queued and not yet committed, which
- * the writer keeps under one batch while the disk keeps up (docs/reliability.md). */
+ * commit. */
 #define STORE_BATCH		8192
 #define STORE_LINGER_MS		20
 /*
- * Admission when VMMs log faster than the disk takes it: past STORE_PACE_ROWS
- * queued rows a new row waits for the writer's next commit, so that a load the
- * writer cannot keep up with slows the verdicts down a little instead of
- * losing rows (and a crash loses at most these rows plus a batch). A disk that
- * commits nothing for STORE_PACE_MS (stuck, or failing slowly) ends the waits
- * until it commits again: then rows past the queue are dropped and counted,
- * and verdicts never wait for it.
+ * Rows not yet committed (queued, or in the transaction being written) are
+ * what a crash (kill -9) loses: at most STORE_PACE_ROWS, the batch being
+ * committed and the one filling behind it. Past it a new row waits for the
+ * writer's next commit, so that a load the disk cannot keep up with slows the
+ * verdicts a little instead of losing rows. A disk that commits nothing for
+ * STORE_PACE_MS (stuck, or locked by another process) ends the waits until
+ * it commits again: then rows queue up to --queue, past it they are dropped
+ * and counted, and verdicts never wait for it (docs/reliability.md).
  */
-#define STORE_PACE_ROWS		(4 * STORE_BATCH)
+#define STORE_PACE_ROWS		(2 * STORE_BATCH)
 #define STORE_PACE_MS		500
 
 /* One logged access; the contract columns of `accesses`. */

@@ -215,9 +215,9 @@ static void test_kill9(void **state)
 		if (lost > worst)
 			worst = lost;
 		printf("# round %d: %llu answered, %lld rows committed, %lld lost to the kill"
-		       " (bound: one batch, %d rows)\n", round, (unsigned long long)answered, rows, lost,
-		       STORE_BATCH);
-		assert_true(lost <= STORE_BATCH);
+		       " (bound: STORE_PACE_ROWS, %d rows)\n", round, (unsigned long long)answered, rows,
+		       lost, STORE_PACE_ROWS);
+		assert_true(lost <= STORE_PACE_ROWS);
 
 		/* the next start marks the boot cut off, with what it logged (if its
 		 * record was committed at all: it may be in the lost batch too) */
@@ -230,8 +230,8 @@ static void test_kill9(void **state)
 		assert_integrity_ok();
 		assert_int_equal(assert_rows_intact(&vm), rows);
 	}
-	printf("# worst loss over %d kills: %lld rows (STORE_BATCH %d, STORE_LINGER_MS %d)\n",
-	       KILL_ROUNDS, worst, STORE_BATCH, STORE_LINGER_MS);
+	printf("# worst loss over %d kills: %lld rows (STORE_PACE_ROWS %d = 2 x STORE_BATCH;"
+	       " STORE_LINGER_MS %d)\n", KILL_ROUNDS, worst, STORE_PACE_ROWS, STORE_LINGER_MS);
 }
 
 /* ---- a full disk and a read-only file: verdicts go on, losses are counted ------ */
