@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libidsr-client: a VMM's blocking connection to idsrd, reconnecting if asked (see idsr_client.h). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -141,9 +142,39 @@ static int connect_unix(const char *path, int *out)
 }
 
 /* Reads the next frame; an Error frame from the daemon becomes the message. */
+/* Whether a whole frame (or a bad length) is already held. */
+static bool frame_held(const struct idsr_conn *c)
+{
+	struct frame_reader peek = c->reader;
+	const uint8_t *payload;
+	size_t len;
+
+	return frame_reader_next(&peek, &payload, &len) != 0;
+}
+
+/*
+ * Sleeps until the socket has data in poll, not in read: a thread blocked in
+ * read on a unix socket is also woken each time idsrd consumes what this side
+ * sent (the kernel signals write space on the same wait queue), for nothing,
+ * on about a third of the accesses; poll's wait ignores those. EOF and errors
+ * wake it too, and the read that follows reports them.
+ */
+static void wait_readable(const struct idsr_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	if (frame_held(c))
+		return;
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
 static int recv_frame(struct idsr_conn *c, Frame **out)
 {
-	int rc = frame_recv_in(c->fd, &c->reader, &c->arena, out);
+	int rc;
+
+	wait_readable(c);
+	rc = frame_recv_in(c->fd, &c->reader, &c->arena, out);
 
 	if (rc == -ECONNRESET)
 		return fail(rc, "idsrd closed the connection");
@@ -347,16 +378,13 @@ static int grow_seq(struct idsr_conn *c, uint32_t vcpu)
 static void spin_for_frame(struct idsr_conn *c)
 {
 	int64_t deadline = mono_ns() + (int64_t)c->spin_ns;
-	const uint8_t *payload;
-	size_t len;
 
 	for (;;) {
-		struct frame_reader peek = c->reader;
 		uint8_t *p;
 		size_t space;
 		ssize_t got;
 
-		if (frame_reader_next(&peek, &payload, &len) != 0)
+		if (frame_held(c))
 			return;		/* a whole frame (or a bad one): recv_frame takes it */
 		frame_reader_space(&c->reader, &p, &space);
 		got = recv(c->fd, p, space, MSG_DONTWAIT);
