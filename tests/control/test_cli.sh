@@ -81,8 +81,13 @@ check_match "policy show --json: rules renumbered" '^\{"index": 2, "line": 3, "t
 check_rc "policy load the file again" 0 "$C" policy load "$T/policy.conf"
 check_match "policy load: counts" "^policy [0-9a-f]{16} -> $hash: 1 rule added, 1 removed, 3 in force" "$OUT"
 u=$(id -u)
-check "changes recorded with uid" "start:$u set:$u set:$u set:$u unset:$u unset:$u unset:$u load:$u" \
-	"$(sqlite3 "$T/trace.db" "select group_concat(how || ':' || peer_uid, ' ') from (select * from policy_changes order by id)")"
+# (the store commits within its linger time; longer under the sanitizers)
+for i in $(seq 1 50); do
+	changes=$(sqlite3 "$T/trace.db" "select group_concat(how || ':' || peer_uid, ' ') from (select * from policy_changes order by id)")
+	[ "$changes" = "start:$u set:$u set:$u set:$u unset:$u unset:$u unset:$u load:$u" ] && break
+	sleep 0.1
+done
+check "changes recorded with uid" "start:$u set:$u set:$u set:$u unset:$u unset:$u unset:$u load:$u" "$changes"
 check_rc "policy reload" 0 "$C" policy reload
 check_match "policy reload: unchanged" "^policy $hash unchanged \(3 rules\)" "$OUT"
 
