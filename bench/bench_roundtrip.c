@@ -19,14 +19,21 @@ static void record(struct series *s, unsigned r, const struct bench_run *run)
 	s->rate[r] = run->rate;
 }
 
-/* Median over the rounds of (mode / floor in the same round). */
-static double ratio(const double *x, const double *floor, unsigned rounds)
+/* Median (which 0), smallest (-1) or largest (1) over the rounds of
+ * (mode / floor in the same round). */
+static double ratio_of(const double *x, const double *floor, unsigned rounds, int which)
 {
 	double q[64];
 
 	for (unsigned r = 0; r < rounds; r++)
 		q[r] = floor[r] > 0 ? x[r] / floor[r] : 0;
-	return bench_median(q, rounds);
+	return which < 0 ? bench_min(q, rounds) : which > 0 ? bench_max(q, rounds) :
+	       bench_median(q, rounds);
+}
+
+static double ratio(const double *x, const double *floor, unsigned rounds)
+{
+	return ratio_of(x, floor, rounds, 0);
 }
 
 static void check_rows(struct bench_daemon *d, const struct bench_run *run, const char *what)
@@ -118,9 +125,13 @@ int main(void)
 		bench_json_lat(j, m == 0 ? "floor" : m == 1 ? "idsrd" : "idsrd_poll", &med);
 		if (m)
 			fprintf(j, ", \"%s_ratio\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
-				"\"round_trips_per_s\": %.3f}", m == 1 ? "idsrd" : "idsrd_poll",
+				"\"round_trips_per_s\": %.3f, \"p50_min\": %.3f, \"p50_max\": %.3f, "
+				"\"rate_min\": %.3f, \"rate_max\": %.3f}", m == 1 ? "idsrd" : "idsrd_poll",
 				ratio(s[m].p50, s[0].p50, rounds), ratio(s[m].p99, s[0].p99, rounds),
-				ratio(s[m].p999, s[0].p999, rounds), ratio(s[m].rate, s[0].rate, rounds));
+				ratio(s[m].p999, s[0].p999, rounds), ratio(s[m].rate, s[0].rate, rounds),
+				ratio_of(s[m].p50, s[0].p50, rounds, -1), ratio_of(s[m].p50, s[0].p50, rounds, 1),
+				ratio_of(s[m].rate, s[0].rate, rounds, -1),
+				ratio_of(s[m].rate, s[0].rate, rounds, 1));
 	}
 	fputs("}\n", j);
 	fclose(j);

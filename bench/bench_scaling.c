@@ -70,9 +70,11 @@ int main(void)
 		(unsigned long long)n);
 	for (size_t l = 0; l < NLEVELS; l++)
 		fprintf(j, "%s{\"connections\": %u, \"floor_per_s\": %.0f, \"idsrd_per_s\": %.0f, "
-			"\"ratio\": %.3f, \"sent\": %llu, \"rows_logged\": %llu}", l ? ", " : "",
+			"\"ratio\": %.3f, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"sent\": %llu, "
+			"\"rows_logged\": %llu}", l ? ", " : "",
 			levels[l], bench_median(floor_rate[l], rounds), bench_median(idsrd_rate[l], rounds),
-			bench_median(ratio[l], rounds), (unsigned long long)sent[l],
+			bench_median(ratio[l], rounds), bench_min(ratio[l], rounds),
+			bench_max(ratio[l], rounds), (unsigned long long)sent[l],
 			(unsigned long long)logged[l]);
 	fputs("]}\n", j);
 	fclose(j);
