@@ -22,7 +22,7 @@ compilers_before=$(cc1s)
 
 for prog in bench_floor bench_roundtrip bench_scaling bench_store bench_replay; do
 	[ -x "$BUILD/bench/$prog" ] || { echo "$prog: not built, skipped"; continue; }
-	"$BUILD/bench/$prog"
+	BENCH_LONG=0 "$BUILD/bench/$prog"
 done
 if [ "${BENCH_LONG:-0}" = 1 ]; then
 	BENCH_LONG=1 "$BUILD/bench/bench_store"
