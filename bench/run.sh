@@ -22,10 +22,10 @@ compilers_before=$(cc1s)
 
 for prog in bench_floor bench_roundtrip bench_scaling bench_store bench_replay; do
 	[ -x "$BUILD/bench/$prog" ] || { echo "$prog: not built, skipped"; continue; }
-	BENCH_LONG=0 "$BUILD/bench/$prog"
+	BENCH_LONG=0 "$BUILD/bench/$prog" || echo "$prog: failed (exit $?); its section is missing"
 done
 if [ "${BENCH_LONG:-0}" = 1 ]; then
-	BENCH_LONG=1 "$BUILD/bench/bench_store"
+	BENCH_LONG=1 "$BUILD/bench/bench_store" || echo "bench_store (memory run): failed (exit $?)"
 	REPLAY_MEM_N=10000000 "$BUILD/bench/replay_memory" "$OUT/replay-memory.db"
 fi
 
@@ -33,7 +33,7 @@ fi
 diff_ran=false
 for script in bench/diff*.sh; do
 	[ -x "$script" ] || continue
-	"$script"
+	"$script" || echo "$script: failed (exit $?); its section is missing"
 	diff_ran=true
 done
 $diff_ran || echo "5b. diff vs GNU diff -u: no bench/diff*.sh on this branch yet; skipped"
