@@ -151,6 +151,18 @@ static inline int harness_start(struct harness *h, const char *const *extra)
 	return -1;
 }
 
+/* harness_init + harness_start for a cmocka group setup: -1 (and where to
+ * look) if the daemon did not start. */
+static int harness_setup(struct harness *h, const char *policy_text)
+{
+	harness_init(h, policy_text);
+	if (harness_start(h, NULL) < 0) {
+		fprintf(stderr, "# idsrd did not start; see %s\n", h->log);
+		return -1;
+	}
+	return 0;
+}
+
 /* SIGTERM and wait; returns the exit status (or -1). */
 static inline int harness_stop(struct harness *h)
 {

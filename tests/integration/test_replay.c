@@ -69,12 +69,7 @@ struct vcpu_run {
 
 static int setup(void **state)
 {
-	harness_init(&h, policy_text);
-	if (harness_start(&h, NULL) < 0) {
-		fprintf(stderr, "# idsrd did not start; see %s\n", h.log);
-		return -1;
-	}
-	return 0;
+	return harness_setup(&h, policy_text);
 }
 
 static int teardown(void **state)
