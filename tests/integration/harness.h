@@ -153,7 +153,7 @@ static inline int harness_start(struct harness *h, const char *const *extra)
 
 /* harness_init + harness_start for a cmocka group setup: -1 (and where to
  * look) if the daemon did not start. */
-static int harness_setup(struct harness *h, const char *policy_text)
+static inline int harness_setup(struct harness *h, const char *policy_text)
 {
 	harness_init(h, policy_text);
 	if (harness_start(h, NULL) < 0) {
