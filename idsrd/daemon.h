@@ -81,7 +81,6 @@ struct daemon {
 
 	struct replay_plan *replay;	/* armed replay, or NULL (boots_lock) */
 	atomic_uint subscribers;	/* > 0: accesses are published to control */
-	bool stopping;
 };
 
 extern struct daemon *idsrd;		/* the one daemon of this process */

@@ -450,7 +450,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	log_info("%s: draining VMM connections and flushing the trace", strsignal(signum));
 	sd_notify(0, "STOPPING=1");
-	idsrd->stopping = true;
 	uv_poll_stop(&vmm_listener);
 	uv_close((uv_handle_t *)&vmm_listener, NULL);
 	uv_close((uv_handle_t *)&sig_hup, NULL);
