@@ -168,9 +168,12 @@ static int write_row(struct store *s, const struct store_row *r)
 }
 
 /* STORE_ROWS_PER_INSERT rows in one statement: a statement's fixed cost
- * (start, halt, reset) is paid once for them all. A constraint failure
- * undoes the whole statement (and only it): the caller then writes the rows
- * one by one to count just the bad one. */
+ * (start, halt, reset) is paid once for them all. The statement is INSERT OR
+ * ROLLBACK: a constraint failure (a duplicate key, never seen but possible
+ * after a resume) rolls the whole transaction back, so SQLite keeps no
+ * statement journal to undo just the statement (that journal copied about
+ * two pages per statement and cost a third of the writer's time); the caller
+ * then writes the batch again one row at a time, dropping just the bad row. */
 static int write_rows(struct store *s, const struct store_item *it)
 {
 	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++)
@@ -343,6 +346,48 @@ static bool rows_follow(const struct store_item *it, size_t n)
 	return true;
 }
 
+/* Writes the batch's items in the open transaction: rows 32 a statement,
+ * unless one_by_one. Returns 0, a row error (only when !one_by_one: a bad
+ * row was met, the caller rolls back and writes the batch again one by one,
+ * so that only that row is dropped) or another SQLite error with *failed set
+ * (about the file: the whole transaction is lost). */
+static int store_write_items(struct store *s, struct store_item *batch, size_t n, int64_t now,
+			     bool one_by_one, uint64_t *written, uint64_t *skipped, const char **failed)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!one_by_one && rows_follow(batch + i, n - i)) {
+			rc = write_rows(s, batch + i);
+			if (rc == 0) {
+				*written += STORE_ROWS_PER_INSERT;
+				i += STORE_ROWS_PER_INSERT - 1;
+				continue;
+			}
+		} else {
+			rc = write_item(s, &batch[i], now);
+			if (rc == 0) {
+				*written += batch[i].kind == ITEM_ROW;
+				continue;
+			}
+		}
+		if (!store_row_error(rc)) {
+			*failed = "writing";
+			return rc;
+		}
+		if (!one_by_one)
+			return rc;
+		if (batch[i].kind == ITEM_ROW) {
+			pthread_mutex_lock(&s->lock);
+			store_note_loss(s, batch[i].row.boot_id);
+			pthread_mutex_unlock(&s->lock);
+			(*skipped)++;
+		}
+		log_warn("store: a record was not written to %s: %s", s->path, sqlite3_errmsg(s->db));
+	}
+	return 0;
+}
+
 /* Writes one batch in one transaction. Rows that could not be written are
  * counted on their boots (rows_dropped) and in status: never silently lost. */
 static void store_write_batch(struct store *s, struct store_item *batch, size_t n)
@@ -354,37 +399,18 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 
 	for (size_t i = 0; i < n; i++)
 		rows += batch[i].kind == ITEM_ROW;
-	rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		failed = "starting a transaction";
-	for (size_t i = 0, single_until = 0; i < n && !failed; i++) {
-		if (i >= single_until && rows_follow(batch + i, n - i)) {
-			rc = write_rows(s, batch + i);
-			if (rc == 0) {
-				written += STORE_ROWS_PER_INSERT;
-				i += STORE_ROWS_PER_INSERT - 1;
-				continue;
-			}
-			if (!store_row_error(rc)) {
-				failed = "writing";
-				break;
-			}
-			single_until = i + STORE_ROWS_PER_INSERT;	/* find the bad one */
+	for (bool one_by_one = false;; one_by_one = true) {
+		rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			failed = "starting a transaction";
+			break;
 		}
-		rc = write_item(s, &batch[i], now);
-		if (rc == 0) {
-			written += batch[i].kind == ITEM_ROW;
-		} else if (store_row_error(rc)) {
-			if (batch[i].kind == ITEM_ROW) {
-				pthread_mutex_lock(&s->lock);
-				store_note_loss(s, batch[i].row.boot_id);
-				pthread_mutex_unlock(&s->lock);
-				skipped++;
-			}
-			log_warn("store: a record was not written to %s: %s", s->path, sqlite3_errmsg(s->db));
-		} else {
-			failed = "writing";
-		}
+		rc = store_write_items(s, batch, n, now, one_by_one, &written, &skipped, &failed);
+		if (rc == 0 || failed)
+			break;
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		written = 0;
 	}
 	if (!failed && (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		failed = "committing";
@@ -764,13 +790,17 @@ static void store_finalize(struct store *s)
 /* store_sql[0] with STORE_ROWS_PER_INSERT tuples of parameters. */
 static int prepare_rows_insert(struct store *s)
 {
+	static const char verb[] = "INSERT OR ROLLBACK";	/* see write_rows */
+	const char *into = store_sql[0] + strlen("INSERT");
 	const char *values = strstr(store_sql[0], "(?");
-	size_t head = (size_t)(values - store_sql[0]), one = strlen(values);
+	size_t head = (size_t)(values - into), one = strlen(values);
 	char sql[4096], *p = sql;
 
-	if (head + STORE_ROWS_PER_INSERT * (one + 2) >= sizeof(sql))
+	if (sizeof(verb) + head + STORE_ROWS_PER_INSERT * (one + 2) >= sizeof(sql))
 		return SQLITE_TOOBIG;
-	memcpy(p, store_sql[0], head);
+	memcpy(p, verb, sizeof(verb) - 1);
+	p += sizeof(verb) - 1;
+	memcpy(p, into, head);
 	p += head;
 	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++) {
 		if (k) {
