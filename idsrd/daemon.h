@@ -19,7 +19,6 @@ struct daemon_config {
 	const char *policy_path;	/* NULL: no file, everything UNDEF */
 	const char *impl;		/* --impl: names for boots whose MIDR says nothing */
 	const char *replay_ref;		/* --replay TRACE[:BOOT] at start-up */
-	unsigned workers;		/* event loops serving VMM connections */
 	unsigned poll_us;		/* --poll: spin this long after a frame (0: never) */
 	size_t queue_cap;		/* store queue, rows */
 	unsigned max_connections;
@@ -74,10 +73,6 @@ struct daemon {
 	struct boot *boots;		/* boots in progress */
 	uint64_t boots_total;
 	atomic_uint connections;
-
-	struct worker **workers;
-	unsigned nworkers;
-	unsigned next_worker;
 
 	struct replay_plan *replay;	/* armed replay, or NULL (boots_lock) */
 	atomic_uint subscribers;	/* > 0: accesses are published to control */

@@ -37,9 +37,8 @@ static const char usage_text[] =
 	"                        /var/lib/idsrd/trace.db under systemd)\n"
 	"  --policy PATH         policy file (default: none, every access is UNDEF)\n"
 	"  --impl NAME           register names for boots whose MIDR names nothing\n"
-	"  --workers N           event loops serving VMMs (default: number of CPUs, at most 4)\n"
-	"  --poll[=USEC]         low latency: after a frame, workers keep polling for the\n"
-	"                        next one for up to USEC µs (default 50) before sleeping;\n"
+	"  --poll[=USEC]         low latency: after answering, a connection keeps polling\n"
+	"                        for the next frame for up to USEC µs (default 50) before sleeping;\n"
 	"                        costs CPU while VMMs trap often, for boots given a core\n"
 	"  --queue ROWS          store queue size (default 1048576)\n"
 	"  --max-connections N   refuse VMM connections past N (default 4096)\n"
@@ -118,9 +117,9 @@ static bool parse_args(int argc, char **argv, struct daemon_config *cfg)
 		case OPT_IMPL: cfg->impl = optarg; break;
 		case OPT_REPLAY: cfg->replay_ref = optarg; break;
 		case OPT_WORKERS:
+			/* Old scripts' option: each connection has its own thread now. */
 			if (!parse_uint("workers", optarg, 64, 10, &v) || v == 0)
 				return v == 0 ? fprintf(stderr, "idsrd: --workers: at least 1\n"), false : false;
-			cfg->workers = (unsigned)v;
 			break;
 		case OPT_POLL:
 			v = 50;
@@ -365,7 +364,7 @@ static void raise_nofile(unsigned max_connections)
 static void on_vmm_connect(uv_poll_t *h, int status, int events)
 {
 	for (;;) {
-		int fd = accept4(vmm_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(vmm_listen_fd, NULL, NULL, SOCK_CLOEXEC);	/* blocking: see server.c */
 		struct ucred cred = { .pid = -1, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		socklen_t len = sizeof(cred);
 		bool first;
@@ -460,6 +459,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		uv_close((uv_handle_t *)&watchdog, NULL);
 	control_stop();
 	replayer_stop();
+	server_drain(idsrd);
 }
 
 /* idsrd --replay TRACE[:BOOT]: the first boot is answered from the recording. */
@@ -483,7 +483,6 @@ static int replay_at_start(const char *ref)
 static void config_defaults(struct daemon_config *cfg, char bufs[3][4096])
 {
 	bool system = getenv("INVOCATION_ID") && getuid() == 0;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	cfg->journal = getenv("JOURNAL_STREAM") != NULL;
 	if (!cfg->socket_path)
@@ -500,8 +499,6 @@ static void config_defaults(struct daemon_config *cfg, char bufs[3][4096])
 	}
 	if (!cfg->db_path)
 		cfg->db_path = paths_default(PATH_DB, system, bufs[2], 4096);
-	if (!cfg->workers)
-		cfg->workers = cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
 	if (!cfg->queue_cap)
 		cfg->queue_cap = 1u << 20;
 	if (!cfg->max_connections)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* VMM connections: worker event loops that read Access frames and answer them on the spot. */
+/* VMM connections: one thread each, reading Access frames and answering them on the spot. */
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -17,126 +19,112 @@
 #include "server.h"
 #include "subscribe.h"
 
-/* Stop reading from a VMM that does not read its verdicts past this. */
-#define SESSION_WRITE_HIGH	(1u << 20)
+/*
+ * Why a thread per connection, blocking in read, and not event loops: on the
+ * trap path each access is one wake-up of the thread that answers it. A
+ * thread blocked in read is woken straight into its read and answers at
+ * once; a libuv worker is woken in epoll_wait, returns to its loop and only
+ * then reads — one more syscall and a longer path per access, on every
+ * access. Measured with 4 VMM connections on 2 CPUs (bench_scaling): 0.70x
+ * the floor's aggregate with threads against 0.60x with one libuv loop per
+ * connection, and less with fewer loops (docs/performance.md). The main loop
+ * (libuv) still accepts connections and serves idsrctl; a VMM that does not
+ * read its verdicts now blocks only its own thread.
+ *
+ * An idle connection costs no thread: a new one, and one that sent nothing
+ * for SESSION_IDLE_MS, is parked in the main loop (uv_poll) until it is
+ * readable, then a thread is started for it again. So 10k idle connections
+ * cost their sockets and sessions, not 10k stacks.
+ */
+
 /* Verdicts of one read are sent with one write; more frames than fit go in
  * the next write. */
 #define SESSION_OUT_CAP		8192
-
-struct worker {
-	uv_loop_t loop;
-	uv_async_t wakeup;		/* new connections, policy change, stop */
-	pthread_t thread;
-	pthread_mutex_t lock;		/* guards pending and stop */
-	int *pending;
-	size_t npending, cap;
-	bool stop;
-	struct live_policy *policy;	/* this loop's reference */
-	unsigned sessions;
-	uint64_t frames;		/* frames handled, for --poll */
-	/* A frame is decoded and released within one callback: one arena per loop. */
-	struct frame_arena arena;
-};
+/* A session's stack: its deepest path is an Error frame's message (~1 KiB). */
+#define SESSION_STACK		(256 * 1024)
+/* A connection that sent nothing for this long is parked (no thread). */
+#define SESSION_IDLE_MS		2000
 
 struct session {
-	uv_pipe_t pipe;			/* first: handle->data is not needed */
-	struct worker *w;
+	int fd;
+	struct session *prev, *next;	/* all sessions (server_drain shuts them down) */
+	struct session *park_next;	/* handed to the main loop to park */
+	uv_poll_t park;			/* parked: waits for the VMM in the main loop */
 	struct frame_reader reader;
 	struct boot *boot;
 	struct boot_peer peer;
+	struct live_policy *policy;	/* this thread's reference */
 	bool closing;
-	bool reading;
 	size_t outlen;
-	/* SESSION_OUT_CAP bytes from the first frame to send on: an idle
-	 * connection costs its handle and a 512-byte reader, no more. */
+	/* SESSION_OUT_CAP bytes from the first frame to send on. */
 	uint8_t *out;
+	uint64_t poll_window_ns;	/* --poll: how long to poll before sleeping */
+	/* A frame is decoded and released within one call, into this arena on
+	 * the running thread's stack (a parked session has none). */
+	struct frame_arena *arena;
 };
 
-struct write_req {
-	uv_write_t req;
-	struct session *s;
-	bool close_after;
-	uint8_t data[];
-};
+/* Every session, running or parked, so that idsrd can end them and wait for them. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t gone;		/* a session ended */
+	struct session *head;
+	unsigned live;
+	bool stopping;
+	struct session *to_park;	/* handed over by their threads */
+	uv_async_t parker;		/* main loop: park what is in to_park */
+	uv_loop_t *loop;
+} sessions = { .lock = PTHREAD_MUTEX_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER };
 
-/* ---- the live policy, per worker ---------------------------------------- */
+/* ---- the live policy, per session --------------------------------------- */
 
 /* Switches to a newer policy between two accesses (never during one). */
-static const struct policy *worker_policy(struct worker *w)
+static const struct policy *session_policy(struct session *s)
 {
-	if (w->policy->generation != atomic_load_explicit(&idsrd->policy_generation,
+	if (s->policy->generation != atomic_load_explicit(&idsrd->policy_generation,
 							  memory_order_acquire)) {
-		daemon_policy_put(w->policy);
-		w->policy = daemon_policy_get();
+		daemon_policy_put(s->policy);
+		s->policy = daemon_policy_get();
 	}
-	return w->policy->policy;
+	return s->policy->policy;
 }
 
 /* ---- sending -------------------------------------------------------------- */
 
-static void session_close(struct session *s);
-
-static void on_write(uv_write_t *req, int status)
+/* Writes all of buf, sleeping while the VMM does not read (that stops only
+ * this VMM); false if the connection is gone. */
+static bool session_write(struct session *s, const uint8_t *buf, size_t len, int flags)
 {
-	struct write_req *wr = (struct write_req *)req;
-	struct session *s = wr->s;
+	while (len) {
+		ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL | flags);
 
-	if (wr->close_after || (status < 0 && !s->closing))
-		session_close(s);
-	else if (!s->reading && !s->closing &&
-		 uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) < SESSION_WRITE_HIGH / 2)
-		session_resume(s);
-	free(wr);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
 }
 
-/* Sends what is in s->out: straight to the socket if it takes it, else queued. */
-static void session_flush(struct session *s, bool close_after)
+/* Sends what is in s->out; a connection that cannot take it is closing. */
+static void session_flush(struct session *s, int flags)
 {
-	uv_buf_t buf = uv_buf_init((char *)s->out, (unsigned)s->outlen);
-	struct write_req *wr;
-	int n = 0;
-
-	if (s->outlen && uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) == 0)
-		n = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n == s->outlen && !close_after) {
-		s->outlen = 0;
-		return;
-	}
-	wr = malloc(sizeof(*wr) + s->outlen - (size_t)n);
-	if (!wr) {
-		session_close(s);
-		return;
-	}
-	wr->s = s;
-	wr->close_after = close_after;
-	if (s->outlen > (size_t)n)
-		memcpy(wr->data, s->out + n, s->outlen - (size_t)n);
-	buf = uv_buf_init((char *)wr->data, (unsigned)(s->outlen - (size_t)n));
+	if (s->outlen && !session_write(s, s->out, s->outlen, flags))
+		s->closing = true;
 	s->outlen = 0;
-	if (uv_write(&wr->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
-		free(wr);
-		session_close(s);
-		return;
-	}
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) > SESSION_WRITE_HIGH && s->reading) {
-		/* The VMM is not reading its verdicts: stop reading its accesses. */
-		uv_read_stop((uv_stream_t *)&s->pipe);
-		s->reading = false;
-	}
 }
 
 static void session_send(struct session *s, const Frame *f)
 {
-	struct write_req *wr;
-	uv_buf_t buf;
+	uint8_t *big;
 	size_t need;
 	int n;
 
 	if (!s->out && !(s->out = malloc(SESSION_OUT_CAP))) {
 		log_err("out of memory for a VMM connection's verdicts; closing it");
-		session_close(s);
+		s->closing = true;
 		return;
 	}
 	/* A Verdict is packed in one pass when it fits (frame_pack): sizing it
@@ -148,7 +136,7 @@ static void session_send(struct session *s, const Frame *f)
 	}
 	need = FRAME_HEADER + protobuf_c_message_get_packed_size(&f->base);
 	if (s->outlen + need > SESSION_OUT_CAP)
-		session_flush(s, false);
+		session_flush(s, 0);
 	if (need <= SESSION_OUT_CAP) {
 		n = frame_pack(f, s->out + s->outlen, SESSION_OUT_CAP - s->outlen);
 		if (n > 0)
@@ -156,18 +144,10 @@ static void session_send(struct session *s, const Frame *f)
 		return;
 	}
 	/* Rare and large (a resumed Welcome with thousands of vCPUs' seqs). */
-	wr = malloc(sizeof(*wr) + need);
-	if (!wr || (n = frame_pack(f, wr->data, need)) < 0) {
-		free(wr);
-		return;
-	}
-	wr->s = s;
-	wr->close_after = false;
-	buf = uv_buf_init((char *)wr->data, (unsigned)n);
-	if (uv_write(&wr->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
-		free(wr);
-		session_close(s);
-	}
+	big = malloc(need);
+	if (big && (n = frame_pack(f, big, need)) > 0 && !session_write(s, big, (size_t)n, 0))
+		s->closing = true;
+	free(big);
 }
 
 /* Tells the VMM what was wrong, closes the connection and marks its boot. */
@@ -198,9 +178,8 @@ static void session_fail(struct session *s, Idsr__V1__ErrorCode code, const char
 		boot_leave(s->boot, msg, true);
 		s->boot = NULL;
 	}
-	uv_read_stop((uv_stream_t *)&s->pipe);
-	s->reading = false;
-	session_flush(s, true);
+	/* Best effort: a VMM that does not read gets no Error, not a hang. */
+	session_flush(s, MSG_DONTWAIT);
 	s->closing = true;
 }
 
@@ -262,9 +241,9 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		.is_write = a->is_write, .value = a->value,
 	};
 	if (b->replay)
-		replayer_answer(b, worker_policy(s->w), &pa, a->seq, &pv);
+		replayer_answer(b, session_policy(s), &pa, a->seq, &pv);
 	else
-		policy_decide(worker_policy(s->w), b->state, &pa, &pv);
+		policy_decide(session_policy(s), b->state, &pa, &pv);
 
 	row = (struct store_row){
 		.boot_id = b->id, .ts_ns = db_now_ns(), .seq = a->seq, .pc = a->pc,
@@ -273,11 +252,11 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	};
 	if (!store_push_row(idsrd->store, &row))
 		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
-	daemon_policy_hit(s->w->policy, pv.rule);
+	daemon_policy_hit(s->policy, pv.rule);
 	/* After the push: a subscriber registered before this load sees the row
 	 * live; one registered after finds it committed by its store_flush. */
 	if (atomic_load(&idsrd->subscribers))
-		subscribe_publish(b, &row, s->w->policy);
+		subscribe_publish(b, &row, s->policy);
 	atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
 	if (pv.undef)
 		atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);
@@ -293,14 +272,12 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 
 static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 {
-	Frame *f;
+	Frame *f = frame_unpack_in(s->arena, payload, len);
 
-	s->w->frames++;
-	f = frame_unpack_in(&s->w->arena, payload, len);
 	if (!f) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
 			     "a %zu-byte frame is not a valid idsr.v1.Frame (undecodable protobuf)", len);
-		goto out;
+		return;
 	}
 	switch (f->body_case) {
 	case IDSR__V1__FRAME__BODY_HELLO:
@@ -314,9 +291,7 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 			boot_leave(s->boot, *f->bye->reason ? f->bye->reason : "bye", false);
 			s->boot = NULL;
 		}
-		uv_read_stop((uv_stream_t *)&s->pipe);
-		s->reading = false;
-		session_flush(s, true);
+		session_flush(s, 0);
 		s->closing = true;
 		break;
 	default:
@@ -324,45 +299,17 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 			     "unexpected %s frame on the VMM socket (expected Hello, Access or Bye)",
 			     frame_body_name(f));
 	}
-out:
-	frame_release(&s->w->arena, f);
+	frame_release(s->arena, f);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Answers every whole frame read so far, then sends the answers in one write. */
+static void session_input(struct session *s)
 {
-	struct session *s = (struct session *)h;
-	uint8_t *p;
-	size_t n;
-
-	frame_reader_space(&s->reader, &p, &n);
-	*buf = uv_buf_init((char *)p, (unsigned)n);
-}
-
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-	struct session *s = (struct session *)stream;
 	const uint8_t *payload;
 	size_t len;
 	int rc;
 
-	if (nread == 0)
-		return;
-	if (nread < 0) {
-		size_t pending = frame_reader_pending(&s->reader);
-
-		if (nread == UV_EOF && pending)
-			session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
-				     "connection ended inside a frame (%zu bytes of a truncated frame)",
-				     pending);
-		else if (s->boot) {
-			boot_leave(s->boot, nread == UV_EOF ? "eof" : uv_strerror((int)nread), false);
-			s->boot = NULL;
-		}
-		session_close(s);
-		return;
-	}
-	frame_reader_commit(&s->reader, (size_t)nread);
-	/* A callback below may close the session: re-check closing each time. */
+	/* A frame below may close the session: re-check closing each time. */
 	while (!s->closing && (rc = frame_reader_next(&s->reader, &payload, &len)) != 0) {
 		if (rc < 0) {
 			session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
@@ -383,42 +330,247 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		session_fail(s, IDSR__V1__ERROR_CODE__LIMIT,
 			     "a %u-byte frame is over the limit of %u bytes (idsrd --max-frame)",
 			     frame_reader_announced(&s->reader), idsrd->cfg.max_frame);
-	if (!s->closing && s->outlen)
-		session_flush(s, false);
+	if (!s->closing)
+		session_flush(s, 0);
 }
 
-void session_resume(struct session *s)
+/* ---- reading -------------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
 {
-	if (uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
-		s->reading = true;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void on_session_closed(uv_handle_t *h)
+/*
+ * --poll: a vCPU that just got its verdict often traps again within a few
+ * µs; sleeping in read in between costs two context switches per access.
+ * So after answering, the session polls the socket for a window before it
+ * sleeps. The window adapts and is bounded: one in which the next frame came
+ * doubles it (up to --poll µs), one that ran out halves it (down to 1/16 of
+ * that), so a guest that stopped trapping costs little CPU. Returns what
+ * recv returned, or -1 with EAGAIN when the window ran out.
+ */
+static ssize_t session_poll(struct session *s, uint8_t *p, size_t space)
 {
-	struct session *s = (struct session *)h;
+	uint64_t max = (uint64_t)idsrd->cfg.poll_us * 1000, deadline;
+	ssize_t got;
 
-	s->w->sessions--;
+	if (!s->poll_window_ns)
+		s->poll_window_ns = max;
+	deadline = mono_ns() + s->poll_window_ns;
+	for (;;) {
+		got = recv(s->fd, p, space, MSG_DONTWAIT);
+		if (got >= 0 || (errno != EAGAIN && errno != EINTR)) {
+			if (got > 0)
+				s->poll_window_ns = s->poll_window_ns * 2 < max ? s->poll_window_ns * 2 : max;
+			return got;
+		}
+		if (mono_ns() >= deadline) {
+			s->poll_window_ns = s->poll_window_ns / 2 > max / 16 ? s->poll_window_ns / 2 : max / 16;
+			errno = EAGAIN;
+			return -1;
+		}
+		/* On a busy machine the VMM (or the writer) may be waiting for
+		 * this CPU; with nothing else runnable, sched_yield returns at once. */
+		sched_yield();
+	}
+}
+
+/* Reads what the VMM sent into the reader: > 0, 0 at its end, or -errno. */
+static ssize_t session_read(struct session *s)
+{
+	uint8_t *p;
+	size_t space;
+	ssize_t got = -1;
+
+	frame_reader_space(&s->reader, &p, &space);
+	if (idsrd->cfg.poll_us && s->boot) {
+		got = session_poll(s, p, space);
+		if (got < 0 && errno != EAGAIN)
+			return -errno;
+	}
+	if (got < 0) {
+		do
+			got = read(s->fd, p, space);
+		while (got < 0 && errno == EINTR);
+	}
+	if (got < 0)
+		return -errno;
+	if (got > 0)
+		frame_reader_commit(&s->reader, (size_t)got);
+	return got;
+}
+
+static bool server_stopping(void)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&sessions.lock);
+	stopping = sessions.stopping;
+	pthread_mutex_unlock(&sessions.lock);
+	return stopping;
+}
+
+/* The VMM ended the connection (or idsrd is stopping): end its part of the boot. */
+static void session_ended(struct session *s, ssize_t rc)
+{
+	size_t pending = frame_reader_pending(&s->reader);
+	bool stopping = server_stopping();
+
+	if (!stopping && rc == 0 && pending) {
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
+			     "connection ended inside a frame (%zu bytes of a truncated frame)", pending);
+	} else if (s->boot) {
+		boot_leave(s->boot, stopping ? BOOT_STOPPED_REASON : rc == 0 ? "eof" : strerror((int)-rc),
+			   false);
+		s->boot = NULL;
+	}
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+static void session_run(struct session *s);
+
+/* Hands an idle session to the main loop; false if idsrd is stopping. */
+static bool session_park(struct session *s)
+{
+	pthread_mutex_lock(&sessions.lock);
+	if (sessions.stopping) {
+		pthread_mutex_unlock(&sessions.lock);
+		return false;
+	}
+	s->park_next = sessions.to_park;
+	sessions.to_park = s;
+	pthread_mutex_unlock(&sessions.lock);
+	uv_async_send(&sessions.parker);
+	return true;
+}
+
+static void session_free(struct session *s)
+{
+	if (s->boot)
+		boot_leave(s->boot, server_stopping() ? BOOT_STOPPED_REASON : "connection closed", false);
+	daemon_policy_put(s->policy);
+	pthread_mutex_lock(&sessions.lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sessions.head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	close(s->fd);		/* under the lock: server_drain never shuts down a reused fd */
+	if (--sessions.live == 0 && sessions.stopping)
+		uv_async_send(&sessions.parker);	/* the main loop may end */
+	pthread_cond_broadcast(&sessions.gone);
+	pthread_mutex_unlock(&sessions.lock);
 	atomic_fetch_sub(&idsrd->connections, 1);
 	frame_reader_free(&s->reader);
 	free(s->out);
 	free(s);
 }
 
-static void session_close(struct session *s)
+static void *session_main(void *arg)
 {
-	if (uv_is_closing((uv_handle_t *)&s->pipe))
-		return;
-	s->closing = true;
-	if (s->boot) {
-		boot_leave(s->boot, "connection closed", false);
-		s->boot = NULL;
+	struct session *s = arg;
+	struct frame_arena arena;
+	int fl = fcntl(s->fd, F_GETFL);
+
+	arena.used = arena.spilled = 0;
+	s->arena = &arena;
+	/* Blocking reads and writes (uv_poll made the socket non-blocking). */
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+	while (!s->closing) {
+		ssize_t rc = session_read(s);
+
+		if (rc == -EAGAIN && session_park(s))
+			return NULL;	/* idle: the main loop has it (s->arena is not used there) */
+		if (rc <= 0) {
+			session_ended(s, rc == -EAGAIN ? 0 : rc);
+			break;
+		}
+		session_input(s);
 	}
-	uv_close((uv_handle_t *)&s->pipe, on_session_closed);
+	session_free(s);
+	return NULL;
 }
 
-static void session_start(struct worker *w, int fd)
+/* Starts a thread for s (or, if none can be had, ends it). */
+static void session_run(struct session *s)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SESSION_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&thread, &attr, session_main, s);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		return;
+	log_err("cannot start a thread for a VMM connection (pid %lld): %s; closing it",
+		(long long)s->peer.pid, strerror(rc));
+	if (s->boot) {
+		boot_leave(s->boot, "idsrd could not start a thread for the connection", true);
+		s->boot = NULL;
+	}
+	session_free(s);
+}
+
+/* ---- parked sessions (main loop) ------------------------------------------- */
+
+static void on_parked_closed(uv_handle_t *h)
+{
+	session_run(h->data);
+}
+
+static void on_parked_readable(uv_poll_t *p, int status, int events)
+{
+	uv_poll_stop(p);
+	uv_close((uv_handle_t *)p, on_parked_closed);
+}
+
+static void session_wait(struct session *s)
+{
+	s->park.data = s;
+	if (uv_poll_init(sessions.loop, &s->park, s->fd) < 0 ||
+	    uv_poll_start(&s->park, UV_READABLE | UV_DISCONNECT, on_parked_readable) < 0)
+		session_run(s);		/* cannot wait: a thread waits instead */
+}
+
+static void on_park(uv_async_t *a)
+{
+	struct session *list, *next;
+	bool stopping;
+
+	pthread_mutex_lock(&sessions.lock);
+	list = sessions.to_park;
+	sessions.to_park = NULL;
+	stopping = sessions.stopping;
+	pthread_mutex_unlock(&sessions.lock);
+	for (struct session *s = list; s; s = next) {
+		next = s->park_next;
+		if (stopping)
+			session_run(s);	/* reads the end server_drain made, and ends */
+		else
+			session_wait(s);
+	}
+	pthread_mutex_lock(&sessions.lock);
+	if (sessions.stopping && sessions.live == 0 && !uv_is_closing((uv_handle_t *)a))
+		uv_close((uv_handle_t *)a, NULL);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* ---- the server ----------------------------------------------------------- */
+
+void server_dispatch(struct daemon *d, int fd)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	struct timeval idle = { SESSION_IDLE_MS / 1000, SESSION_IDLE_MS % 1000 * 1000 };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
@@ -426,186 +578,51 @@ static void session_start(struct worker *w, int fd)
 		log_err("out of memory for a VMM connection; closing it");
 		free(s);
 		close(fd);
-		atomic_fetch_sub(&idsrd->connections, 1);
+		atomic_fetch_sub(&d->connections, 1);
 		return;
 	}
-	s->w = w;
+	s->fd = fd;
 	s->peer = (struct boot_peer){ -1, -1, -1 };
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 		s->peer = (struct boot_peer){ cred.uid, cred.gid, cred.pid };
-	uv_pipe_init(&w->loop, &s->pipe, 0);
-	if (uv_pipe_open(&s->pipe, fd) < 0) {
-		close(fd);
-		uv_close((uv_handle_t *)&s->pipe, on_session_closed);
-		return;
-	}
-	w->sessions++;
-	session_resume(s);
-}
-
-/* ---- workers -------------------------------------------------------------- */
-
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	if (h->type == UV_NAMED_PIPE) {
-		struct session *s = (struct session *)h;
-
-		if (s->boot) {
-			boot_leave(s->boot, BOOT_STOPPED_REASON, false);
-			s->boot = NULL;
-		}
-		session_close(s);
-	}
-	else if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-static void on_wakeup(uv_async_t *a)
-{
-	struct worker *w = a->data;
-	int fds[64];
-	size_t n;
-	bool stop;
-
-	do {
-		pthread_mutex_lock(&w->lock);
-		n = w->npending < 64 ? w->npending : 64;
-		if (n) {
-			memcpy(fds, w->pending, n * sizeof(int));
-			memmove(w->pending, w->pending + n, (w->npending - n) * sizeof(int));
-			w->npending -= n;
-		}
-		stop = w->stop;
-		pthread_mutex_unlock(&w->lock);
-		for (size_t i = 0; i < n; i++)
-			session_start(w, fds[i]);
-	} while (n == 64);
-	if (stop)
-		uv_walk(&w->loop, close_walk, NULL);
-}
-
-/*
- * --poll: a vCPU that just got its verdict often traps again within a few
- * µs; sleeping in epoll in between costs two context switches per access.
- * So after a frame the worker keeps polling (epoll with no timeout) for a
- * window before it sleeps. The window adapts and is bounded: a window in
- * which the next frame came doubles it (up to --poll µs), one that ran out
- * halves it (down to 1/16 of that), so a guest that stopped trapping costs
- * little CPU. Returns when the loop has nothing left (stop).
- */
-static void worker_poll(struct worker *w, uint64_t max_ns)
-{
-	uint64_t window = max_ns, min = max_ns / 16;
-
-	for (;;) {
-		uint64_t seen = w->frames, deadline;
-
-		if (!uv_run(&w->loop, UV_RUN_ONCE))
-			return;
-		if (w->frames == seen)
-			continue;
-		deadline = uv_hrtime() + window;
-		for (;;) {
-			seen = w->frames;
-			if (!uv_run(&w->loop, UV_RUN_NOWAIT))
-				return;
-			if (w->frames != seen) {
-				window = window * 2 < max_ns ? window * 2 : max_ns;
-				deadline = uv_hrtime() + window;
-			} else if (uv_hrtime() >= deadline) {
-				window = window / 2 > min ? window / 2 : min;
-				break;
-			} else {
-				/* On a busy machine the VMM (or the writer) may be
-				 * waiting for this CPU; with nothing else runnable,
-				 * sched_yield returns at once. */
-				sched_yield();
-			}
-		}
-	}
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-
-	if (idsrd->cfg.poll_us)
-		worker_poll(w, (uint64_t)idsrd->cfg.poll_us * 1000);
-	else
-		uv_run(&w->loop, UV_RUN_DEFAULT);
-	return NULL;
-}
-
-void server_dispatch(struct daemon *d, int fd)
-{
-	struct worker *w = d->workers[d->next_worker++ % d->nworkers];
-
-	pthread_mutex_lock(&w->lock);
-	if (w->npending == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		int *p = realloc(w->pending, cap * sizeof(*p));
-
-		if (!p) {
-			pthread_mutex_unlock(&w->lock);
-			close(fd);
-			atomic_fetch_sub(&d->connections, 1);
-			return;
-		}
-		w->pending = p;
-		w->cap = cap;
-	}
-	w->pending[w->npending++] = fd;
-	pthread_mutex_unlock(&w->lock);
-	uv_async_send(&w->wakeup);
+	/* A read that waits this long returns EAGAIN: the session parks. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+	s->policy = daemon_policy_get();
+	pthread_mutex_lock(&sessions.lock);
+	s->next = sessions.head;
+	if (s->next)
+		s->next->prev = s;
+	sessions.head = s;
+	sessions.live++;
+	pthread_mutex_unlock(&sessions.lock);
+	session_wait(s);	/* a thread once it sends something */
 }
 
 int server_start(struct daemon *d)
 {
-	d->workers = calloc(d->cfg.workers, sizeof(*d->workers));
-	if (!d->workers)
-		return -ENOMEM;
-	for (unsigned i = 0; i < d->cfg.workers; i++) {
-		struct worker *w = calloc(1, sizeof(*w));
-		int rc;
+	sessions.loop = d->loop;
+	sessions.stopping = false;
+	return uv_async_init(d->loop, &sessions.parker, on_park) < 0 ? -ENOMEM : 0;
+}
 
-		if (!w)
-			return -ENOMEM;
-		uv_loop_init(&w->loop);
-		pthread_mutex_init(&w->lock, NULL);
-		uv_async_init(&w->loop, &w->wakeup, on_wakeup);
-		w->wakeup.data = w;
-		w->policy = daemon_policy_get();
-		rc = pthread_create(&w->thread, NULL, worker_main, w);
-		if (rc)
-			return -rc;
-		d->workers[d->nworkers++] = w;
-	}
-	return 0;
+void server_drain(struct daemon *d)
+{
+	pthread_mutex_lock(&sessions.lock);
+	sessions.stopping = true;
+	/* A running session wakes from read or write with its end; a parked one
+	 * becomes readable, gets a thread, reads the end. Each ends its boot. */
+	for (struct session *s = sessions.head; s; s = s->next)
+		shutdown(s->fd, SHUT_RDWR);
+	if (sessions.live == 0 && !uv_is_closing((uv_handle_t *)&sessions.parker))
+		uv_close((uv_handle_t *)&sessions.parker, NULL);
+	pthread_mutex_unlock(&sessions.lock);
 }
 
 void server_stop(struct daemon *d)
 {
-	for (unsigned i = 0; i < d->nworkers; i++) {
-		struct worker *w = d->workers[i];
-
-		pthread_mutex_lock(&w->lock);
-		w->stop = true;
-		pthread_mutex_unlock(&w->lock);
-		uv_async_send(&w->wakeup);
-	}
-	for (unsigned i = 0; i < d->nworkers; i++) {
-		struct worker *w = d->workers[i];
-
-		pthread_join(w->thread, NULL);
-		uv_loop_close(&w->loop);
-		daemon_policy_put(w->policy);
-		for (size_t j = 0; j < w->npending; j++)
-			close(w->pending[j]);
-		free(w->pending);
-		pthread_mutex_destroy(&w->lock);
-		free(w);
-	}
-	free(d->workers);
-	d->workers = NULL;
-	d->nworkers = 0;
+	server_drain(d);
+	pthread_mutex_lock(&sessions.lock);
+	while (sessions.live)
+		pthread_cond_wait(&sessions.gone, &sessions.lock);
+	pthread_mutex_unlock(&sessions.lock);
 }

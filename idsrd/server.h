@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* VMM connections: worker event loops that read Access frames and answer them on the spot. */
+/* VMM connections: one thread each, reading Access frames and answering them on the spot. */
 #ifndef IDSRD_SERVER_H
 #define IDSRD_SERVER_H
 
 struct daemon;
-struct session;
 
-/* Starts cfg.workers event-loop threads. 0 or -errno. */
+/* Ready to take VMM connections. 0 or -errno. */
 int server_start(struct daemon *d);
-/* Closes every VMM connection (their boots end) and joins the workers. */
+/* Stopping, from the main loop: ends every VMM connection (their boots end
+ * as stopped); the main loop runs on until the last one is gone. */
+void server_drain(struct daemon *d);
+/* After the main loop: drains, and waits until every connection has ended. */
 void server_stop(struct daemon *d);
-/* Hands an accepted VMM connection to a worker (round robin). */
+/* Serves an accepted VMM connection on a thread of its own (or refuses it). */
 void server_dispatch(struct daemon *d, int fd);
-/* Reads from a session again (after back-pressure stopped it). */
-void session_resume(struct session *s);
 
 #endif
