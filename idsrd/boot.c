@@ -61,24 +61,6 @@ static void boot_free(struct boot *b)
 	free(b);
 }
 
-/* Makes room for vcpu's seq. Call with b->lock held. */
-static int boot_grow_seq_locked(struct boot *b, uint32_t vcpu)
-{
-	uint32_t n;
-	uint64_t *p;
-
-	if (vcpu < b->nseq)
-		return 0;
-	n = vcpu + 1 > b->nseq * 2 ? vcpu + 1 : b->nseq * 2;
-	p = realloc(b->next_seq, n * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	memset(p + b->nseq, 0, (n - b->nseq) * sizeof(*p));
-	b->next_seq = p;
-	b->nseq = n;
-	return 0;
-}
-
 /* A boot in memory, not yet recorded; id 0: a fresh id. */
 static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer *peer, int64_t id)
 {
@@ -94,10 +76,14 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	b->state = policy_state_new(seed);
 	b->vmm = boot_strdup(h->vmm);
 	b->vm_name = boot_strdup(h->vm_name);
+	/* Every vCPU's counter from the start (32 KiB at most, when the Hello
+	 * gives no count): the trap path then checks seqs without a lock. */
+	b->nseq = h->vcpus && h->vcpus <= BOOT_MAX_VCPUS ? h->vcpus : BOOT_MAX_VCPUS;
+	b->next_seq = calloc(b->nseq, sizeof(*b->next_seq));
 	lp = daemon_policy_get();
 	b->impl = boot_impl(g, lp->policy);
 	daemon_policy_put(lp);
-	if (!b->state || !b->vmm || !b->vm_name) {
+	if (!b->state || !b->vmm || !b->vm_name || !b->next_seq) {
 		boot_free(b);
 		return NULL;
 	}
@@ -230,9 +216,8 @@ static struct boot *boot_reopen(const Idsr__V1__Hello *h, const struct boot_peer
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			int64_t vcpu = sqlite3_column_int64(st, 0);
 
-			/* no other thread sees b yet: no lock needed */
-			if (vcpu >= 0 && vcpu < BOOT_MAX_VCPUS && boot_grow_seq_locked(b, (uint32_t)vcpu) == 0)
-				b->next_seq[vcpu] = (uint64_t)sqlite3_column_int64(st, 1);
+			if (vcpu >= 0 && vcpu < b->nseq)
+				atomic_store(&b->next_seq[vcpu], (uint64_t)sqlite3_column_int64(st, 1));
 		}
 	}
 	if (rc != SQLITE_DONE) {
@@ -382,45 +367,36 @@ void boot_leave(struct boot *b, const char *reason, bool error)
 
 int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_t whylen)
 {
-	int rc = 0;
+	uint64_t expected = seq;
 
-	if (vcpu >= BOOT_MAX_VCPUS || (b->vcpus && vcpu >= b->vcpus)) {
-		snprintf(why, whylen, "Access names vCPU %u, but the boot has %u vCPUs", vcpu,
-			 b->vcpus ? b->vcpus : BOOT_MAX_VCPUS);
+	if (vcpu >= b->nseq) {
+		snprintf(why, whylen, "Access names vCPU %u, but the boot has %u vCPUs", vcpu, b->nseq);
 		return -EPROTO;
 	}
-	pthread_mutex_lock(&b->lock);
-	if (boot_grow_seq_locked(b, vcpu) < 0) {
-		snprintf(why, whylen, "out of memory");
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (seq != b->next_seq[vcpu]) {
+	/* One compare-and-swap: two connections sending for one vCPU cannot
+	 * both take a seq. */
+	if (!atomic_compare_exchange_strong(&b->next_seq[vcpu], &expected, seq + 1)) {
 		snprintf(why, whylen, "vCPU %u sent seq %llu, expected %llu (a seq %s)", vcpu,
-			 (unsigned long long)seq, (unsigned long long)b->next_seq[vcpu],
-			 seq < b->next_seq[vcpu] ? "repeats" : "skips");
-		rc = -EPROTO;
-		goto out;
+			 (unsigned long long)seq, (unsigned long long)expected,
+			 seq < expected ? "repeats" : "skips");
+		return -EPROTO;
 	}
-	b->next_seq[vcpu]++;
-out:
-	pthread_mutex_unlock(&b->lock);
-	return rc;
+	return 0;
 }
 
 uint64_t *boot_next_seqs(struct boot *b, size_t *n)
 {
-	uint64_t *seqs = NULL;
+	uint64_t *seqs;
 
-	pthread_mutex_lock(&b->lock);
 	*n = b->nseq;
 	/* Trailing vCPUs that never ran need no entry. */
-	while (*n && b->next_seq[*n - 1] == 0)
+	while (*n && atomic_load(&b->next_seq[*n - 1]) == 0)
 		(*n)--;
-	if (*n && (seqs = malloc(*n * sizeof(*seqs))))
-		memcpy(seqs, b->next_seq, *n * sizeof(*seqs));
-	else
+	if (!*n || !(seqs = malloc(*n * sizeof(*seqs)))) {
 		*n = 0;
-	pthread_mutex_unlock(&b->lock);
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++)
+		seqs[i] = atomic_load(&b->next_seq[i]);
 	return seqs;
 }

@@ -35,9 +35,9 @@ struct boot {
 	struct replay_session *replay;	/* answering from a recording, or NULL */
 	int64_t replay_of;
 
+	_Atomic uint64_t *next_seq;	/* per vCPU: the seq it must send next */
+	uint32_t nseq;			/* the vCPUs counted: Hello's, or BOOT_MAX_VCPUS */
 	pthread_mutex_t lock;		/* guards what follows */
-	uint64_t *next_seq;		/* per vCPU */
-	uint32_t nseq;
 	unsigned connections;
 	char *end_reason;		/* first error, else Bye's reason */
 

@@ -539,8 +539,9 @@ static void *store_writer(void *arg)
 
 /* ---- producers ----------------------------------------------------------- */
 
-/* Call with the lock held. */
-static void store_enqueue_locked(struct store *s, const struct store_item *it)
+/* Call with the lock held. True if the writer must be woken: the caller
+ * signals it after unlocking, so that it does not wake into a held lock. */
+static bool store_enqueue_locked(struct store *s, const struct store_item *it)
 {
 	size_t slot = (s->head + s->count) % s->cap;
 
@@ -552,8 +553,10 @@ static void store_enqueue_locked(struct store *s, const struct store_item *it)
 	if (s->count > s->stats.queue_high_water)
 		s->stats.queue_high_water = s->count;
 	s->stats.queue_depth = s->count;
-	if (s->writer_waiting && (s->count >= STORE_BATCH / 2 || it->kind != ITEM_ROW))
-		pthread_cond_signal(&s->wake);
+	if (!s->writer_waiting || (s->count < STORE_BATCH / 2 && it->kind == ITEM_ROW))
+		return false;
+	s->writer_waiting = false;	/* one wake-up is enough */
+	return true;
 }
 
 /* Takes the queue's lock for an answering thread, counting the times it had
@@ -604,18 +607,20 @@ static void store_pace_locked(struct store *s)
 bool store_push_row(struct store *s, const struct store_row *row)
 {
 	struct store_item it = { .kind = ITEM_ROW, .row = *row };
-	bool ok, behind;
+	bool ok, behind, wake = false;
 
 	store_lock_counted(s);
 	if (s->count + s->inflight >= s->pace_rows && !s->stalled)
 		store_pace_locked(s);
 	ok = s->count < s->cap - STORE_RESERVE;
 	if (ok)
-		store_enqueue_locked(s, &it);
+		wake = store_enqueue_locked(s, &it);
 	else
 		s->stats.rows_dropped++;
 	behind = s->count + s->inflight >= s->pace_rows / 2 && !s->stalled;
 	pthread_mutex_unlock(&s->lock);
+	if (wake)
+		pthread_cond_signal(&s->wake);
 	/* The writer is a batch behind: before pacing must make verdicts wait
 	 * for a commit, hand it the CPU (with all CPUs busy it gets only its
 	 * fair share among the answering threads and the VMMs'). */
@@ -633,7 +638,8 @@ static void store_push_record(struct store *s, enum store_kind kind, void *rec)
 		pthread_cond_signal(&s->wake);
 		pthread_cond_wait(&s->done, &s->lock);
 	}
-	store_enqueue_locked(s, &it);
+	if (store_enqueue_locked(s, &it))
+		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 }
 
