@@ -592,7 +592,7 @@ int main(int argc, char **argv)
 	d.loop = uv_default_loop();
 	err = server_start(&d);
 	if (err < 0) {
-		log_err("cannot start the worker threads: %s", strerror(-err));
+		log_err("cannot serve VMM connections: %s", strerror(-err));
 		goto out_store;
 	}
 	replayer_start(d.loop);

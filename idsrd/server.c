@@ -589,6 +589,15 @@ void server_dispatch(struct daemon *d, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	s->policy = daemon_policy_get();
 	pthread_mutex_lock(&sessions.lock);
+	if (sessions.stopping) {	/* (the listener is closed first: not seen) */
+		pthread_mutex_unlock(&sessions.lock);
+		daemon_policy_put(s->policy);
+		frame_reader_free(&s->reader);
+		free(s);
+		close(fd);
+		atomic_fetch_sub(&d->connections, 1);
+		return;
+	}
 	s->next = sessions.head;
 	if (s->next)
 		s->next->prev = s;
