@@ -162,6 +162,50 @@ static void test_idle_10k(void **state)
 	free(fds);
 }
 
+/* ---- an idle connection gives its thread up ----------------------------- */
+
+/* n reads of HID1 on c, whose seqs must go on from first. */
+static void reads(struct idsr_conn *c, int n, uint64_t first)
+{
+	for (int i = 0; i < n; i++) {
+		struct idsr_access a = { .key = HID1, .el = 1 };
+		struct idsr_verdict v;
+
+		assert_int_equal(idsr_access(c, &a, &v), 0);
+		assert_int_equal(a.seq, first + (uint64_t)i);
+		assert_false(v.undef);
+		assert_int_equal(v.value, 0x1111);
+	}
+}
+
+/* Silent for over 2 s (SESSION_IDLE_MS), a connection's thread ends and the
+ * connection waits in the main loop; when it talks again it gets a thread
+ * back and its boot goes on; stopped while parked, its boot ends as stopped. */
+static void test_idle_connection_parks(void **state)
+{
+	struct idsr_hello hello = { .vmm = "test_hostile", .vm_name = "napper", .vcpus = 1 };
+	struct idsr_conn *c;
+	long long talking;
+
+	assert_int_equal(start(NULL), 0);
+	assert_int_equal(idsr_connect(h.sock, &hello, &c), 0);
+	reads(c, 10, 0);
+	talking = harness_proc_kb(h.pid, "Threads");
+	harness_sleep_ms(3000);
+	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
+	reads(c, 10, 10);
+	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking);
+	harness_sleep_ms(3000);
+	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
+	assert_int_equal(harness_stop(&h), 0);
+	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id"
+				       " WHERE b.vm_name = 'napper' AND a.seq < 20 AND a.value = 4369"), 20);
+	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM boots WHERE vm_name = 'napper' AND"
+				       " end_reason = 'idsrd stopped while the VMM was connected'"
+				       " AND accesses = 20"), 1);
+	idsr_close(c, NULL);
+}
+
 /* ---- a client that never reads its verdicts ------------------------------ */
 
 static size_t access_frame(uint8_t *buf, size_t cap, uint64_t seq)
@@ -353,6 +397,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_idle_10k, teardown),
+		cmocka_unit_test_teardown(test_idle_connection_parks, teardown),
 		cmocka_unit_test_teardown(test_never_reads, teardown),
 		cmocka_unit_test_teardown(test_limits, teardown),
 	};
