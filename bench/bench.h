@@ -455,7 +455,7 @@ static inline void bench_daemon_start(struct bench_daemon *d, const char *dir, c
 	argv[argc++] = d->policy;
 	for (; extra && *extra && argc < 24; extra++)
 		argv[argc++] = *extra;
-	/* BENCH_IDSRD_ARGS: more options for every idsrd, e.g. "--workers 1". */
+	/* BENCH_IDSRD_ARGS: more options for every idsrd, e.g. "--queue 65536". */
 	snprintf(more, sizeof(more), "%s", getenv("BENCH_IDSRD_ARGS") ? getenv("BENCH_IDSRD_ARGS") : "");
 	for (char *save, *w = strtok_r(more, " ", &save); w && argc < 31; w = strtok_r(NULL, " ", &save))
 		argv[argc++] = w;

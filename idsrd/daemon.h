@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* idsrd's shared state: configuration, the live policy, the boots in progress, worker loops. */
+/* idsrd's shared state: configuration, the live policy, the boots in progress, connections. */
 #ifndef IDSRD_DAEMON_H
 #define IDSRD_DAEMON_H
 
@@ -32,11 +32,10 @@ struct daemon_config {
 	bool journal;			/* stderr goes to the journal */
 };
 
-struct worker;
 struct boot;
 struct replay_plan;
 
-/* The live policy: swapped atomically; each worker switches to a new one
+/* The live policy: swapped atomically; each connection's thread switches to a new one
  * between two accesses (a clean boundary) and drops its reference. */
 struct live_policy {
 	struct policy *policy;

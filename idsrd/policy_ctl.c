@@ -170,7 +170,7 @@ static char *policy_ctl_changes(const struct policy *old, const struct policy *n
 }
 
 /* An edit keeps the counts of the rules it keeps: rule i of `from' is rule
- * i, or i + delta from `at' on, of `to'. (A worker still on `from' for one
+ * i, or i + delta from `at' on, of `to'. (A connection's thread still on `from' for one
  * more access may count it there: a count, not a ledger.) */
 static void hits_carry(struct live_policy *from, struct live_policy *to, size_t at, int delta)
 {

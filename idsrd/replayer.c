@@ -39,7 +39,7 @@ struct replay_plan {
 	uint32_t nvcpus;
 	uint64_t *recorded, total;
 
-	pthread_mutex_t lock;		/* what follows is shared with workers */
+	pthread_mutex_t lock;		/* what follows is shared with the connections' threads */
 	struct replay_session *session;	/* while the boot runs */
 	int64_t boot_id;
 	bool done, failed;
@@ -359,7 +359,7 @@ void replayer_boot_end(struct boot *b, const char *reason)
 	replay_cursor_free(rs->cursor);
 	free(rs);
 	b->replay = NULL;
-	/* The trace is closed on the main loop (plan_free), never under a worker's feet. */
+	/* The trace is closed on the main loop (plan_free), never under a connection thread's feet. */
 }
 
 /* ---- progress reports ------------------------------------------------------ */

@@ -16,7 +16,7 @@ struct control_client;
 /* Progress reports to watchers are sent from a timer on loop. */
 void replayer_start(uv_loop_t *loop);
 void replayer_stop(void);
-/* Frees every replay once the workers are gone. */
+/* Frees every replay once the connections' threads are gone. */
 void replayer_cleanup(void);
 
 /*

@@ -560,7 +560,7 @@ static bool store_enqueue_locked(struct store *s, const struct store_item *it)
 }
 
 /* Takes the queue's lock for an answering thread, counting the times it had
- * to wait (the writer or another worker held it) and for how long. */
+ * to wait (the writer or another connection's thread held it) and for how long. */
 static void store_lock_counted(struct store *s)
 {
 	struct timespec t0, t1;

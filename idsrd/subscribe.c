@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Live event subscriptions: worker threads copy matching accesses into per-subscriber rings; the main loop sends them. */
+/* Live event subscriptions: the connections' threads copy matching accesses into per-subscriber rings; the main loop sends them. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,11 +32,11 @@ struct sub_event {
 };
 
 struct subscriber {
-	struct subscriber *next;	/* the list (main loop writes, workers read) */
+	struct subscriber *next;	/* the list (main loop writes, connection threads read) */
 	struct control_client *client;
 	struct filter *filter;
 	int64_t only_uid;		/* >= 0: not an admin, sees only the boots of this uid */
-	pthread_mutex_t lock;		/* guards the ring; producers are worker threads */
+	pthread_mutex_t lock;		/* guards the ring; producers are the connections' threads */
 	struct sub_event *ring;
 	size_t head, count;		/* ring[head] is the oldest */
 	uint64_t missed;		/* dropped since the last marker */
@@ -337,7 +337,7 @@ int subscribe_init(uv_loop_t *loop)
 
 void subscribe_stop(void)
 {
-	/* Under the write lock: no worker sends a wakeup to a closing handle. */
+	/* Under the write lock: no connection thread sends a wakeup to a closing handle. */
 	pthread_rwlock_wrlock(&subs_lock);
 	subs_running = false;
 	pthread_rwlock_unlock(&subs_lock);

@@ -27,7 +27,7 @@ void subscribe_request(struct control_client *c, const Idsr__V1__Filter *filter)
 /* c's connection closed: forget its subscription, if any. */
 void subscribe_drop(struct control_client *c);
 
-/* The VMM path (worker threads): call only when idsrd->subscribers > 0.
+/* The VMM path (the connections' threads): call only when idsrd->subscribers > 0.
  * Copies the row to every matching subscriber's ring; never waits for one. */
 void subscribe_publish(const struct boot *b, const struct store_row *row, const struct live_policy *lp);
 

@@ -102,7 +102,7 @@ static void *vcpu_main(void *arg)
 }
 
 /* Two vCPU threads, one spinning on its socket, one not: both against the
- * polling workers, every verdict and every logged row exact. */
+ * polling connection threads, every verdict and every logged row exact. */
 static void test_poll_answers_and_logs(void **state)
 {
 	struct vcpu v[VCPUS] = { { .id = 0, .spin_us = 100 }, { .id = 1, .spin_us = 0 } };
