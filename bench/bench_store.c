@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Bench 4: the store under VMMs sending as fast as they can — rows/s, queue high water, waits, RSS. */
 #include "bench.h"
+#include "idsrd/store.h"
 
 struct flood {
 	const char *socket;
@@ -127,10 +128,17 @@ int main(void)
 	printf("   %-44s %14lld\n", "  longest such wait (µs)", w.lock_max_us);
 	printf("   %-44s %8ld -> %ld (max %ld)\n", "daemon RSS KiB, start -> end", rss_start, rss_end,
 	       rss_max);
-	printf("\n   store keeps up (rows/s >= 0.95x accesses/s, no verdict held for a commit,\n"
-	       "   nothing dropped, every row logged): %s\n\n",
-	       rows_per_s >= 0.95 * f.run.rate && w.paced == 0 && end.rows_dropped == 0 &&
-	       rows == (int64_t)f.run.sent ? "yes" : "NO");
+	/* The target (issue 7): the store keeps up with the live rate, its
+	 * queue bounded, nothing dropped. Pacing keeps the queue bounded by
+	 * holding a verdict for a commit (past STORE_PACE_ROWS, plus a row
+	 * per connection racing for the last slot): how often it did is
+	 * reported, and "without holding a verdict" is the stricter line. */
+	printf("\n   store keeps up (rows/s >= 0.95x accesses/s, queue bounded by pacing,\n"
+	       "   nothing dropped, every row logged): %s\n",
+	       rows_per_s >= 0.95 * f.run.rate && end.queue_high_water <= STORE_PACE_ROWS + f.conns &&
+	       end.rows_dropped == 0 && rows == (int64_t)f.run.sent ? "yes" : "NO");
+	printf("   ... and without holding any verdict for a commit: %s (%lld held)\n\n",
+	       w.paced == 0 ? "yes" : "no", w.paced);
 
 	j = bench_json_open(is_long ? "store_long" : "store");
 	fprintf(j, "{\"connections\": %u, \"accesses\": %llu, \"accesses_per_s\": %.0f, "
