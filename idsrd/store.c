@@ -617,13 +617,15 @@ bool store_push_row(struct store *s, const struct store_row *row)
 		wake = store_enqueue_locked(s, &it);
 	else
 		s->stats.rows_dropped++;
-	behind = s->count + s->inflight >= s->pace_rows / 2 && !s->stalled;
+	behind = s->count >= STORE_BATCH / 2 && !s->stalled;
 	pthread_mutex_unlock(&s->lock);
 	if (wake)
 		pthread_cond_signal(&s->wake);
-	/* The writer is a batch behind: before pacing must make verdicts wait
-	 * for a commit, hand it the CPU (with all CPUs busy it gets only its
-	 * fair share among the answering threads and the VMMs'). */
+	/* Half a batch waits beside what the writer is writing: before pacing
+	 * must make verdicts wait for a commit, hand it the CPU (with all CPUs
+	 * busy it gets only its fair share among the answering threads and the
+	 * VMMs'). Not while it merely writes a full batch: that is most of a
+	 * flood, and a yield is a syscall on the trap path. */
 	if (behind)
 		sched_yield();
 	return ok;
