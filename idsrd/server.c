@@ -8,7 +8,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -336,14 +335,6 @@ static void session_input(struct session *s)
 
 /* ---- reading -------------------------------------------------------------- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * --poll: a vCPU that just got its verdict often traps again within a few
  * µs; sleeping in read in between costs two context switches per access.
@@ -360,7 +351,7 @@ static ssize_t session_poll(struct session *s, uint8_t *p, size_t space)
 
 	if (!s->poll_window_ns)
 		s->poll_window_ns = max;
-	deadline = mono_ns() + s->poll_window_ns;
+	deadline = uv_hrtime() + s->poll_window_ns;
 	for (;;) {
 		got = recv(s->fd, p, space, MSG_DONTWAIT);
 		if (got >= 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -368,7 +359,7 @@ static ssize_t session_poll(struct session *s, uint8_t *p, size_t space)
 				s->poll_window_ns = s->poll_window_ns * 2 < max ? s->poll_window_ns * 2 : max;
 			return got;
 		}
-		if (mono_ns() >= deadline) {
+		if (uv_hrtime() >= deadline) {
 			s->poll_window_ns = s->poll_window_ns / 2 > max / 16 ? s->poll_window_ns / 2 : max / 16;
 			errno = EAGAIN;
 			return -1;
@@ -569,17 +560,19 @@ static void on_park(uv_async_t *a)
 
 void server_dispatch(struct daemon *d, int fd)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = NULL;
 	struct timeval idle = { SESSION_IDLE_MS / 1000, SESSION_IDLE_MS % 1000 * 1000 };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
+	/* Only the main loop, which calls this, sets stopping (and closes the
+	 * listener first): checked here, it holds until the session is linked. */
+	if (server_stopping())
+		goto refuse;
+	s = calloc(1, sizeof(*s));
 	if (!s || frame_reader_init(&s->reader) < 0) {
 		log_err("out of memory for a VMM connection; closing it");
-		free(s);
-		close(fd);
-		atomic_fetch_sub(&d->connections, 1);
-		return;
+		goto refuse;
 	}
 	s->fd = fd;
 	s->peer = (struct boot_peer){ -1, -1, -1 };
@@ -589,15 +582,6 @@ void server_dispatch(struct daemon *d, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	s->policy = daemon_policy_get();
 	pthread_mutex_lock(&sessions.lock);
-	if (sessions.stopping) {	/* (the listener is closed first: not seen) */
-		pthread_mutex_unlock(&sessions.lock);
-		daemon_policy_put(s->policy);
-		frame_reader_free(&s->reader);
-		free(s);
-		close(fd);
-		atomic_fetch_sub(&d->connections, 1);
-		return;
-	}
 	s->next = sessions.head;
 	if (s->next)
 		s->next->prev = s;
@@ -605,6 +589,11 @@ void server_dispatch(struct daemon *d, int fd)
 	sessions.live++;
 	pthread_mutex_unlock(&sessions.lock);
 	session_wait(s);	/* a thread once it sends something */
+	return;
+refuse:
+	free(s);
+	close(fd);
+	atomic_fetch_sub(&d->connections, 1);
 }
 
 int server_start(struct daemon *d)
