@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +37,7 @@
 
 #include "frame.h"
 #include "idsr_client.h"
+#include "tests/proc_threads.h"
 
 #define BENCH_MAX_THREADS	64
 
@@ -185,6 +187,48 @@ static inline long bench_rss_kib(pid_t pid)
 			break;
 	fclose(f);
 	return kib;
+}
+
+/*
+ * CPU time, to say where a round trip's cost goes (a throughput ratio alone
+ * does not). A process's total counts its ended threads too (clock ticks);
+ * a named thread's comes from its schedstat (ns), summed over the live
+ * threads of that name.
+ */
+static inline double bench_proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime = 0, stime = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* After "pid (comm) ": state and ten more fields, then utime and stime. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &utime, &stime) != 2)
+		return 0;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static inline double bench_thread_cpu_s(pid_t pid, const char *name)
+{
+	double cpu_s;
+
+	return proc_threads_named(pid, name, &cpu_s) > 0 ? cpu_s : 0;
+}
+
+/* This process's CPU time: the bench's client threads. */
+static inline double bench_self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* ---- frames of the real sizes ----------------------------------------------- */

@@ -5,11 +5,27 @@
 static const unsigned levels[] = { 1, 2, 4, 16, 64 };
 #define NLEVELS (sizeof(levels) / sizeof(levels[0]))
 
+/* A floor round, with its server's and clients' CPU µs a round trip. */
+static struct bench_run floor_run(struct bench_floor *fl, unsigned conns, uint64_t n, double *server,
+				  double *clients)
+{
+	double s0 = bench_proc_cpu_s(fl->pid), c0 = bench_self_cpu_s();
+	struct bench_run run = bench_run_clients(TARGET_FLOOR, fl->path, conns, n, false, 0);
+
+	*clients = (bench_self_cpu_s() - c0) * 1e6 / (double)n;
+	*server = (bench_proc_cpu_s(fl->pid) - s0) * 1e6 / (double)n;
+	return run;
+}
+
 int main(void)
 {
 	unsigned rounds;
 	uint64_t n;
 	double floor_rate[NLEVELS][64], idsrd_rate[NLEVELS][64], ratio[NLEVELS][64];
+	/* CPU µs a round trip: the floor's server and clients, idsrd (all its
+	 * threads, its store writer) and its clients. */
+	double cpu_fs[NLEVELS][64], cpu_fc[NLEVELS][64], cpu_d[NLEVELS][64], cpu_w[NLEVELS][64],
+		cpu_dc[NLEVELS][64];
 	uint64_t sent[NLEVELS] = { 0 }, logged[NLEVELS] = { 0 };
 	struct bench_daemon d;
 	struct bench_floor fl;
@@ -28,17 +44,25 @@ int main(void)
 		for (size_t l = 0; l < NLEVELS; l++) {
 			struct bench_run fr = { 0 }, ir;
 			struct bench_status st;
+			double d0, w0, c0, c1;
 			int64_t rows;
 
 			/* Alternate who goes first (see bench.h); the writer finishes
 			 * idsrd's rows before the floor runs. */
 			if (r % 2 == 0)
-				fr = bench_run_clients(TARGET_FLOOR, fl.path, levels[l], n, false, 0);
+				fr = floor_run(&fl, levels[l], n, &cpu_fs[l][r], &cpu_fc[l][r]);
+			d0 = bench_proc_cpu_s(d.pid);
+			w0 = bench_thread_cpu_s(d.pid, "idsrd-store");
+			c0 = bench_self_cpu_s();
 			ir = bench_run_clients(TARGET_IDSRD, d.socket, levels[l], n, false, 0);
+			c1 = bench_self_cpu_s();
 			if (bench_daemon_drain(&d, &st) < 0)
 				bench_die("the store queue did not drain in 60 s");
+			cpu_d[l][r] = (bench_proc_cpu_s(d.pid) - d0) * 1e6 / (double)n;
+			cpu_w[l][r] = (bench_thread_cpu_s(d.pid, "idsrd-store") - w0) * 1e6 / (double)n;
+			cpu_dc[l][r] = (c1 - c0) * 1e6 / (double)n;
 			if (r % 2 == 1)
-				fr = bench_run_clients(TARGET_FLOOR, fl.path, levels[l], n, false, 0);
+				fr = floor_run(&fl, levels[l], n, &cpu_fs[l][r], &cpu_fc[l][r]);
 			rows = bench_rows_logged(&d, ir.boot_id);
 			sent[l] += ir.sent;
 			logged[l] += rows > 0 ? (uint64_t)rows : 0;
@@ -64,6 +88,17 @@ int main(void)
 		       (unsigned long long)logged[l], sent[l] == logged[l] ? "yes" : "NO");
 	printf("\n   target: aggregate at 4 connections >= 0.85x the floor's: %s\n\n",
 	       bench_median(ratio[2], rounds) >= 0.85 ? "met" : "NOT met");
+	/* With every CPU busy the aggregate is set by CPU time a round trip:
+	 * this table says what idsrd adds and where. */
+	printf("   CPU µs a round trip (medians): the floor's server and clients; idsrd, of it\n"
+	       "   the store writer (idsrd-store), and idsrd's clients (the client library)\n\n");
+	printf("   %-11s %13s %13s %10s %10s %13s\n", "connections", "floor server", "floor clients",
+	       "idsrd", "writer", "idsrd clients");
+	for (size_t l = 0; l < NLEVELS; l++)
+		printf("   %-11u %13.2f %13.2f %10.2f %10.2f %13.2f\n", levels[l], bench_median(cpu_fs[l], rounds),
+		       bench_median(cpu_fc[l], rounds), bench_median(cpu_d[l], rounds),
+		       bench_median(cpu_w[l], rounds), bench_median(cpu_dc[l], rounds));
+	putchar('\n');
 
 	j = bench_json_open("scaling");
 	fprintf(j, "{\"rounds\": %u, \"accesses_per_round\": %llu, \"levels\": [", rounds,
@@ -71,11 +106,15 @@ int main(void)
 	for (size_t l = 0; l < NLEVELS; l++)
 		fprintf(j, "%s{\"connections\": %u, \"floor_per_s\": %.0f, \"idsrd_per_s\": %.0f, "
 			"\"ratio\": %.3f, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"sent\": %llu, "
-			"\"rows_logged\": %llu}", l ? ", " : "",
+			"\"rows_logged\": %llu, \"cpu_us_per_trip\": {\"floor_server\": %.2f, "
+			"\"floor_clients\": %.2f, \"idsrd\": %.2f, \"idsrd_store_writer\": %.2f, "
+			"\"idsrd_clients\": %.2f}}", l ? ", " : "",
 			levels[l], bench_median(floor_rate[l], rounds), bench_median(idsrd_rate[l], rounds),
 			bench_median(ratio[l], rounds), bench_min(ratio[l], rounds),
 			bench_max(ratio[l], rounds), (unsigned long long)sent[l],
-			(unsigned long long)logged[l]);
+			(unsigned long long)logged[l], bench_median(cpu_fs[l], rounds),
+			bench_median(cpu_fc[l], rounds), bench_median(cpu_d[l], rounds),
+			bench_median(cpu_w[l], rounds), bench_median(cpu_dc[l], rounds));
 	fputs("]}\n", j);
 	fclose(j);
 	return 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -471,6 +472,7 @@ static void *session_main(void *arg)
 
 	arena.used = arena.spilled = 0;
 	s->arena = &arena;
+	pthread_setname_np(pthread_self(), "idsrd-vmm");	/* idsrd(8), THREADS */
 	/* Blocking reads and writes (uv_poll made the socket non-blocking). */
 	if (fl >= 0 && (fl & O_NONBLOCK))
 		fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);

@@ -890,6 +890,8 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-rc));
 		goto err;
 	}
+	/* Named for top -H, perf and the benchmarks (idsrd(8), THREADS). */
+	pthread_setname_np(s->writer, "idsrd-store");
 	*out = s;
 	return 0;
 err:

@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "harness.h"
 #include "idsr_client.h"
+#include "tests/proc_threads.h"
 
 #define HID1 0xc788u	/* s3_0_c15_c1_0: reads 0x1111 */
 
@@ -191,12 +192,17 @@ static void test_idle_connection_parks(void **state)
 	assert_int_equal(idsr_connect(h.sock, &hello, &c), 0);
 	reads(c, 10, 0);
 	talking = harness_proc_kb(h.pid, "Threads");
+	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
+	assert_int_equal(proc_threads_named(h.pid, "idsrd-store", NULL), 1);
 	harness_sleep_ms(3000);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
+	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 0);
 	reads(c, 10, 10);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking);
+	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
 	harness_sleep_ms(3000);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
+	assert_int_equal(proc_threads_named(h.pid, "idsrd-store", NULL), 1);
 	assert_int_equal(harness_stop(&h), 0);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id"
 				       " WHERE b.vm_name = 'napper' AND a.seq < 20 AND a.value = 4369"), 20);
