@@ -298,7 +298,6 @@ static int activated_sockets(int *vmm_fd, int *control_fd)
 static uv_poll_t vmm_listener;
 static uv_signal_t sig_hup, sig_term, sig_int;
 static uv_timer_t watchdog;
-static uv_timer_t store_ticker;
 static int vmm_listen_fd = -1;
 
 static void refuse(int fd, const char *msg)
@@ -407,11 +406,6 @@ static void on_watchdog(uv_timer_t *t)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-static void on_store_tick(uv_timer_t *t)
-{
-	store_tick(idsrd->store);
-}
-
 /* Pings at half WatchdogSec= when systemd asks for it; 0 or -errno. */
 static int watchdog_start(uv_loop_t *loop)
 {
@@ -463,7 +457,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	/* systemd stops watching once it has STOPPING=1; the timer would keep the loop alive. */
 	if (uv_is_active((uv_handle_t *)&watchdog))
 		uv_close((uv_handle_t *)&watchdog, NULL);
-	uv_close((uv_handle_t *)&store_ticker, NULL);	/* a flush raises the writer from here on */
 	control_stop();
 	replayer_stop();
 	server_drain(idsrd);
@@ -619,8 +612,6 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 	watchdog_start(d.loop);
-	uv_timer_init(d.loop, &store_ticker);
-	uv_timer_start(&store_ticker, on_store_tick, STORE_LINGER_MS, STORE_LINGER_MS);
 
 	log_info("listening for VMMs on %s, idsrctl on %s; logging to %s; policy %s",
 		 d.cfg.socket_path, d.cfg.control_path, d.cfg.db_path,

@@ -4,7 +4,6 @@
 #include <sched.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +63,6 @@ struct store {
 	size_t pace_rows;		/* STORE_PACE_ROWS, or less for a small queue */
 	bool stalled;			/* no commit for STORE_PACE_MS: pacing is off */
 	bool writer_waiting, stopping;
-	bool idle_ok;			/* the writer may go SCHED_IDLE (and back) */
-	atomic_bool writer_idle;	/* it is, or is about to be */
-	pthread_t writer_self;		/* set by the writer before it first goes idle */
-	_Atomic int64_t idle_since_ns;	/* when it last went idle (CLOCK_MONOTONIC) */
 	uint64_t pushed, committed;	/* items, for store_flush */
 	struct store_stats stats;
 	struct store_loss *losses;
@@ -394,84 +389,9 @@ static int store_write_items(struct store *s, struct store_item *batch, size_t n
 	return 0;
 }
 
-/*
- * The writer's priority. Writing rows is work for whenever a CPU is free: with
- * the queue short, the writer does its SQLite work as SCHED_IDLE, so it never
- * takes a CPU from an answering thread or a VMM's vCPU thread (those
- * preemptions were most of idsrd's p99.9 at one connection; see
- * docs/performance.md). Otherwise it is SCHED_BATCH: a normal share of the
- * CPUs, but its wake-ups preempt nobody. It takes the queue's lock only then
- * (an idle thread preempted inside it would stall every answering thread),
- * and a push that finds half a batch queued raises it again, as does the main
- * loop's store_tick once it has been idle for STORE_LINGER_MS, so CPUs kept
- * busy by other work cannot starve it. Linux lets a thread leave SCHED_IDLE only with
- * CAP_SYS_NICE or RLIMIT_NICE >= 20 (the unit sets LimitNICE=20); without,
- * the writer never goes idle.
- */
-static int set_policy(pthread_t t, int policy)
-{
-	struct sched_param sp = { 0 };
-
-	return pthread_setschedparam(t, policy, &sp);
-}
-
-/* Whether this process may take a thread back from SCHED_IDLE: tried on a
- * thread of its own, which ends either way. */
-static void *probe_idle(void *arg)
-{
-	bool *ok = arg;
-
-	*ok = set_policy(pthread_self(), SCHED_IDLE) == 0 && set_policy(pthread_self(), SCHED_BATCH) == 0;
-	return NULL;
-}
-
-static bool idle_allowed(void)
-{
-	bool ok = false;
-	pthread_t t;
-
-	if (pthread_create(&t, NULL, probe_idle, &ok) == 0)
-		pthread_join(t, NULL);
-	return ok;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
-/* The writer, about to write a batch while the queue is short. */
-static void writer_go_idle(struct store *s)
-{
-	atomic_store(&s->idle_since_ns, mono_ns());
-	atomic_store(&s->writer_idle, true);
-	set_policy(pthread_self(), SCHED_IDLE);
-	if (!atomic_load(&s->writer_idle))	/* a push raised it meanwhile */
-		set_policy(pthread_self(), SCHED_BATCH);
-}
-
-/* Back to normal priority: the writer before it takes the queue's lock, a
- * push that finds the queue long, a flush. */
-static void writer_raise(struct store *s)
-{
-	if (atomic_load(&s->writer_idle) && atomic_exchange(&s->writer_idle, false))
-		set_policy(s->writer_self, SCHED_BATCH);
-}
-
-void store_tick(struct store *s)
-{
-	if (atomic_load(&s->writer_idle) &&
-	    mono_ns() - atomic_load(&s->idle_since_ns) >= STORE_LINGER_MS * 1000000L)
-		writer_raise(s);
-}
-
-/* Writes one batch in one transaction, the SQLite part at idle priority if
- * idle. Rows that could not be written are counted on their boots
- * (rows_dropped) and in status: never silently lost. */
-static void store_write_batch(struct store *s, struct store_item *batch, size_t n, bool idle)
+/* Writes one batch in one transaction. Rows that could not be written are
+ * counted on their boots (rows_dropped) and in status: never silently lost. */
+static void store_write_batch(struct store *s, struct store_item *batch, size_t n)
 {
 	int64_t now = db_now_ns();
 	uint64_t written = 0, skipped = 0, rows = 0;
@@ -480,11 +400,7 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 
 	for (size_t i = 0; i < n; i++)
 		rows += batch[i].kind == ITEM_ROW;
-	if (idle)
-		writer_go_idle(s);
 	for (bool one_by_one = false;; one_by_one = true) {
-		if (one_by_one)
-			writer_raise(s);	/* a bad row's loss takes the queue's lock */
 		rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			failed = "starting a transaction";
@@ -499,7 +415,6 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	}
 	if (!failed && (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		failed = "committing";
-	writer_raise(s);		/* the queue's lock from here on */
 	if (failed && now - s->last_error_log_ns < 1000000000) {
 		s->errors_unlogged++;
 	} else if (failed) {
@@ -572,14 +487,11 @@ static void *store_writer(void *arg)
 	struct store *s = arg;
 	struct store_item *batch = malloc(STORE_BATCH * sizeof(*batch));
 	size_t n, first, head;
-	bool idle;
 
 	if (!batch) {
 		log_err("store: out of memory for the writer's batch");
 		abort();
 	}
-	s->writer_self = pthread_self();
-	set_policy(pthread_self(), SCHED_BATCH);	/* its wake-ups preempt nobody */
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (s->count == 0 && !s->stopping) {
@@ -602,7 +514,6 @@ static void *store_writer(void *arg)
 			break;
 		}
 		n = s->count < STORE_BATCH ? s->count : STORE_BATCH;
-		idle = s->idle_ok && s->count < STORE_BATCH / 2;
 		head = s->head;
 		pthread_mutex_unlock(&s->lock);
 		/* The n items stay counted, so producers never write their slots:
@@ -619,7 +530,7 @@ static void *store_writer(void *arg)
 		s->head = s->count ? (head + n) % s->cap : 0;
 		s->stats.queue_depth = s->count;
 		pthread_mutex_unlock(&s->lock);
-		store_write_batch(s, batch, n, idle);
+		store_write_batch(s, batch, n);
 		store_trim(s);
 	}
 	free(batch);
@@ -715,10 +626,8 @@ bool store_push_row(struct store *s, const struct store_row *row)
 	 * busy it gets only its fair share among the answering threads and the
 	 * VMMs'). Not while it merely writes a full batch: that is most of a
 	 * flood, and a yield is a syscall on the trap path. */
-	if (behind) {
-		writer_raise(s);
+	if (behind)
 		sched_yield();
-	}
 	return ok;
 }
 
@@ -827,7 +736,6 @@ void store_divergence(struct store *s, const struct store_divergence *d)
 
 void store_flush(struct store *s)
 {
-	writer_raise(s);		/* a VMM's Bye, a subscriber: not for idle time */
 	pthread_mutex_lock(&s->lock);
 	uint64_t target = s->pushed;
 
@@ -977,7 +885,6 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
-	s->idle_ok = idle_allowed();
 	rc = -pthread_create(&s->writer, NULL, store_writer, s);
 	if (rc < 0) {
 		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-rc));
@@ -1004,7 +911,6 @@ void store_close(struct store *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
-	writer_raise(s);
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);

@@ -110,11 +110,6 @@ void store_policy(struct store *s, const char *hash, const char *text, const cha
 		  const char *how, const char *old_hash, const struct boot_peer *peer);
 void store_divergence(struct store *s, const struct store_divergence *d);
 
-/* For the main loop, every STORE_LINGER_MS: a writer that has been at idle
- * priority that long (every CPU busy with other work) gets its normal share
- * back, so rows are committed within about twice STORE_LINGER_MS however
- * busy the machine is (store.c, the writer's priority). */
-void store_tick(struct store *s);
 /* Waits until everything queued before the call is committed. */
 void store_flush(struct store *s);
 void store_get_stats(struct store *s, struct store_stats *st);

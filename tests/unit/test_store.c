@@ -1,16 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the store writer on a real SQLite file: every row written
- * with its values, a bad row (a duplicate key) dropping only itself, and a
- * writer at idle priority not starved by busy CPUs. */
+ * with its values, and a bad row (a duplicate key) dropping only itself. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,83 +142,11 @@ static void test_duplicate_drops_only_itself(void **state)
 	assert_int_equal(query_int("SELECT count(*) FROM boots"), 2);
 }
 
-/* ---- the writer's priority ------------------------------------------------ */
-
-static atomic_bool spinning;
-
-static void *spin(void *arg)
-{
-	while (atomic_load_explicit(&spinning, memory_order_relaxed))
-		;
-	return NULL;
-}
-
-/* Whether this process may take a thread back from SCHED_IDLE (root, or
- * RLIMIT_NICE >= 20): only then does the writer use idle priority. */
-static void *probe(void *arg)
-{
-	struct sched_param sp = { 0 };
-
-	*(bool *)arg = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0 &&
-		       pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) == 0;
-	return NULL;
-}
-
-/* With every CPU kept busy by other work (two spinning threads a CPU), a
- * writer at idle priority would hardly run: the main loop's store_tick
- * (called here every STORE_LINGER_MS, as idsrd's loop does) gives it its
- * share back, so 4000 rows (too few for a push to raise it) are committed
- * within 300 ms (40-70 ms here). Without the ticks, 4 runs in 6 committed
- * nothing in 300 ms. */
-static void test_busy_cpus_do_not_starve_the_writer(void **state)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct store *s = open_fresh("busy.db");
-	int64_t boot = begin_boot(s, 1), t0, waited_ms = 0;
-	long nspin = 2 * ncpu < 64 ? 2 * ncpu : 64;
-	pthread_t spinners[64], t;
-	struct store_stats st;
-	bool idle_ok = false;
-
-	pthread_create(&t, NULL, probe, &idle_ok);
-	pthread_join(t, NULL);
-	if (!idle_ok) {
-		store_close(s);
-		print_message("# not allowed to leave SCHED_IDLE: the writer keeps normal priority\n");
-		skip();
-	}
-	store_flush(s);
-	atomic_store(&spinning, true);
-	for (long i = 0; i < nspin; i++)
-		assert_int_equal(pthread_create(&spinners[i], NULL, spin, NULL), 0);
-	t0 = db_now_ns();
-	for (uint64_t i = 0; i < 4000; i++) {
-		struct store_row r = row_of(boot, i, 1);
-
-		assert_true(store_push_row(s, &r));
-	}
-	do {
-		usleep(STORE_LINGER_MS * 1000);
-		store_tick(s);
-		store_get_stats(s, &st);
-		waited_ms = (db_now_ns() - t0) / 1000000;
-	} while (st.rows_written < 4000 && waited_ms < 300);
-	atomic_store(&spinning, false);
-	for (long i = 0; i < nspin; i++)
-		pthread_join(spinners[i], NULL);
-	print_message("# 4000 rows: %llu committed beside %ld spinning threads after %lld ms\n",
-		      (unsigned long long)st.rows_written, nspin, (long long)waited_ms);
-	assert_int_equal(st.rows_written, 4000);
-	store_close(s);
-	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 4000);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_written_exactly),
 		cmocka_unit_test(test_duplicate_drops_only_itself),
-		cmocka_unit_test(test_busy_cpus_do_not_starve_the_writer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
