@@ -91,27 +91,11 @@ static const struct policy *session_policy(struct session *s)
 
 /* ---- sending -------------------------------------------------------------- */
 
-/* Writes all of buf, sleeping while the VMM does not read (that stops only
- * this VMM); false if the connection is gone. */
-static bool session_write(struct session *s, const uint8_t *buf, size_t len, int flags)
-{
-	while (len) {
-		ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL | flags);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* Sends what is in s->out; a connection that cannot take it is closing. */
+/* Sends what is in s->out, sleeping while the VMM does not read (that stops
+ * only this VMM); a connection that cannot take it is closing. */
 static void session_flush(struct session *s, int flags)
 {
-	if (s->outlen && !session_write(s, s->out, s->outlen, flags))
+	if (s->outlen && frame_write_all(s->fd, s->out, s->outlen, flags) < 0)
 		s->closing = true;
 	s->outlen = 0;
 }
@@ -145,7 +129,7 @@ static void session_send(struct session *s, const Frame *f)
 	}
 	/* Rare and large (a resumed Welcome with thousands of vCPUs' seqs). */
 	big = malloc(need);
-	if (big && (n = frame_pack(f, big, need)) > 0 && !session_write(s, big, (size_t)n, 0))
+	if (big && (n = frame_pack(f, big, need)) > 0 && frame_write_all(s->fd, big, (size_t)n, 0) < 0)
 		s->closing = true;
 	free(big);
 }

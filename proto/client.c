@@ -409,15 +409,9 @@ static int conn_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_v
 	n = frame_pack(&frame, buf, sizeof(buf));
 	if (n < 0)
 		return fail(n, "packing Access: %s", strerror(-n));
-	for (int off = 0; off < n;) {
-		ssize_t w = send(c->fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return fail(-errno, "sending Access to idsrd: %s", strerror(errno));
-		off += (int)w;
-	}
+	rc = frame_write_all(c->fd, buf, (size_t)n, 0);
+	if (rc < 0)
+		return fail(rc, "sending Access to idsrd: %s", strerror(-rc));
 	if (c->spin_ns)
 		spin_for_frame(c);
 	rc = recv_frame(c, &reply);

@@ -259,11 +259,11 @@ const char *frame_body_name(const Frame *f)
 	}
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int frame_write_all(int fd, const uint8_t *p, size_t n, int flags)
 {
 	while (n > 0) {
-		/* MSG_NOSIGNAL: a daemon that went away must not kill the VMM. */
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		/* MSG_NOSIGNAL: a peer that went away must not kill the sender. */
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | flags);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -283,7 +283,7 @@ int frame_send(int fd, const Frame *f)
 
 	if (n < 0)
 		return n;
-	return write_all(fd, buf, (size_t)n);
+	return frame_write_all(fd, buf, (size_t)n, 0);
 }
 
 int frame_recv(int fd, struct frame_reader *r, Frame **out)

@@ -67,6 +67,9 @@ void frame_release(struct frame_arena *a, Frame *f);
 /* Blocking helpers for clients (fd in blocking mode). Return 0 or -errno;
  * frame_recv gives -ECONNRESET at EOF, -EBADMSG for a bad frame. */
 int frame_send(int fd, const Frame *f);
+/* Sends all of p[0..n) (send flags: MSG_NOSIGNAL always, e.g. MSG_DONTWAIT
+ * more), retrying on EINTR. 0 or -errno. */
+int frame_write_all(int fd, const uint8_t *p, size_t n, int flags);
 int frame_recv(int fd, struct frame_reader *r, Frame **out);
 /* frame_recv decoding into a; release the frame with frame_release. */
 int frame_recv_in(int fd, struct frame_reader *r, struct frame_arena *a, Frame **out);
