@@ -772,6 +772,55 @@ static inline struct bench_run bench_run_clients(enum bench_target target, const
 	return run;
 }
 
+/* CPU µs a round trip in one round: the server side (the floor's process, or
+ * idsrd with all it did until its queue drained), of it idsrd's store writer,
+ * and the clients (this process). */
+struct bench_cpu {
+	double server, writer, clients;
+};
+
+static inline struct bench_run bench_floor_round(struct bench_floor *fl, unsigned conns, uint64_t n,
+						 struct bench_cpu *cpu)
+{
+	double s0 = bench_proc_cpu_s(fl->pid), c0 = bench_self_cpu_s();
+	struct bench_run run = bench_run_clients(TARGET_FLOOR, fl->path, conns, n, false, 0);
+
+	cpu->clients = (bench_self_cpu_s() - c0) * 1e6 / (double)n;
+	cpu->server = (bench_proc_cpu_s(fl->pid) - s0) * 1e6 / (double)n;
+	cpu->writer = 0;
+	return run;
+}
+
+static inline struct bench_run bench_idsrd_round(struct bench_daemon *d, unsigned conns, uint64_t n,
+						 struct bench_cpu *cpu)
+{
+	double d0 = bench_proc_cpu_s(d->pid), w0 = bench_thread_cpu_s(d->pid, "idsrd-store");
+	double c0 = bench_self_cpu_s();
+	struct bench_run run = bench_run_clients(TARGET_IDSRD, d->socket, conns, n, false, 0);
+	struct bench_status st;
+
+	cpu->clients = (bench_self_cpu_s() - c0) * 1e6 / (double)n;
+	if (bench_daemon_drain(d, &st) < 0)
+		bench_die("the store queue did not drain in 60 s");
+	cpu->server = (bench_proc_cpu_s(d->pid) - d0) * 1e6 / (double)n;
+	cpu->writer = (bench_thread_cpu_s(d->pid, "idsrd-store") - w0) * 1e6 / (double)n;
+	return run;
+}
+
+/* The median of each field over n rounds. */
+static inline struct bench_cpu bench_cpu_median(const struct bench_cpu *c, unsigned n)
+{
+	double server[64], writer[64], clients[64];
+
+	for (unsigned r = 0; r < n && r < 64; r++) {
+		server[r] = c[r].server;
+		writer[r] = c[r].writer;
+		clients[r] = c[r].clients;
+	}
+	return (struct bench_cpu){ bench_median(server, n), bench_median(writer, n),
+				   bench_median(clients, n) };
+}
+
 /* ---- set-up and output ------------------------------------------------------ */
 
 /* A private directory for sockets and the database (BENCH_DIR or /tmp). */

@@ -33,22 +33,6 @@ static void ab_start(struct bench_daemon *d, const char *dir, const char *build,
 	bench_daemon_start(d, dir, argv);
 }
 
-/* One round of side d; its CPU µs a round trip, all of idsrd and its store
- * writer, counting the drain. */
-static struct bench_run ab_round(struct bench_daemon *d, unsigned conns, uint64_t n, double *cpu,
-				 double *writer)
-{
-	double d0 = bench_proc_cpu_s(d->pid), w0 = bench_thread_cpu_s(d->pid, "idsrd-store");
-	struct bench_run run = bench_run_clients(TARGET_IDSRD, d->socket, conns, n, false, 0);
-	struct bench_status st;
-
-	if (bench_daemon_drain(d, &st) < 0)
-		bench_die("a store queue did not drain in 60 s");
-	*cpu = (bench_proc_cpu_s(d->pid) - d0) * 1e6 / (double)n;
-	*writer = (bench_thread_cpu_s(d->pid, "idsrd-store") - w0) * 1e6 / (double)n;
-	return run;
-}
-
 static char *env_copy(const char *name)
 {
 	const char *v = getenv(name);
@@ -63,7 +47,7 @@ int main(void)
 	char *args_a = env_copy("AB_ARGS_A"), *args_b = env_copy("AB_ARGS_B");
 	unsigned conns = (unsigned)bench_env("AB_CONNS", 4), rounds;
 	double fl_rate[64], ratio_a[64], ratio_b[64], a_over_b[64];
-	double cpu_a[64], cpu_b[64], writer_a[64], writer_b[64];
+	struct bench_cpu cpu_a[64], cpu_b[64], med_a, med_b;
 	struct bench_daemon a, b;
 	struct bench_floor fl;
 	struct bench_status st;
@@ -96,11 +80,11 @@ int main(void)
 
 		if (r % 2 == 0) {
 			f = bench_run_clients(TARGET_FLOOR, fl.path, conns, n, false, 0);
-			ra = ab_round(&a, conns, n, &cpu_a[r], &writer_a[r]);
-			rb = ab_round(&b, conns, n, &cpu_b[r], &writer_b[r]);
+			ra = bench_idsrd_round(&a, conns, n, &cpu_a[r]);
+			rb = bench_idsrd_round(&b, conns, n, &cpu_b[r]);
 		} else {
-			rb = ab_round(&b, conns, n, &cpu_b[r], &writer_b[r]);
-			ra = ab_round(&a, conns, n, &cpu_a[r], &writer_a[r]);
+			rb = bench_idsrd_round(&b, conns, n, &cpu_b[r]);
+			ra = bench_idsrd_round(&a, conns, n, &cpu_a[r]);
 			f = bench_run_clients(TARGET_FLOOR, fl.path, conns, n, false, 0);
 		}
 		fl_rate[r] = f.rate;
@@ -108,13 +92,15 @@ int main(void)
 		ratio_b[r] = rb.rate / f.rate;
 		a_over_b[r] = ra.rate / rb.rate;
 		printf("   %5u %14.0f %8.2f %8.2f %8.2f   %6.2f (%4.2f) %6.2f (%4.2f)\n", r, f.rate, ratio_a[r],
-		       ratio_b[r], a_over_b[r], cpu_a[r], writer_a[r], cpu_b[r], writer_b[r]);
+		       ratio_b[r], a_over_b[r], cpu_a[r].server, cpu_a[r].writer, cpu_b[r].server,
+		       cpu_b[r].writer);
 		fflush(stdout);
 	}
+	med_a = bench_cpu_median(cpu_a, rounds);
+	med_b = bench_cpu_median(cpu_b, rounds);
 	printf("   %5s %14.0f %8.3f %8.3f %8.3f   %6.2f (%4.2f) %6.2f (%4.2f)\n\n", "median",
 	       bench_median(fl_rate, rounds), bench_median(ratio_a, rounds), bench_median(ratio_b, rounds),
-	       bench_median(a_over_b, rounds), bench_median(cpu_a, rounds), bench_median(writer_a, rounds),
-	       bench_median(cpu_b, rounds), bench_median(writer_b, rounds));
+	       bench_median(a_over_b, rounds), med_a.server, med_a.writer, med_b.server, med_b.writer);
 	bench_floor_stop(&fl);
 	bench_daemon_stop(&a);
 	bench_daemon_stop(&b);

@@ -5,27 +5,12 @@
 static const unsigned levels[] = { 1, 2, 4, 16, 64 };
 #define NLEVELS (sizeof(levels) / sizeof(levels[0]))
 
-/* A floor round, with its server's and clients' CPU µs a round trip. */
-static struct bench_run floor_run(struct bench_floor *fl, unsigned conns, uint64_t n, double *server,
-				  double *clients)
-{
-	double s0 = bench_proc_cpu_s(fl->pid), c0 = bench_self_cpu_s();
-	struct bench_run run = bench_run_clients(TARGET_FLOOR, fl->path, conns, n, false, 0);
-
-	*clients = (bench_self_cpu_s() - c0) * 1e6 / (double)n;
-	*server = (bench_proc_cpu_s(fl->pid) - s0) * 1e6 / (double)n;
-	return run;
-}
-
 int main(void)
 {
 	unsigned rounds;
 	uint64_t n;
 	double floor_rate[NLEVELS][64], idsrd_rate[NLEVELS][64], ratio[NLEVELS][64];
-	/* CPU µs a round trip: the floor's server and clients, idsrd (all its
-	 * threads, its store writer) and its clients. */
-	double cpu_fs[NLEVELS][64], cpu_fc[NLEVELS][64], cpu_d[NLEVELS][64], cpu_w[NLEVELS][64],
-		cpu_dc[NLEVELS][64];
+	struct bench_cpu cpu_floor[NLEVELS][64], cpu_idsrd[NLEVELS][64], fl_cpu[NLEVELS], id_cpu[NLEVELS];
 	uint64_t sent[NLEVELS] = { 0 }, logged[NLEVELS] = { 0 };
 	struct bench_daemon d;
 	struct bench_floor fl;
@@ -43,26 +28,15 @@ int main(void)
 	for (unsigned r = 0; r < rounds; r++) {
 		for (size_t l = 0; l < NLEVELS; l++) {
 			struct bench_run fr = { 0 }, ir;
-			struct bench_status st;
-			double d0, w0, c0, c1;
 			int64_t rows;
 
 			/* Alternate who goes first (see bench.h); the writer finishes
-			 * idsrd's rows before the floor runs. */
+			 * idsrd's rows (drained in bench_idsrd_round) before the floor runs. */
 			if (r % 2 == 0)
-				fr = floor_run(&fl, levels[l], n, &cpu_fs[l][r], &cpu_fc[l][r]);
-			d0 = bench_proc_cpu_s(d.pid);
-			w0 = bench_thread_cpu_s(d.pid, "idsrd-store");
-			c0 = bench_self_cpu_s();
-			ir = bench_run_clients(TARGET_IDSRD, d.socket, levels[l], n, false, 0);
-			c1 = bench_self_cpu_s();
-			if (bench_daemon_drain(&d, &st) < 0)
-				bench_die("the store queue did not drain in 60 s");
-			cpu_d[l][r] = (bench_proc_cpu_s(d.pid) - d0) * 1e6 / (double)n;
-			cpu_w[l][r] = (bench_thread_cpu_s(d.pid, "idsrd-store") - w0) * 1e6 / (double)n;
-			cpu_dc[l][r] = (c1 - c0) * 1e6 / (double)n;
+				fr = bench_floor_round(&fl, levels[l], n, &cpu_floor[l][r]);
+			ir = bench_idsrd_round(&d, levels[l], n, &cpu_idsrd[l][r]);
 			if (r % 2 == 1)
-				fr = floor_run(&fl, levels[l], n, &cpu_fs[l][r], &cpu_fc[l][r]);
+				fr = bench_floor_round(&fl, levels[l], n, &cpu_floor[l][r]);
 			rows = bench_rows_logged(&d, ir.boot_id);
 			sent[l] += ir.sent;
 			logged[l] += rows > 0 ? (uint64_t)rows : 0;
@@ -94,10 +68,12 @@ int main(void)
 	       "   the store writer (idsrd-store), and idsrd's clients (the client library)\n\n");
 	printf("   %-11s %13s %13s %10s %10s %13s\n", "connections", "floor server", "floor clients",
 	       "idsrd", "writer", "idsrd clients");
-	for (size_t l = 0; l < NLEVELS; l++)
-		printf("   %-11u %13.2f %13.2f %10.2f %10.2f %13.2f\n", levels[l], bench_median(cpu_fs[l], rounds),
-		       bench_median(cpu_fc[l], rounds), bench_median(cpu_d[l], rounds),
-		       bench_median(cpu_w[l], rounds), bench_median(cpu_dc[l], rounds));
+	for (size_t l = 0; l < NLEVELS; l++) {
+		fl_cpu[l] = bench_cpu_median(cpu_floor[l], rounds);
+		id_cpu[l] = bench_cpu_median(cpu_idsrd[l], rounds);
+		printf("   %-11u %13.2f %13.2f %10.2f %10.2f %13.2f\n", levels[l], fl_cpu[l].server,
+		       fl_cpu[l].clients, id_cpu[l].server, id_cpu[l].writer, id_cpu[l].clients);
+	}
 	putchar('\n');
 
 	j = bench_json_open("scaling");
@@ -112,9 +88,8 @@ int main(void)
 			levels[l], bench_median(floor_rate[l], rounds), bench_median(idsrd_rate[l], rounds),
 			bench_median(ratio[l], rounds), bench_min(ratio[l], rounds),
 			bench_max(ratio[l], rounds), (unsigned long long)sent[l],
-			(unsigned long long)logged[l], bench_median(cpu_fs[l], rounds),
-			bench_median(cpu_fc[l], rounds), bench_median(cpu_d[l], rounds),
-			bench_median(cpu_w[l], rounds), bench_median(cpu_dc[l], rounds));
+			(unsigned long long)logged[l], fl_cpu[l].server, fl_cpu[l].clients, id_cpu[l].server,
+			id_cpu[l].writer, id_cpu[l].clients);
 	fputs("]}\n", j);
 	fclose(j);
 	return 0;
