@@ -38,6 +38,7 @@
 #include "frame.h"
 #include "idsr_client.h"
 #include "tests/proc_threads.h"
+#include "tests/rmtree.h"
 
 #define BENCH_MAX_THREADS	64
 
@@ -835,11 +836,8 @@ static inline void bench_tmpdir(char *buf, size_t len, const char *name)
 
 static inline void bench_rmtree(const char *dir)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
+	if (rmtree(dir) < 0)
+		fprintf(stderr, "bench: could not remove %s: %s\n", dir, strerror(errno));
 }
 
 /* Every program's start: sizes from the environment, a private directory,

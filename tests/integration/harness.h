@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/rmtree.h"
+
 /* Memory bounds do not hold under AddressSanitizer (shadow, quarantine) or
  * when idsrd runs under valgrind (IDSRD_WRAPPER): then they are not asserted. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -178,15 +180,12 @@ static inline int harness_stop(struct harness *h)
 
 static inline void harness_cleanup(struct harness *h)
 {
-	char cmd[400];
-
 	if (h->pid > 0)
 		harness_stop(h);
 	if (getenv("KEEP_TEST_DIR"))
 		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# could not remove %s\n", h->dir);
+	if (rmtree(h->dir) < 0)
+		fprintf(stderr, "# could not remove %s: %s\n", h->dir, strerror(errno));
 }
 
 /* A raw connection to the VMM socket, for hostile-input tests. */

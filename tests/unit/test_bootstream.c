@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "replay/bootstream.h"
+#include "tests/rmtree.h"
 
 static char dir[] = "/tmp/idsr-bootstream-XXXXXX";
 static char trace[64];
@@ -42,10 +43,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return rmtree(dir);
 }
 
 static struct bootstream *open_ref(const char *suffix)

@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "idsrd/store.h"
+#include "tests/rmtree.h"
 
 static char dir[] = "/tmp/idsr-store-XXXXXX";
 static char trace[64];
@@ -25,10 +26,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return rmtree(dir);
 }
 
 static struct store *open_fresh(const char *name)
