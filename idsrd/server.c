@@ -25,9 +25,9 @@
  * thread blocked in read is woken straight into its read and answers at
  * once; a libuv worker is woken in epoll_wait, returns to its loop and only
  * then reads — one more syscall and a longer path per access, on every
- * access. Measured with 4 VMM connections on 2 CPUs (bench_scaling): 0.70x
- * the floor's aggregate with threads against 0.60x with one libuv loop per
- * connection, and less with fewer loops (docs/performance.md). The main loop
+ * access. Measured with 4 VMM connections on 2 CPUs (bench_scaling,
+ * docs/performance.md): 0.79-0.82x the floor's aggregate with threads against
+ * 0.51-0.59x with the worker loops, and a p50 of 0.93-0.97x against 1.16x. The main loop
  * (libuv) still accepts connections and serves idsrctl; a VMM that does not
  * read its verdicts now blocks only its own thread.
  *
