@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The store writer: rows go through a bounded queue to one thread that commits in batches. */
+/* The store writer: rows go through a bounded queue to one thread that commits in batches
+ * (the SQL it runs and how records bind to it are store_sql.c). */
 #include <errno.h>
 #include <sched.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,75 +14,16 @@
 #include "boot.h"
 #include "db.h"
 #include "log.h"
-#include "store.h"
+#include "store_int.h"
 
-/* Rows per multi-row INSERT, and the parameters of one row. */
-#define STORE_ROWS_PER_INSERT	32
-#define STORE_ROW_PARAMS	11
 /* Slots of the queue kept resident after a spike (1 MiB). */
 #define STORE_TRIM_KEEP		16384
 /* Slots kept for control records so a full queue of rows cannot block them. */
 #define STORE_RESERVE		1024
 
-enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE,
-		  ITEM_BOOT_RESUME };
-
-struct store_policy_rec {
-	char *hash, *text, *source, *how, *old_hash;
-	int64_t peer_uid, peer_gid, peer_pid, boot_id, since_ns;
-};
-
-struct store_item {
-	enum store_kind kind;
-	union {
-		struct store_row row;
-		void *rec;		/* heap copy of a control record */
-	};
-};
-
-/* Rows a boot lost because a batch could not be written. */
-struct store_loss {
-	int64_t boot_id;
-	uint64_t rows;
-};
-
-struct store {
-	char *path;
-	sqlite3 *db;
-	sqlite3_stmt *ins_rows;		/* STORE_ROWS_PER_INSERT rows at once */
-	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
-		*ins_change, *ins_div, *resume_boot;
-	pthread_t writer;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;		/* the writer has work */
-	pthread_cond_t done;		/* a batch was committed */
-	struct store_item *ring;
-	size_t cap, head, count;
-	size_t inflight;		/* taken by the writer, not yet committed */
-	size_t touched;			/* slots written since the last trim */
-	size_t pace_rows;		/* STORE_PACE_ROWS, or less for a small queue */
-	bool stalled;			/* no commit for STORE_PACE_MS: pacing is off */
-	bool writer_waiting, stopping;
-	uint64_t pushed, committed;	/* items, for store_flush */
-	struct store_stats stats;
-	struct store_loss *losses;
-	size_t nlosses;
-	int64_t next_boot_id;
-	int64_t last_error_log_ns;	/* failures are logged at most once a second */
-	uint64_t errors_unlogged;
-};
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
 }
 
 /* ---- the writer thread ------------------------------------------------- */
@@ -105,8 +46,7 @@ static void store_note_loss(struct store *s, int64_t boot_id)
 	s->losses[s->nlosses++] = (struct store_loss){ boot_id, 1 };
 }
 
-/* The rows boot_id lost so far; take: forget them (the boot's end records them). */
-static uint64_t store_losses(struct store *s, int64_t boot_id, bool take)
+uint64_t store_losses(struct store *s, int64_t boot_id, bool take)
 {
 	uint64_t n = 0;
 
@@ -126,161 +66,6 @@ static uint64_t store_losses(struct store *s, int64_t boot_id, bool take)
 uint64_t store_boot_losses(struct store *s, int64_t boot_id)
 {
 	return store_losses(s, boot_id, false);
-}
-
-static int step_reset(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : rc;
-}
-
-/* Binds r to parameters base+1 .. base+STORE_ROW_PARAMS of an accesses insert. */
-static void bind_row(sqlite3_stmt *st, int base, const struct store_row *r)
-{
-	sqlite3_bind_int64(st, base + 1, r->boot_id);
-	sqlite3_bind_int64(st, base + 2, r->vcpu);
-	sqlite3_bind_int64(st, base + 3, (int64_t)r->seq);
-	sqlite3_bind_int64(st, base + 4, r->ts_ns);
-	sqlite3_bind_int64(st, base + 5, r->key);
-	sqlite3_bind_int64(st, base + 6, (int64_t)r->pc);
-	sqlite3_bind_int(st, base + 7, r->el);
-	sqlite3_bind_int(st, base + 8, r->is_write);
-	sqlite3_bind_int64(st, base + 9, (int64_t)r->value);
-	sqlite3_bind_text(st, base + 10, r->undef ? "undef" : "emulate", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 11, r->rule);
-}
-
-/* Row statements bind every parameter each time: no clearing needed. */
-static int step_rows(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : rc;
-}
-
-static int write_row(struct store *s, const struct store_row *r)
-{
-	bind_row(s->ins_row, 0, r);
-	return step_rows(s->ins_row);
-}
-
-/* STORE_ROWS_PER_INSERT rows in one statement: a statement's fixed cost
- * (start, halt, reset) is paid once for them all. The statement is INSERT OR
- * ROLLBACK: a constraint failure (a duplicate key, never seen but possible
- * after a resume) rolls the whole transaction back, so SQLite keeps no
- * statement journal to undo just the statement (that journal copied about
- * two pages per statement and cost a third of the writer's time); the caller
- * then writes the batch again one row at a time, dropping just the bad row. */
-static int write_rows(struct store *s, const struct store_item *it)
-{
-	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++)
-		bind_row(s->ins_rows, k * STORE_ROW_PARAMS, &it[k].row);
-	return step_rows(s->ins_rows);
-}
-
-static int write_boot(struct store *s, const struct store_boot *b)
-{
-	sqlite3_stmt *st = s->ins_boot;
-
-	sqlite3_bind_int64(st, 1, b->id);
-	sqlite3_bind_int64(st, 2, b->start_ns);
-	bind_text_or_null(st, 3, b->vmm);
-	bind_text_or_null(st, 4, b->vm_name);
-	sqlite3_bind_blob(st, 5, b->instance, (int)b->instance_len, SQLITE_STATIC);
-	bind_text_or_null(st, 6, b->kernel);
-	sqlite3_bind_blob(st, 7, b->build_id, (int)b->build_id_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, (int64_t)b->image_base);
-	sqlite3_bind_int64(st, 9, (int64_t)b->slide);
-	sqlite3_bind_int64(st, 10, (int64_t)b->midr);
-	bind_text_or_null(st, 11, b->impl);
-	sqlite3_bind_int(st, 12, (int)b->vcpus);
-	sqlite3_bind_text(st, 13, b->replay ? "replay" : "live", -1, SQLITE_STATIC);
-	if (b->replay)
-		sqlite3_bind_int64(st, 14, b->replay_of);
-	bind_text_or_null(st, 15, b->replay_source);
-	bind_text_or_null(st, 16, b->policy_hash);
-	sqlite3_bind_int64(st, 17, b->peer_uid);
-	sqlite3_bind_int64(st, 18, b->peer_gid);
-	sqlite3_bind_int64(st, 19, b->peer_pid);
-	return step_reset(st);
-}
-
-static int write_boot_end(struct store *s, const struct store_boot_end *e)
-{
-	sqlite3_stmt *st = s->end_boot;
-
-	sqlite3_bind_int64(st, 1, e->end_ns);
-	bind_text_or_null(st, 2, e->reason);
-	sqlite3_bind_int64(st, 3, (int64_t)e->accesses);
-	sqlite3_bind_int64(st, 4, (int64_t)e->undefs);
-	sqlite3_bind_int64(st, 5, (int64_t)(e->rows_dropped + store_losses(s, e->id, true)));
-	sqlite3_bind_int64(st, 6, (int64_t)e->divergences);
-	sqlite3_bind_int64(st, 7, e->id);
-	return step_reset(st);
-}
-
-static int write_boot_resume(struct store *s, const struct store_boot_end *e)
-{
-	sqlite3_bind_int64(s->resume_boot, 1, e->id);
-	return step_reset(s->resume_boot);
-}
-
-static int write_policy(struct store *s, const struct store_policy_rec *p, int64_t now)
-{
-	int rc;
-
-	sqlite3_bind_text(s->ins_policy, 1, p->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->ins_policy, 2, p->text, -1, SQLITE_STATIC);
-	bind_text_or_null(s->ins_policy, 3, p->source);
-	sqlite3_bind_int64(s->ins_policy, 4, now);
-	rc = step_reset(s->ins_policy);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(s->ins_change, 1, now);
-	sqlite3_bind_int64(s->ins_change, 2, p->peer_uid);
-	sqlite3_bind_int64(s->ins_change, 3, p->peer_pid);
-	sqlite3_bind_text(s->ins_change, 4, p->how, -1, SQLITE_STATIC);
-	bind_text_or_null(s->ins_change, 5, p->old_hash);
-	sqlite3_bind_text(s->ins_change, 6, p->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->ins_change, 7, p->peer_gid);
-	return step_reset(s->ins_change);
-}
-
-static int write_boot_policy(struct store *s, const struct store_policy_rec *p)
-{
-	sqlite3_bind_int64(s->ins_boot_policy, 1, p->boot_id);
-	sqlite3_bind_text(s->ins_boot_policy, 2, p->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->ins_boot_policy, 3, p->since_ns);
-	return step_reset(s->ins_boot_policy);
-}
-
-static int write_divergence(struct store *s, const struct store_divergence *d)
-{
-	sqlite3_stmt *st = s->ins_div;
-
-	sqlite3_bind_int64(st, 1, d->boot_id);
-	sqlite3_bind_int64(st, 2, d->replay_of);
-	sqlite3_bind_int64(st, 3, d->vcpu);
-	sqlite3_bind_int64(st, 4, (int64_t)d->seq);
-	sqlite3_bind_int64(st, 5, d->ts_ns);
-	sqlite3_bind_text(st, 6, d->kind, -1, SQLITE_STATIC);
-	if (d->has_expected) {
-		sqlite3_bind_int64(st, 7, d->expected_key);
-		sqlite3_bind_int64(st, 8, (int64_t)d->expected_pc);
-		sqlite3_bind_int(st, 9, d->expected_is_write);
-		sqlite3_bind_int64(st, 10, (int64_t)d->expected_value);
-	}
-	if (d->has_actual) {
-		sqlite3_bind_int64(st, 11, d->actual_key);
-		sqlite3_bind_int64(st, 12, (int64_t)d->actual_pc);
-		sqlite3_bind_int(st, 13, d->actual_is_write);
-		sqlite3_bind_int64(st, 14, (int64_t)d->actual_value);
-	}
-	return step_reset(st);
 }
 
 static void free_item(struct store_item *it)
@@ -313,29 +98,6 @@ static void free_item(struct store_item *it)
 	free(it->rec);
 }
 
-static int write_item(struct store *s, struct store_item *it, int64_t now)
-{
-	switch (it->kind) {
-	case ITEM_ROW: return write_row(s, &it->row);
-	case ITEM_BOOT_BEGIN: return write_boot(s, it->rec);
-	case ITEM_BOOT_END: return write_boot_end(s, it->rec);
-	case ITEM_BOOT_POLICY: return write_boot_policy(s, it->rec);
-	case ITEM_POLICY: return write_policy(s, it->rec, now);
-	case ITEM_DIVERGENCE: return write_divergence(s, it->rec);
-	case ITEM_BOOT_RESUME: return write_boot_resume(s, it->rec);
-	}
-	return SQLITE_MISUSE;
-}
-
-/* A failure that is about one row (a duplicate key after a resume): skip the
- * row. Anything else (disk full, read-only, I/O error, busy) is about the
- * file: the transaction is lost as a whole. */
-static bool store_row_error(int rc)
-{
-	return (rc & 0xff) == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_MISMATCH ||
-	       (rc & 0xff) == SQLITE_TOOBIG;
-}
-
 /* Whether the next STORE_ROWS_PER_INSERT items (of n) are all rows. */
 static bool rows_follow(const struct store_item *it, size_t n)
 {
@@ -359,20 +121,20 @@ static int store_write_items(struct store *s, struct store_item *batch, size_t n
 
 	for (size_t i = 0; i < n; i++) {
 		if (!one_by_one && rows_follow(batch + i, n - i)) {
-			rc = write_rows(s, batch + i);
+			rc = store_sql_write_rows(s, batch + i);
 			if (rc == 0) {
 				*written += STORE_ROWS_PER_INSERT;
 				i += STORE_ROWS_PER_INSERT - 1;
 				continue;
 			}
 		} else {
-			rc = write_item(s, &batch[i], now);
+			rc = store_sql_write_item(s, &batch[i], now);
 			if (rc == 0) {
 				*written += batch[i].kind == ITEM_ROW;
 				continue;
 			}
 		}
-		if (!store_row_error(rc)) {
+		if (!store_sql_row_error(rc)) {
 			*failed = "writing";
 			return rc;
 		}
@@ -764,86 +526,10 @@ const char *store_path(const struct store *s)
 	return s->path;
 }
 
-/* ---- open and close ---------------------------------------------------- */
-
-static const char *const store_sql[] = {
-	"INSERT INTO accesses(boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	"INSERT INTO boots(id, start_ns, vmm, vm_name, instance, kernel, build_id, image_base, slide,"
-	" midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, peer_uid, peer_gid, peer_pid)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	"UPDATE boots SET end_ns = ?, end_reason = ?, accesses = ?, undefs = ?, rows_dropped = ?,"
-	" divergences = ? WHERE id = ?",
-	"INSERT OR IGNORE INTO boot_policies(boot_id, policy_hash, since_ns) VALUES (?, ?, ?)",
-	"INSERT OR IGNORE INTO policies(hash, text, source, first_ns) VALUES (?, ?, ?, ?)",
-	"INSERT INTO policy_changes(ts_ns, peer_uid, peer_pid, how, old_hash, new_hash, peer_gid)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?)",
-	"INSERT INTO divergences(boot_id, replay_of, vcpu, seq, ts_ns, kind, expected_key, expected_pc,"
-	" expected_is_write, expected_value, actual_key, actual_pc, actual_is_write, actual_value)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	"UPDATE boots SET end_ns = NULL, end_reason = NULL WHERE id = ?",
-};
-
-#define STORE_NSTMT (sizeof(store_sql) / sizeof(store_sql[0]))
-
-/* The prepared statement for store_sql[i]. */
-static sqlite3_stmt **store_stmt(struct store *s, size_t i)
-{
-	sqlite3_stmt **stmts[] = { &s->ins_row, &s->ins_boot, &s->end_boot, &s->ins_boot_policy,
-				   &s->ins_policy, &s->ins_change, &s->ins_div, &s->resume_boot };
-
-	return stmts[i];
-}
-
-static void store_finalize(struct store *s)
-{
-	for (size_t i = 0; i < STORE_NSTMT; i++)
-		sqlite3_finalize(*store_stmt(s, i));
-	sqlite3_finalize(s->ins_rows);
-}
-
-/* store_sql[0] with STORE_ROWS_PER_INSERT tuples of parameters. */
-static int prepare_rows_insert(struct store *s)
-{
-	static const char verb[] = "INSERT OR ROLLBACK";	/* see write_rows */
-	const char *into = store_sql[0] + strlen("INSERT");
-	const char *values = strstr(store_sql[0], "(?");
-	size_t head = (size_t)(values - into), one = strlen(values);
-	char sql[4096], *p = sql;
-
-	if (sizeof(verb) + head + STORE_ROWS_PER_INSERT * (one + 2) >= sizeof(sql))
-		return SQLITE_TOOBIG;
-	memcpy(p, verb, sizeof(verb) - 1);
-	p += sizeof(verb) - 1;
-	memcpy(p, into, head);
-	p += head;
-	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++) {
-		if (k) {
-			memcpy(p, ", ", 2);
-			p += 2;
-		}
-		memcpy(p, values, one);
-		p += one;
-	}
-	*p = 0;
-	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins_rows, NULL);
-}
-
-/* A boot that has no end after a crash or kill: mark it, with what it logged. */
-static void store_mark_cut_off(struct store *s)
-{
-	sqlite3_exec(s->db,
-		     "UPDATE boots SET end_reason = 'cut off: idsrd stopped without ending it',"
-		     " end_ns = coalesce((SELECT max(ts_ns) FROM accesses a WHERE a.boot_id = boots.id), start_ns),"
-		     " accesses = (SELECT count(*) FROM accesses a WHERE a.boot_id = boots.id),"
-		     " undefs = (SELECT count(*) FROM accesses a WHERE a.boot_id = boots.id AND action = 'undef')"
-		     " WHERE end_ns IS NULL", NULL, NULL, NULL);
-}
 
 int store_open(const char *path, size_t queue_cap, struct store **out, char *why, size_t whylen)
 {
 	struct store *s = calloc(1, sizeof(*s));
-	sqlite3_stmt *st;
 	int rc;
 
 	if (!s)
@@ -861,27 +547,9 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 	rc = db_open(path, DB_CREATE | DB_PRIVATE, &s->db, why, whylen);
 	if (rc < 0)
 		goto err;
-	/* WAL + NORMAL: a process crash loses nothing committed. */
-	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-	store_mark_cut_off(s);
-	for (size_t i = 0; i < STORE_NSTMT; i++) {
-		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       store_stmt(s, i), NULL) != SQLITE_OK) {
-			snprintf(why, whylen, "preparing statements on %s: %s", path, sqlite3_errmsg(s->db));
-			rc = -EIO;
-			goto err;
-		}
-	}
-	if (prepare_rows_insert(s) != SQLITE_OK) {
-		snprintf(why, whylen, "preparing statements on %s: %s", path, sqlite3_errmsg(s->db));
-		rc = -EIO;
+	rc = store_sql_prepare(s, why, whylen);
+	if (rc < 0)
 		goto err;
-	}
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM boots", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			s->next_boot_id = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
@@ -896,7 +564,7 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 	return 0;
 err:
 	if (s->db) {
-		store_finalize(s);
+		store_sql_finalize(s);
 		db_close(s->db);
 	}
 	free(s->ring);
@@ -923,7 +591,7 @@ void store_close(struct store *s)
 		 (unsigned long long)s->stats.paced, (unsigned long long)s->stats.stalls,
 		 (unsigned long long)s->stats.push_waits,
 		 (unsigned long long)(s->stats.push_wait_max_ns / 1000));
-	store_finalize(s);
+	store_sql_finalize(s);
 	/* Fold the WAL back so the file alone is the whole trace. */
 	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	db_close(s->db);

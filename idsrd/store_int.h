@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's insides, shared by its queue, writer and pacing (store.c) and its
+ * SQL statements and their binding (store_sql.c); only those two include it. */
+#ifndef IDSRD_STORE_INT_H
+#define IDSRD_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Rows per multi-row INSERT, and the parameters of one row. */
+#define STORE_ROWS_PER_INSERT	32
+#define STORE_ROW_PARAMS	11
+
+enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE,
+		  ITEM_BOOT_RESUME };
+
+struct store_policy_rec {
+	char *hash, *text, *source, *how, *old_hash;
+	int64_t peer_uid, peer_gid, peer_pid, boot_id, since_ns;
+};
+
+struct store_item {
+	enum store_kind kind;
+	union {
+		struct store_row row;
+		void *rec;		/* heap copy of a control record */
+	};
+};
+
+/* Rows a boot lost because a batch could not be written. */
+struct store_loss {
+	int64_t boot_id;
+	uint64_t rows;
+};
+
+/* The prepared statements, one per record kind (store_sql.c's table). */
+struct store_stmts {
+	sqlite3_stmt *ins_rows;		/* STORE_ROWS_PER_INSERT rows at once */
+	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
+		*ins_change, *ins_div, *resume_boot;
+};
+
+struct store {
+	char *path;
+	sqlite3 *db;
+	struct store_stmts stmt;
+	pthread_t writer;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* the writer has work */
+	pthread_cond_t done;		/* a batch was committed */
+	struct store_item *ring;
+	size_t cap, head, count;
+	size_t inflight;		/* taken by the writer, not yet committed */
+	size_t touched;			/* slots written since the last trim */
+	size_t pace_rows;		/* STORE_PACE_ROWS, or less for a small queue */
+	bool stalled;			/* no commit for STORE_PACE_MS: pacing is off */
+	bool writer_waiting, stopping;
+	uint64_t pushed, committed;	/* items, for store_flush */
+	struct store_stats stats;
+	struct store_loss *losses;
+	size_t nlosses;
+	int64_t next_boot_id;
+	int64_t last_error_log_ns;	/* failures are logged at most once a second */
+	uint64_t errors_unlogged;
+};
+
+/* store.c: the rows boot_id lost so far; take: forget them (its end records them). */
+uint64_t store_losses(struct store *s, int64_t boot_id, bool take);
+
+/* store_sql.c. On the open s->db: marks boots a crash cut off, prepares the
+ * statements and reads the last boot id. 0, or -EIO with why filled. */
+int store_sql_prepare(struct store *s, char *why, size_t whylen);
+void store_sql_finalize(struct store *s);
+/* Each returns 0 or the SQLite error. write_rows writes STORE_ROWS_PER_INSERT
+ * rows, it[0..31], in one statement. */
+int store_sql_write_item(struct store *s, const struct store_item *it, int64_t now);
+int store_sql_write_rows(struct store *s, const struct store_item *it);
+/* Whether SQLite's rc is about one row rather than the file. */
+bool store_sql_row_error(int rc);
+
+#endif

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's SQL: its statements, prepared once, and the binding of each
+ * record kind's fields to them; the queue and writer thread are store.c. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_int.h"
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Binds r to parameters base+1 .. base+STORE_ROW_PARAMS of an accesses insert. */
+static void bind_row(sqlite3_stmt *st, int base, const struct store_row *r)
+{
+	sqlite3_bind_int64(st, base + 1, r->boot_id);
+	sqlite3_bind_int64(st, base + 2, r->vcpu);
+	sqlite3_bind_int64(st, base + 3, (int64_t)r->seq);
+	sqlite3_bind_int64(st, base + 4, r->ts_ns);
+	sqlite3_bind_int64(st, base + 5, r->key);
+	sqlite3_bind_int64(st, base + 6, (int64_t)r->pc);
+	sqlite3_bind_int(st, base + 7, r->el);
+	sqlite3_bind_int(st, base + 8, r->is_write);
+	sqlite3_bind_int64(st, base + 9, (int64_t)r->value);
+	sqlite3_bind_text(st, base + 10, r->undef ? "undef" : "emulate", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, base + 11, r->rule);
+}
+
+/* Row statements bind every parameter each time: no clearing needed. */
+static int step_rows(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static int write_row(struct store *s, const struct store_row *r)
+{
+	bind_row(s->stmt.ins_row, 0, r);
+	return step_rows(s->stmt.ins_row);
+}
+
+/* STORE_ROWS_PER_INSERT rows in one statement: a statement's fixed cost
+ * (start, halt, reset) is paid once for them all. The statement is INSERT OR
+ * ROLLBACK: a constraint failure (a duplicate key, never seen but possible
+ * after a resume) rolls the whole transaction back, so SQLite keeps no
+ * statement journal to undo just the statement (that journal copied about
+ * two pages per statement and cost a third of the writer's time); the caller
+ * then writes the batch again one row at a time, dropping just the bad row. */
+int store_sql_write_rows(struct store *s, const struct store_item *it)
+{
+	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++)
+		bind_row(s->stmt.ins_rows, k * STORE_ROW_PARAMS, &it[k].row);
+	return step_rows(s->stmt.ins_rows);
+}
+
+static int write_boot(struct store *s, const struct store_boot *b)
+{
+	sqlite3_stmt *st = s->stmt.ins_boot;
+
+	sqlite3_bind_int64(st, 1, b->id);
+	sqlite3_bind_int64(st, 2, b->start_ns);
+	bind_text_or_null(st, 3, b->vmm);
+	bind_text_or_null(st, 4, b->vm_name);
+	sqlite3_bind_blob(st, 5, b->instance, (int)b->instance_len, SQLITE_STATIC);
+	bind_text_or_null(st, 6, b->kernel);
+	sqlite3_bind_blob(st, 7, b->build_id, (int)b->build_id_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (int64_t)b->image_base);
+	sqlite3_bind_int64(st, 9, (int64_t)b->slide);
+	sqlite3_bind_int64(st, 10, (int64_t)b->midr);
+	bind_text_or_null(st, 11, b->impl);
+	sqlite3_bind_int(st, 12, (int)b->vcpus);
+	sqlite3_bind_text(st, 13, b->replay ? "replay" : "live", -1, SQLITE_STATIC);
+	if (b->replay)
+		sqlite3_bind_int64(st, 14, b->replay_of);
+	bind_text_or_null(st, 15, b->replay_source);
+	bind_text_or_null(st, 16, b->policy_hash);
+	sqlite3_bind_int64(st, 17, b->peer_uid);
+	sqlite3_bind_int64(st, 18, b->peer_gid);
+	sqlite3_bind_int64(st, 19, b->peer_pid);
+	return step_reset(st);
+}
+
+static int write_boot_end(struct store *s, const struct store_boot_end *e)
+{
+	sqlite3_stmt *st = s->stmt.end_boot;
+
+	sqlite3_bind_int64(st, 1, e->end_ns);
+	bind_text_or_null(st, 2, e->reason);
+	sqlite3_bind_int64(st, 3, (int64_t)e->accesses);
+	sqlite3_bind_int64(st, 4, (int64_t)e->undefs);
+	sqlite3_bind_int64(st, 5, (int64_t)(e->rows_dropped + store_losses(s, e->id, true)));
+	sqlite3_bind_int64(st, 6, (int64_t)e->divergences);
+	sqlite3_bind_int64(st, 7, e->id);
+	return step_reset(st);
+}
+
+static int write_boot_resume(struct store *s, const struct store_boot_end *e)
+{
+	sqlite3_bind_int64(s->stmt.resume_boot, 1, e->id);
+	return step_reset(s->stmt.resume_boot);
+}
+
+static int write_policy(struct store *s, const struct store_policy_rec *p, int64_t now)
+{
+	int rc;
+
+	sqlite3_bind_text(s->stmt.ins_policy, 1, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->stmt.ins_policy, 2, p->text, -1, SQLITE_STATIC);
+	bind_text_or_null(s->stmt.ins_policy, 3, p->source);
+	sqlite3_bind_int64(s->stmt.ins_policy, 4, now);
+	rc = step_reset(s->stmt.ins_policy);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s->stmt.ins_change, 1, now);
+	sqlite3_bind_int64(s->stmt.ins_change, 2, p->peer_uid);
+	sqlite3_bind_int64(s->stmt.ins_change, 3, p->peer_pid);
+	sqlite3_bind_text(s->stmt.ins_change, 4, p->how, -1, SQLITE_STATIC);
+	bind_text_or_null(s->stmt.ins_change, 5, p->old_hash);
+	sqlite3_bind_text(s->stmt.ins_change, 6, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->stmt.ins_change, 7, p->peer_gid);
+	return step_reset(s->stmt.ins_change);
+}
+
+static int write_boot_policy(struct store *s, const struct store_policy_rec *p)
+{
+	sqlite3_bind_int64(s->stmt.ins_boot_policy, 1, p->boot_id);
+	sqlite3_bind_text(s->stmt.ins_boot_policy, 2, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->stmt.ins_boot_policy, 3, p->since_ns);
+	return step_reset(s->stmt.ins_boot_policy);
+}
+
+static int write_divergence(struct store *s, const struct store_divergence *d)
+{
+	sqlite3_stmt *st = s->stmt.ins_div;
+
+	sqlite3_bind_int64(st, 1, d->boot_id);
+	sqlite3_bind_int64(st, 2, d->replay_of);
+	sqlite3_bind_int64(st, 3, d->vcpu);
+	sqlite3_bind_int64(st, 4, (int64_t)d->seq);
+	sqlite3_bind_int64(st, 5, d->ts_ns);
+	sqlite3_bind_text(st, 6, d->kind, -1, SQLITE_STATIC);
+	if (d->has_expected) {
+		sqlite3_bind_int64(st, 7, d->expected_key);
+		sqlite3_bind_int64(st, 8, (int64_t)d->expected_pc);
+		sqlite3_bind_int(st, 9, d->expected_is_write);
+		sqlite3_bind_int64(st, 10, (int64_t)d->expected_value);
+	}
+	if (d->has_actual) {
+		sqlite3_bind_int64(st, 11, d->actual_key);
+		sqlite3_bind_int64(st, 12, (int64_t)d->actual_pc);
+		sqlite3_bind_int(st, 13, d->actual_is_write);
+		sqlite3_bind_int64(st, 14, (int64_t)d->actual_value);
+	}
+	return step_reset(st);
+}
+
+int store_sql_write_item(struct store *s, const struct store_item *it, int64_t now)
+{
+	switch (it->kind) {
+	case ITEM_ROW: return write_row(s, &it->row);
+	case ITEM_BOOT_BEGIN: return write_boot(s, it->rec);
+	case ITEM_BOOT_END: return write_boot_end(s, it->rec);
+	case ITEM_BOOT_POLICY: return write_boot_policy(s, it->rec);
+	case ITEM_POLICY: return write_policy(s, it->rec, now);
+	case ITEM_DIVERGENCE: return write_divergence(s, it->rec);
+	case ITEM_BOOT_RESUME: return write_boot_resume(s, it->rec);
+	}
+	return SQLITE_MISUSE;
+}
+
+/* A failure that is about one row (a duplicate key after a resume): skip the
+ * row. Anything else (disk full, read-only, I/O error, busy) is about the
+ * file: the transaction is lost as a whole. */
+bool store_sql_row_error(int rc)
+{
+	return (rc & 0xff) == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_MISMATCH ||
+	       (rc & 0xff) == SQLITE_TOOBIG;
+}
+
+/* ---- preparing ------------------------------------------------------------ */
+
+static const char insert_access[] =
+	"INSERT INTO accesses(boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/* Each statement and where its prepared form is kept: one list to keep in order. */
+static const struct {
+	const char *sql;
+	size_t stmt;			/* offsetof(struct store, stmt.X) */
+} store_stmts[] = {
+	{ insert_access, offsetof(struct store, stmt.ins_row) },
+	{ "INSERT INTO boots(id, start_ns, vmm, vm_name, instance, kernel, build_id, image_base, slide,"
+	  " midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, peer_uid, peer_gid, peer_pid)"
+	  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	  offsetof(struct store, stmt.ins_boot) },
+	{ "UPDATE boots SET end_ns = ?, end_reason = ?, accesses = ?, undefs = ?, rows_dropped = ?,"
+	  " divergences = ? WHERE id = ?",
+	  offsetof(struct store, stmt.end_boot) },
+	{ "INSERT OR IGNORE INTO boot_policies(boot_id, policy_hash, since_ns) VALUES (?, ?, ?)",
+	  offsetof(struct store, stmt.ins_boot_policy) },
+	{ "INSERT OR IGNORE INTO policies(hash, text, source, first_ns) VALUES (?, ?, ?, ?)",
+	  offsetof(struct store, stmt.ins_policy) },
+	{ "INSERT INTO policy_changes(ts_ns, peer_uid, peer_pid, how, old_hash, new_hash, peer_gid)"
+	  " VALUES (?, ?, ?, ?, ?, ?, ?)",
+	  offsetof(struct store, stmt.ins_change) },
+	{ "INSERT INTO divergences(boot_id, replay_of, vcpu, seq, ts_ns, kind, expected_key, expected_pc,"
+	  " expected_is_write, expected_value, actual_key, actual_pc, actual_is_write, actual_value)"
+	  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	  offsetof(struct store, stmt.ins_div) },
+	{ "UPDATE boots SET end_ns = NULL, end_reason = NULL WHERE id = ?",
+	  offsetof(struct store, stmt.resume_boot) },
+};
+
+#define STORE_NSTMT (sizeof(store_stmts) / sizeof(store_stmts[0]))
+
+static sqlite3_stmt **stmt_at(struct store *s, size_t i)
+{
+	return (sqlite3_stmt **)((char *)s + store_stmts[i].stmt);
+}
+
+void store_sql_finalize(struct store *s)
+{
+	for (size_t i = 0; i < STORE_NSTMT; i++)
+		sqlite3_finalize(*stmt_at(s, i));
+	sqlite3_finalize(s->stmt.ins_rows);
+}
+
+/* insert_access with STORE_ROWS_PER_INSERT tuples of parameters. */
+static int prepare_rows_insert(struct store *s)
+{
+	static const char verb[] = "INSERT OR ROLLBACK";	/* see store_sql_write_rows */
+	const char *into = insert_access + strlen("INSERT");
+	const char *values = strstr(insert_access, "(?");
+	size_t head = (size_t)(values - into), one = strlen(values);
+	char sql[4096], *p = sql;
+
+	if (sizeof(verb) + head + STORE_ROWS_PER_INSERT * (one + 2) >= sizeof(sql))
+		return SQLITE_TOOBIG;
+	memcpy(p, verb, sizeof(verb) - 1);
+	p += sizeof(verb) - 1;
+	memcpy(p, into, head);
+	p += head;
+	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++) {
+		if (k) {
+			memcpy(p, ", ", 2);
+			p += 2;
+		}
+		memcpy(p, values, one);
+		p += one;
+	}
+	*p = 0;
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt.ins_rows, NULL);
+}
+
+/* A boot that has no end after a crash or kill: mark it, with what it logged. */
+static void store_mark_cut_off(struct store *s)
+{
+	sqlite3_exec(s->db,
+		     "UPDATE boots SET end_reason = 'cut off: idsrd stopped without ending it',"
+		     " end_ns = coalesce((SELECT max(ts_ns) FROM accesses a WHERE a.boot_id = boots.id), start_ns),"
+		     " accesses = (SELECT count(*) FROM accesses a WHERE a.boot_id = boots.id),"
+		     " undefs = (SELECT count(*) FROM accesses a WHERE a.boot_id = boots.id AND action = 'undef')"
+		     " WHERE end_ns IS NULL", NULL, NULL, NULL);
+}
+
+int store_sql_prepare(struct store *s, char *why, size_t whylen)
+{
+	sqlite3_stmt *st;
+
+	/* WAL + NORMAL: a process crash loses nothing committed. */
+	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	store_mark_cut_off(s);
+	for (size_t i = 0; i < STORE_NSTMT; i++) {
+		if (sqlite3_prepare_v3(s->db, store_stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+				       stmt_at(s, i), NULL) != SQLITE_OK)
+			goto err;
+	}
+	if (prepare_rows_insert(s) != SQLITE_OK)
+		goto err;
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM boots", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			s->next_boot_id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return 0;
+err:
+	snprintf(why, whylen, "preparing statements on %s: %s", s->path, sqlite3_errmsg(s->db));
+	return -EIO;
+}
