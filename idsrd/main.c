@@ -517,15 +517,126 @@ static void config_defaults(struct daemon_config *cfg, char bufs[3][4096])
 		cfg->control_mode = 0600;
 }
 
+/* The sockets idsrd serves: systemd's when it passed them, else made here and
+ * removed by teardown. The VMM listener is vmm_listen_fd. */
+struct listeners {
+	int control_fd;
+	bool made_vmm, made_control;
+};
+
+static int start_listening(const struct daemon_config *cfg, struct listeners *l)
+{
+	int fl;
+
+	if (activated_sockets(&vmm_listen_fd, &l->control_fd) < 0)
+		return -1;
+	/* What systemd did not pass, idsrd makes (and removes when it stops). */
+	if (vmm_listen_fd < 0) {
+		vmm_listen_fd = listen_unix(cfg->socket_path, cfg->socket_mode, cfg->socket_group);
+		l->made_vmm = vmm_listen_fd >= 0;
+	}
+	if (l->control_fd < 0 && vmm_listen_fd >= 0) {
+		l->control_fd = listen_unix(cfg->control_path, cfg->control_mode, cfg->control_group);
+		l->made_control = l->control_fd >= 0;
+	}
+	if (vmm_listen_fd < 0 || l->control_fd < 0)
+		return -1;
+	/* We accept until EAGAIN: the listener must not block (systemd's may). */
+	fl = fcntl(vmm_listen_fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(vmm_listen_fd, F_SETFL, fl | O_NONBLOCK);
+	return 0;
+}
+
+/* The policy to start with (an empty one without --policy), and the store. */
+static int open_policy_and_store(struct daemon *d)
+{
+	struct policy *policy = NULL;
+	struct policy_error perr;
+	char why[512];
+	int err;
+
+	if (d->cfg.policy_path) {
+		if (policy_load_file(d->cfg.policy_path, &policy, &perr) < 0) {
+			log_err("%s", policy_error_format(&perr, why, sizeof(why)));
+			log_err("fix the policy (idsrctl policy check %s) and start again", d->cfg.policy_path);
+			return -1;
+		}
+	} else if (policy_parse("", 0, "(no policy)", &policy, &perr) < 0) {
+		return -1;
+	}
+	err = paths_make_parent(d->cfg.db_path, 0750);
+	if (err < 0) {
+		log_err("cannot create the directory of %s: %s", d->cfg.db_path, strerror(-err));
+		policy_free(policy);
+		return -1;
+	}
+	err = store_open(d->cfg.db_path, d->cfg.queue_cap, &d->store, why, sizeof(why));
+	if (err < 0) {
+		log_err("%s", why);
+		policy_free(policy);
+		return -1;
+	}
+	daemon_policy_install(policy, "start", NULL);
+	return 0;
+}
+
+/* With the VMM server started: the replayer, the control socket, the loop's
+ * handles; then runs the loop until a signal stops it. -1 if something could
+ * not start (the caller stops what did, as after a run). */
+static int serve(struct daemon *d, int control_fd, const sigset_t *stop_signals)
+{
+	replayer_start(d->loop);
+	if (d->cfg.replay_ref && replay_at_start(d->cfg.replay_ref) < 0)
+		return -1;
+	if (control_start(d->loop, control_fd) < 0) {
+		log_err("cannot serve the control socket %s", d->cfg.control_path);
+		return -1;
+	}
+	uv_poll_init(d->loop, &vmm_listener, vmm_listen_fd);
+	uv_poll_start(&vmm_listener, UV_READABLE, on_vmm_connect);
+	uv_signal_init(d->loop, &sig_hup);
+	uv_signal_start(&sig_hup, on_signal, SIGHUP);
+	uv_signal_init(d->loop, &sig_term);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_init(d->loop, &sig_int);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+	pthread_sigmask(SIG_UNBLOCK, stop_signals, NULL);
+	watchdog_start(d->loop);
+
+	log_info("listening for VMMs on %s, idsrctl on %s; logging to %s; policy %s",
+		 d->cfg.socket_path, d->cfg.control_path, d->cfg.db_path,
+		 d->cfg.policy_path ? d->cfg.policy_path : "(none: everything UNDEF)");
+	sd_notifyf(0, "READY=1\nSTATUS=serving VMMs on %s", d->cfg.socket_path);
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+/* After the server stopped (or never started): flushes and closes the store,
+ * removes the sockets idsrd made, and lets the policy go. */
+static void teardown(struct daemon *d, const struct listeners *l, bool ran)
+{
+	struct live_policy *lp = d->policy;
+
+	store_close(d->store);	/* flushes every queued row */
+	if (ran)
+		log_info("stopped; every row is in %s", d->cfg.db_path);
+	if (l->made_vmm)
+		unlink(d->cfg.socket_path);
+	if (l->made_control)
+		unlink(d->cfg.control_path);
+	uv_loop_close(uv_default_loop());
+	d->policy = NULL;
+	daemon_policy_put(lp);
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
-	char bufs[3][4096], why[512];
-	struct policy *policy = NULL;
-	struct policy_error perr;
-	int control_fd = -1, rc = 1, err;
-	bool made_vmm = false, made_control = false;
+	struct listeners l = { .control_fd = -1 };
+	char bufs[3][4096];
 	sigset_t stop_signals;
+	int rc = 1, err;
 
 	if (!parse_args(argc, argv, &d.cfg))
 		return 2;
@@ -546,100 +657,22 @@ int main(int argc, char **argv)
 	raise_nofile(d.cfg.max_connections);
 	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (d.cfg.policy_path) {
-		if (policy_load_file(d.cfg.policy_path, &policy, &perr) < 0) {
-			log_err("%s", policy_error_format(&perr, why, sizeof(why)));
-			log_err("fix the policy (idsrctl policy check %s) and start again", d.cfg.policy_path);
-			return 1;
-		}
-	} else if (policy_parse("", 0, "(no policy)", &policy, &perr) < 0) {
+	if (open_policy_and_store(&d) < 0)
 		return 1;
-	}
-	err = paths_make_parent(d.cfg.db_path, 0750);
-	if (err < 0) {
-		log_err("cannot create the directory of %s: %s", d.cfg.db_path, strerror(-err));
-		goto out_policy;
-	}
-	err = store_open(d.cfg.db_path, d.cfg.queue_cap, &d.store, why, sizeof(why));
-	if (err < 0) {
-		log_err("%s", why);
-		goto out_policy;
-	}
-	daemon_policy_install(policy, "start", NULL);
-	policy = NULL;
-
-	if (activated_sockets(&vmm_listen_fd, &control_fd) < 0)
-		goto out_store;
-	/* What systemd did not pass, idsrd makes (and removes when it stops). */
-	if (vmm_listen_fd < 0) {
-		vmm_listen_fd = listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.cfg.socket_group);
-		made_vmm = vmm_listen_fd >= 0;
-	}
-	if (control_fd < 0 && vmm_listen_fd >= 0) {
-		control_fd = listen_unix(d.cfg.control_path, d.cfg.control_mode, d.cfg.control_group);
-		made_control = control_fd >= 0;
-	}
-	if (vmm_listen_fd < 0 || control_fd < 0)
-		goto out_store;
-	/* We accept until EAGAIN: the listener must not block (systemd's may). */
-	{
-		int fl = fcntl(vmm_listen_fd, F_GETFL);
-
-		if (fl >= 0)
-			fcntl(vmm_listen_fd, F_SETFL, fl | O_NONBLOCK);
-	}
-
+	if (start_listening(&d.cfg, &l) < 0)
+		goto out;
 	d.loop = uv_default_loop();
 	err = server_start(&d);
 	if (err < 0) {
 		log_err("cannot serve VMM connections: %s", strerror(-err));
-		goto out_store;
+		goto out;
 	}
-	replayer_start(d.loop);
-	if (d.cfg.replay_ref && replay_at_start(d.cfg.replay_ref) < 0)
-		goto out_server;
-	if (control_start(d.loop, control_fd) < 0) {
-		log_err("cannot serve the control socket %s", d.cfg.control_path);
-		goto out_server;
-	}
-	uv_poll_init(d.loop, &vmm_listener, vmm_listen_fd);
-	uv_poll_start(&vmm_listener, UV_READABLE, on_vmm_connect);
-	uv_signal_init(d.loop, &sig_hup);
-	uv_signal_start(&sig_hup, on_signal, SIGHUP);
-	uv_signal_init(d.loop, &sig_term);
-	uv_signal_start(&sig_term, on_signal, SIGTERM);
-	uv_signal_init(d.loop, &sig_int);
-	uv_signal_start(&sig_int, on_signal, SIGINT);
-	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
-	watchdog_start(d.loop);
-
-	log_info("listening for VMMs on %s, idsrctl on %s; logging to %s; policy %s",
-		 d.cfg.socket_path, d.cfg.control_path, d.cfg.db_path,
-		 d.cfg.policy_path ? d.cfg.policy_path : "(none: everything UNDEF)");
-	sd_notifyf(0, "READY=1\nSTATUS=serving VMMs on %s", d.cfg.socket_path);
-	uv_run(d.loop, UV_RUN_DEFAULT);
-	rc = 0;
-out_server:
+	if (serve(&d, l.control_fd, &stop_signals) == 0)
+		rc = 0;
 	server_stop(&d);
 	replayer_stop();
 	replayer_cleanup();
-out_store:
-	store_close(d.store);	/* flushes every queued row */
-	if (rc == 0)
-		log_info("stopped; every row is in %s", d.cfg.db_path);
-	if (made_vmm)
-		unlink(d.cfg.socket_path);
-	if (made_control)
-		unlink(d.cfg.control_path);
-	uv_loop_close(uv_default_loop());
-	{
-		struct live_policy *lp = d.policy;
-
-		d.policy = NULL;
-		daemon_policy_put(lp);
-	}
+out:
+	teardown(&d, &l, rc == 0);
 	return rc;
-out_policy:
-	policy_free(policy);
-	return 1;
 }
