@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* idsrd's command line: its options, their checks and their defaults. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "frame.h"
+#include "options.h"
+#include "paths.h"
+
+static const char usage_text[] =
+	"Usage: idsrd [options]\n"
+	"\n"
+	"Logs and answers the IMPLEMENTATION DEFINED system register accesses that VMMs\n"
+	"forward to it, from a live policy; see idsrd(8) and idsrd-policy(5).\n"
+	"\n"
+	"  --socket PATH         VMM socket (default $XDG_RUNTIME_DIR/idsrd/vmm.sock,\n"
+	"                        /run/idsrd/vmm.sock under systemd)\n"
+	"  --control PATH        control socket for idsrctl (default: beside the VMM socket)\n"
+	"  --db PATH             trace database (default $XDG_STATE_HOME/idsrd/trace.db,\n"
+	"                        /var/lib/idsrd/trace.db under systemd)\n"
+	"  --policy PATH         policy file (default: none, every access is UNDEF)\n"
+	"  --impl NAME           register names for boots whose MIDR names nothing\n"
+	"  --poll[=USEC]         low latency: after answering, a connection keeps polling\n"
+	"                        for the next frame for up to USEC µs (default 50) before sleeping;\n"
+	"                        costs CPU while VMMs trap often, for boots given a core\n"
+	"  --queue ROWS          store queue size (default 1048576)\n"
+	"  --max-connections N   refuse VMM connections past N (default 4096)\n"
+	"  --max-boots N         refuse new boots past N in progress (default 1024)\n"
+	"  --max-frame BYTES     refuse VMM frames longer than this (default and most 65536)\n"
+	"  --max-errors N        after N protocol errors in a minute from one uid, refuse\n"
+	"                        its VMM connections for the rest of the minute (default\n"
+	"                        100; 0: never)\n"
+	"  --socket-mode MODE    VMM socket mode (default 0660)\n"
+	"  --socket-group GROUP  VMM socket group\n"
+	"  --control-mode MODE   control socket mode (default 0600)\n"
+	"  --control-group GROUP control socket group\n"
+	"  --admin-group GROUP   members may see and change every user's boots and the\n"
+	"                        policy through the control socket (root and idsrd's own\n"
+	"                        user always may; others only their own boots)\n"
+	"  --replay TRACE[:BOOT] answer the first boot from a recorded one (strict)\n"
+	"  --foreground          stay in the foreground (idsrd never forks; accepted for scripts)\n"
+	"  -h, --help            this text\n"
+	"  --version             print the version\n"
+	"\n"
+	"SIGHUP reloads the policy file; SIGTERM or SIGINT drain, flush and stop.\n";
+
+enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
+       OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS };
+
+static const struct option options[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "impl", required_argument, NULL, OPT_IMPL },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "poll", optional_argument, NULL, OPT_POLL },
+	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+	{ "max-boots", required_argument, NULL, OPT_MAXBOOTS },
+	{ "max-frame", required_argument, NULL, OPT_MAXFRAME },
+	{ "max-errors", required_argument, NULL, OPT_MAXERRORS },
+	{ "socket-mode", required_argument, NULL, OPT_SMODE },
+	{ "socket-group", required_argument, NULL, OPT_SGROUP },
+	{ "control-mode", required_argument, NULL, OPT_CMODE },
+	{ "control-group", required_argument, NULL, OPT_CGROUP },
+	{ "admin-group", required_argument, NULL, OPT_AGROUP },
+	{ "foreground", no_argument, NULL, OPT_FG },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool parse_uint(const char *opt, const char *s, unsigned long max, int base, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, base);
+	if (errno || end == s || *end || *out > max || *s == '-') {
+		fprintf(stderr, "idsrd: --%s: `%s' is not a number from 0 to %lu\n", opt, s, max);
+		return false;
+	}
+	return true;
+}
+
+bool options_parse(int argc, char **argv, struct daemon_config *cfg)
+{
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET: cfg->socket_path = optarg; break;
+		case OPT_CONTROL: cfg->control_path = optarg; break;
+		case OPT_DB: cfg->db_path = optarg; break;
+		case OPT_POLICY: cfg->policy_path = optarg; break;
+		case OPT_IMPL: cfg->impl = optarg; break;
+		case OPT_REPLAY: cfg->replay_ref = optarg; break;
+		case OPT_WORKERS:
+			/* Old scripts' option: each connection has its own thread now. */
+			if (!parse_uint("workers", optarg, 64, 10, &v) || v == 0)
+				return v == 0 ? fprintf(stderr, "idsrd: --workers: at least 1\n"), false : false;
+			break;
+		case OPT_POLL:
+			v = 50;
+			if (optarg && (!parse_uint("poll", optarg, 10000, 10, &v) || v == 0))
+				return v == 0 ? fprintf(stderr, "idsrd: --poll: at least 1 µs\n"), false : false;
+			cfg->poll_us = (unsigned)v;
+			break;
+		case OPT_QUEUE:
+			if (!parse_uint("queue", optarg, 1ul << 28, 10, &v))
+				return false;
+			cfg->queue_cap = v;
+			break;
+		case OPT_MAXCONN:
+			if (!parse_uint("max-connections", optarg, 1000000, 10, &v))
+				return false;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case OPT_MAXFRAME:
+			if (!parse_uint("max-frame", optarg, FRAME_MAX, 10, &v))
+				return false;
+			if (v < 64)
+				return fprintf(stderr, "idsrd: --max-frame: at least 64 bytes\n"), false;
+			cfg->max_frame = (unsigned)v;
+			break;
+		case OPT_MAXERRORS:
+			if (!parse_uint("max-errors", optarg, 1000000, 10, &v))
+				return false;
+			cfg->max_errors = v ? (unsigned)v : UINT_MAX;	/* UINT_MAX: never */
+			break;
+		case OPT_MAXBOOTS:
+			if (!parse_uint("max-boots", optarg, 1000000, 10, &v))
+				return false;
+			cfg->max_boots = (unsigned)v;
+			break;
+		case OPT_SMODE:
+			if (!parse_uint("socket-mode", optarg, 0777, 8, &v))
+				return false;
+			cfg->socket_mode = (unsigned)v;
+			break;
+		case OPT_CMODE:
+			if (!parse_uint("control-mode", optarg, 0777, 8, &v))
+				return false;
+			cfg->control_mode = (unsigned)v;
+			break;
+		case OPT_SGROUP: cfg->socket_group = optarg; break;
+		case OPT_CGROUP: cfg->control_group = optarg; break;
+		case OPT_AGROUP:
+			if (!getgrnam(optarg)) {
+				fprintf(stderr, "idsrd: --admin-group: no group `%s'\n", optarg);
+				return false;
+			}
+			cfg->admin_group = optarg;
+			break;
+		case OPT_FG: cfg->foreground = true; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("idsrd %s\n", IDSR_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try `idsrd --help'.\n");
+			return false;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "idsrd: unexpected argument `%s' (try idsrd --help)\n", argv[optind]);
+		return false;
+	}
+	return true;
+}
+
+void options_defaults(struct daemon_config *cfg, char bufs[3][4096])
+{
+	bool system = getenv("INVOCATION_ID") && getuid() == 0;
+
+	cfg->journal = getenv("JOURNAL_STREAM") != NULL;
+	if (!cfg->socket_path)
+		cfg->socket_path = paths_default(PATH_VMM_SOCKET, system, bufs[0], 4096);
+	if (!cfg->control_path) {
+		/* Beside an explicit VMM socket, else the default place. */
+		if (strrchr(cfg->socket_path, '/') && cfg->socket_path != bufs[0]) {
+			snprintf(bufs[1], 4096, "%.*s/control.sock",
+				 (int)(strrchr(cfg->socket_path, '/') - cfg->socket_path), cfg->socket_path);
+			cfg->control_path = bufs[1];
+		} else {
+			cfg->control_path = paths_default(PATH_CONTROL_SOCKET, system, bufs[1], 4096);
+		}
+	}
+	if (!cfg->db_path)
+		cfg->db_path = paths_default(PATH_DB, system, bufs[2], 4096);
+	if (!cfg->queue_cap)
+		cfg->queue_cap = 1u << 20;
+	if (!cfg->max_connections)
+		cfg->max_connections = 4096;
+	if (!cfg->max_boots)
+		cfg->max_boots = 1024;
+	if (!cfg->max_frame)
+		cfg->max_frame = FRAME_MAX;
+	if (!cfg->max_errors)
+		cfg->max_errors = 100;
+	else if (cfg->max_errors == UINT_MAX)
+		cfg->max_errors = 0;
+	if (!cfg->socket_mode)
+		cfg->socket_mode = 0660;
+	if (!cfg->control_mode)
+		cfg->control_mode = 0600;
+}
