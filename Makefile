@@ -36,7 +36,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 LDFLAGS += -pthread
 
-PKGS := libuv sqlite3 libprotobuf-c libsystemd
+PKGS := libuv sqlite3 libprotobuf-c libsystemd libelf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) unicorn cmocka 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS += $(PKG_CFLAGS)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Symbol maps (nm / System.map format): which function an address is in. */
+/* Symbol maps (an ELF's symbol table, or an nm / System.map listing): which function an address is in. */
 #ifndef IDSR_SYMBOLS_H
 #define IDSR_SYMBOLS_H
 
@@ -9,11 +9,14 @@
 struct symbols;
 
 /*
- * Reads "ADDR TYPE NAME" lines (as `nm` and System.map print them). Only text
- * symbols (types t, T, w, W) are kept: data and absolute symbols (`--defsym`)
- * never contain code. Lines without an address (undefined symbols) are skipped.
- * Returns 0, or a negative errno with "FILE:LINE: ..." in why: -ENOENT and
- * other open errors, -EINVAL (a malformed line, or no text symbol at all).
+ * Reads an ELF file's symbol table (.symtab, else .dynsym; through libelf)
+ * or "ADDR TYPE NAME" lines (as `nm` and System.map print them), told apart
+ * by the ELF magic. Only text symbols are kept (listing types t, T, w, W; ELF
+ * functions and labels in executable sections): data and absolute symbols
+ * (`--defsym`) never contain code. Lines without an address (undefined
+ * symbols) are skipped. Returns 0, or a negative errno with "FILE:LINE: ..."
+ * in why: -ENOENT and other open errors, -EINVAL (a malformed line or ELF
+ * file, or no text symbol at all).
  */
 int symbols_load(const char *path, struct symbols **out, char *why, size_t whylen);
 void symbols_free(struct symbols *syms);

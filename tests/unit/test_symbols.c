@@ -95,7 +95,38 @@ static void test_errors(void **state)
 		  ":2: expected a one-letter symbol type after the address");
 	load_text("0000000000000010 T\n", -EINVAL, ":1: expected a symbol name after the type");
 	load_text("0000000000000010 d only_data\n", -EINVAL,
-		  ": no text symbols (expected `nm' or System.map output)");
+		  ": no text symbols (expected an ELF with a symbol table, or `nm' or System.map output)");
+}
+
+/* An ELF's symbol table gives what nm's listing of it gives (the guests'
+ * .map files are `nm -n` of their .elf). */
+static void test_elf_matches_nm(void **state)
+{
+	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+	char elf[512], map[512], why[256];
+	struct symbols *from_elf, *from_map;
+
+	snprintf(elf, sizeof(elf), "%s/guests/apple_boot.elf", build);
+	snprintf(map, sizeof(map), "%s/guests/apple_boot.map", build);
+	assert_int_equal(symbols_load(elf, &from_elf, why, sizeof(why)), 0);
+	assert_int_equal(symbols_load(map, &from_map, why, sizeof(why)), 0);
+	assert_int_equal(symbols_count(from_elf), symbols_count(from_map));
+	for (uint64_t pc = 0x40000000; pc < 0x40001000; pc += 4) {
+		uint64_t off_elf = 1, off_map = 2;
+		const char *a = symbols_lookup(from_elf, pc, &off_elf), *b = symbols_lookup(from_map, pc, &off_map);
+
+		assert_string_equal(a, b);
+		assert_int_equal(off_elf, off_map);
+	}
+	{
+		uint64_t off = 99;
+		assert_string_equal(symbols_lookup(from_elf, 0x40000000, &off), "_start");
+		assert_int_equal(off, 0);
+	}
+	symbols_free(from_elf);
+	symbols_free(from_map);
+	/* the magic alone: a damaged file, said as such */
+	load_text("\177ELF", -EINVAL, ": a damaged or truncated ELF file");
 }
 
 int main(void)
@@ -104,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_nm_output),
 		cmocka_unit_test(test_system_map_aliases),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_elf_matches_nm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
