@@ -10,6 +10,7 @@
 #include "encoding.h"
 #include "policy.h"
 #include "regnames.h"
+#include "replay/symbols.h"
 
 static const char *rule_text(int rule, const char *source, char *buf, size_t len)
 {
@@ -29,17 +30,41 @@ static const char *rule_text(int rule, const char *source, char *buf, size_t len
 	return buf;
 }
 
-void cli_print_access_header_time(FILE *f, bool with_time)
+void cli_print_access_header_cols(FILE *f, bool with_time, bool with_symbol)
 {
 	if (with_time)
 		fprintf(f, "%-12s ", "time");
-	fprintf(f, "%5s %4s %7s  %-18s %-*s  %-34s  %-18s  %-7s %s\n", "boot", "vcpu", "seq", "pc",
-		with_time ? 8 : 5, "dir", "register", "value", "action", "rule");
+	fprintf(f, "%5s %4s %7s  %-18s ", "boot", "vcpu", "seq", "pc");
+	if (with_symbol)
+		fprintf(f, "%-28s ", "symbol");
+	fprintf(f, "%-*s  %-34s  %-18s  %-7s %s\n", with_time ? 8 : 5, "dir", "register", "value", "action", "rule");
 }
 
 void cli_print_access_header(FILE *f)
 {
-	cli_print_access_header_time(f, false);
+	cli_print_access_header_cols(f, false, false);
+}
+
+int cli_symbols_load(const char *cmd, const char *path, struct symbols **out)
+{
+	char why[512];
+	int ret = symbols_load(path, out, why, sizeof(why));
+
+	if (ret)
+		cli_error("%s: %s", cmd, why);
+	return ret;
+}
+
+const char *cli_symbol_text(const struct symbols *syms, uint64_t pc, uint64_t slide, char *buf, size_t len)
+{
+	uint64_t off;
+	const char *fn = symbols_lookup(syms, pc - slide, &off);
+
+	if (fn)
+		snprintf(buf, len, "%s+0x%" PRIx64, fn, off);
+	else
+		snprintf(buf, len, "-");
+	return buf;
 }
 
 const char *cli_rule_source(sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *buf, size_t len)
@@ -97,6 +122,8 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		json_int(&j, "rule", a->rule);
 		if (a->rule_source)
 			json_str(&j, "rule_source", a->rule_source);
+		if (a->symbol)
+			json_str(&j, "symbol", a->symbol);
 		json_str(&j, "name", name);
 		json_str(&j, "encoding", enc);
 		snprintf(rule, sizeof(rule), "0x%016" PRIx64, a->pc);
@@ -118,8 +145,10 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 	}
 	/* tail's lines add an arrow, the value's way: into the guest on a read,
 	 * out of it on a write. */
-	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " %-*s  %-34s  0x%016" PRIx64 "  %-7s %s\n",
-		a->boot_id, a->vcpu, a->seq, a->pc, a->with_time ? 8 : 5,
+	fprintf(f, "%5" PRId64 " %4u %7" PRIu64 "  0x%016" PRIx64 " ", a->boot_id, a->vcpu, a->seq, a->pc);
+	if (a->symbol)
+		fprintf(f, "%-28s ", a->symbol);
+	fprintf(f, "%-*s  %-34s  0x%016" PRIx64 "  %-7s %s\n", a->with_time ? 8 : 5,
 		a->with_time ? (a->is_write ? "-> write" : "<- read") : (a->is_write ? "write" : "read"), reg, a->value,
 		a->undef ? "UNDEF" : "emulate", rule_text(a->rule, a->rule_source, rule, sizeof(rule)));
 }

@@ -78,6 +78,8 @@ struct cli_access {
 	int rule;
 	const char *impl;		/* for the register name */
 	const char *rule_source;	/* the policy file the rule is a line of, or NULL */
+	const char *symbol;		/* "function+0xoff" of pc, "-" for none; NULL: no --symbols */
+	uint64_t slide;			/* the boot's KASLR slide (for symbol) */
 	bool with_time;			/* human lines start with the local time of ts_ns */
 };
 /* Human: "boot vcpu seq pc dir NAME (encoding) value action rule"; --json: one
@@ -85,9 +87,10 @@ struct cli_access {
 void cli_print_access(FILE *f, const struct cli_access *a, bool json);
 /* "HID0_EL1 (s3_0_c15_c0_0)", or the encoding alone when impl has no name for key. */
 const char *cli_register_text(uint32_t key, const char *impl, char *buf, size_t len);
-/* The column header for cli_print_access's human lines (with_time: tail's). */
+/* The column header for cli_print_access's human lines (with_time: tail's;
+ * with_symbol: a symbol column after the PC). */
 void cli_print_access_header(FILE *f);
-void cli_print_access_header_time(FILE *f, bool with_time);
+void cli_print_access_header_cols(FILE *f, bool with_time, bool with_symbol);
 /* The policy file that answered boot's accesses at ts_ns (from boot_policies
  * and policies), or NULL; buf holds it. */
 const char *cli_rule_source(struct sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *buf, size_t len);
@@ -95,6 +98,15 @@ const char *cli_rule_source(struct sqlite3 *db, int64_t boot_id, int64_t ts_ns, 
  * is_write, value, action, rule FROM accesses". */
 void cli_access_from_row(struct sqlite3_stmt *st, struct cli_access *a);
 #define CLI_ACCESS_COLUMNS "boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule"
+
+struct symbols;
+/* --symbols FILE: an ELF with a symbol table, or an nm / System.map listing.
+ * 0, or -errno with why printed as `idsrctl: <cmd>: …'. */
+int cli_symbols_load(const char *cmd, const char *path, struct symbols **out);
+/* "function+0xoff" of pc in a boot loaded at slide (pc - slide is the
+ * link-time address); "-" when pc lies below every symbol. */
+const char *cli_symbol_text(const struct symbols *syms, uint64_t pc, uint64_t slide, char *buf, size_t len);
+#define CLI_SYMBOL_MAX 160
 
 /* JSON output, one object per line: json_begin, json_* fields, json_end. */
 struct json {

@@ -17,18 +17,19 @@
 #include "replay/symbols.h"
 
 static const char usage_text[] =
-	"Usage: idsrctl diff A B [--by-symbol --symbols-a FILE --symbols-b FILE | --by-pc]\n"
-	"                        [--slide-a N] [--slide-b N] [--context N]\n"
+	"Usage: idsrctl diff A B [--symbols FILE | --symbols-a FILE --symbols-b FILE]\n"
+	"                        [--by-symbol | --by-pc] [--slide-a N] [--slide-b N] [--context N]\n"
 	"                        [--color=auto|always|never] [--stat] [--json]\n\n"
 	"Aligns two boots (FILE[:BOOT_ID], default the file's last boot) vCPU by vCPU\n"
 	"and shows the accesses only in A (-), only in B (+), and matched accesses\n"
 	"whose value or action differs (~), in hunks with context, then a summary per\n"
 	"register. Accesses are matched on (register, direction): PCs move between\n"
 	"kernel versions, so a moved PC alone is not a change.\n\n"
-	"  --by-symbol       match on (register, direction, function) and print\n"
-	"                    function+0xoffset; needs --symbols-a and --symbols-b\n"
-	"  --symbols-a FILE  symbol map of A (nm or System.map format)\n"
-	"  --symbols-b FILE  symbol map of B\n"
+	"  --symbols FILE    symbols of both A and B: an ELF with a symbol table, or an\n"
+	"                    nm / System.map listing; PCs print as function+0xoffset\n"
+	"  --symbols-a FILE  symbols of A only\n"
+	"  --symbols-b FILE  symbols of B only\n"
+	"  --by-symbol       match on (register, direction, function); needs symbols of both\n"
 	"  --by-pc           match on (register, direction, PC - slide): same kernel\n"
 	"  --slide-a N       KASLR slide of A (default: the boot's slide column)\n"
 	"  --slide-b N       KASLR slide of B\n"
@@ -89,11 +90,12 @@ static bool parse_u64(const char *opt, const char *s, uint64_t *v)
 
 static int parse_args(int argc, char **argv, struct diff_opts *o)
 {
-	enum { OPT_SYMBOL = 256, OPT_PC, OPT_SYMS_A, OPT_SYMS_B, OPT_SLIDE_A, OPT_SLIDE_B,
+	enum { OPT_SYMBOL = 256, OPT_PC, OPT_SYMS, OPT_SYMS_A, OPT_SYMS_B, OPT_SLIDE_A, OPT_SLIDE_B,
 	       OPT_CONTEXT, OPT_COLOR, OPT_STAT, OPT_JSON };
 	static const struct option longopts[] = {
 		{ "by-symbol", no_argument, NULL, OPT_SYMBOL },
 		{ "by-pc", no_argument, NULL, OPT_PC },
+		{ "symbols", required_argument, NULL, OPT_SYMS },
 		{ "symbols-a", required_argument, NULL, OPT_SYMS_A },
 		{ "symbols-b", required_argument, NULL, OPT_SYMS_B },
 		{ "slide-a", required_argument, NULL, OPT_SLIDE_A },
@@ -117,6 +119,7 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		switch (c) {
 		case OPT_SYMBOL: by_symbol = true; break;
 		case OPT_PC: by_pc = true; break;
+		case OPT_SYMS: o->symfile[0] = o->symfile[1] = optarg; break;
 		case OPT_SYMS_A: o->symfile[0] = optarg; break;
 		case OPT_SYMS_B: o->symfile[1] = optarg; break;
 		case OPT_SLIDE_A:
@@ -151,11 +154,8 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		return -EINVAL;
 	}
 	if (by_symbol && (!o->symfile[0] || !o->symfile[1])) {
-		cli_error("diff: --by-symbol: needs both --symbols-a FILE and --symbols-b FILE");
-		return -EINVAL;
-	}
-	if (!by_symbol && (o->symfile[0] || o->symfile[1])) {
-		cli_error("diff: --symbols-a/--symbols-b: only used with --by-symbol");
+		cli_error("diff: --by-symbol: needs symbols of both boots: --symbols FILE, or --symbols-a FILE "
+			  "and --symbols-b FILE");
 		return -EINVAL;
 	}
 	o->how = by_symbol ? BOOTDIFF_BY_SYMBOL : by_pc ? BOOTDIFF_BY_PC : BOOTDIFF_BY_KEY;
@@ -181,8 +181,8 @@ static int side_open(struct diff_side *s, const struct diff_opts *o, int which)
 		return cli_error("diff: %s", why);
 	s->info = bootstream_info(s->bs);
 	s->slide = o->slide_set[which] ? o->slide[which] : s->info->slide;
-	if (o->symfile[which] && symbols_load(o->symfile[which], &s->syms, why, sizeof(why)))
-		return cli_error("diff: %s", why);
+	if (o->symfile[which] && cli_symbols_load("diff", o->symfile[which], &s->syms))
+		return CLI_ERROR;
 	return 0;
 }
 
@@ -228,12 +228,8 @@ static void side_free(struct diff_side *s)
 static const char *where_text(const struct diff_side *s, const struct bootstream_access *r, char *buf,
 			      size_t len)
 {
-	uint64_t off;
-	const char *fn = s->syms ? symbols_lookup(s->syms, r->pc - s->slide, &off) : NULL;
-
-	if (fn)
-		snprintf(buf, len, "%s+0x%" PRIx64, fn, off);
-	else
+	/* below every symbol: the PC itself */
+	if (!s->syms || !strcmp(cli_symbol_text(s->syms, r->pc, s->slide, buf, len), "-"))
 		snprintf(buf, len, "0x%016" PRIx64, r->pc);
 	return buf;
 }

@@ -10,9 +10,10 @@
 
 #include "cli.h"
 #include "db.h"
+#include "replay/symbols.h"
 
 static const char show_usage[] =
-	"Usage: idsrctl show [DB[:BOOT]] [--vcpu N] [--limit N] [--json]\n"
+	"Usage: idsrctl show [DB[:BOOT]] [--vcpu N] [--limit N] [--symbols FILE] [--json]\n"
 	"\n"
 	"Prints the accesses of one boot (default: the database's last boot) in per-vCPU\n"
 	"order: vCPU, seq, PC, direction, register name and encoding, value, action, and\n"
@@ -20,6 +21,8 @@ static const char show_usage[] =
 	"\n"
 	"  --vcpu N    only vCPU N\n"
 	"  --limit N   at most N accesses\n"
+	"  --symbols FILE  print function+0xoffset of each PC (the boot's slide taken off):\n"
+	"              FILE is an ELF with a symbol table, or an nm / System.map listing\n"
 	"  --json      one JSON object per access (contract column names, plus name and encoding)\n";
 
 static bool show_parse_num(const char *opt, const char *s, long long *out)
@@ -39,8 +42,13 @@ int show_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' }, { "vcpu", required_argument, NULL, 'v' },
-		{ "limit", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+		{ "limit", required_argument, NULL, 'n' }, { "symbols", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	long long vcpu = -1, limit = -1;
+	const char *symfile = NULL;
+	struct symbols *syms = NULL;
+	char symbol[CLI_SYMBOL_MAX];
+	uint64_t slide = 0;
 	struct cli_access a;
 	char *impl = NULL;
 	bool json = false;
@@ -56,6 +64,7 @@ int show_main(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'v': if (!show_parse_num("--vcpu", optarg, &vcpu)) return CLI_ERROR; break;
 		case 'n': if (!show_parse_num("--limit", optarg, &limit)) return CLI_ERROR; break;
+		case 's': symfile = optarg; break;
 		default:
 			fprintf(stderr, "%s", show_usage);
 			return CLI_ERROR;
@@ -63,12 +72,19 @@ int show_main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return cli_error("show: one boot reference at most, got `%s' too", argv[optind + 1]);
-	if (cli_open_trace("show", optind < argc ? argv[optind] : cli_default_db(), &db, &boot_id) < 0)
+	if (symfile && cli_symbols_load("show", symfile, &syms))
 		return CLI_ERROR;
-	if (sqlite3_prepare_v2(db, "SELECT impl FROM boots WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+	if (cli_open_trace("show", optind < argc ? argv[optind] : cli_default_db(), &db, &boot_id) < 0) {
+		symbols_free(syms);
+		return CLI_ERROR;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT impl, slide FROM boots WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, boot_id);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			impl = strdup((const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			if (sqlite3_column_text(st, 0))
+				impl = strdup((const char *)sqlite3_column_text(st, 0));
+			slide = (uint64_t)sqlite3_column_int64(st, 1);
+		}
 		sqlite3_finalize(st);
 	}
 	rc = sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?1"
@@ -81,16 +97,19 @@ int show_main(int argc, char **argv)
 	sqlite3_bind_int64(st, 2, vcpu);
 	sqlite3_bind_int64(st, 3, limit);
 	if (!json)
-		cli_print_access_header(stdout);
+		cli_print_access_header_cols(stdout, false, syms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cli_access_from_row(st, &a);
 		a.impl = impl;
+		if (syms)
+			a.symbol = cli_symbol_text(syms, a.pc, slide, symbol, sizeof(symbol));
 		cli_print_access(stdout, &a, json);
 	}
 	if (rc != SQLITE_DONE)
 		cli_error("show: reading accesses: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 out:
+	symbols_free(syms);
 	free(impl);
 	db_close(db);
 	return rc == SQLITE_DONE ? CLI_OK : CLI_ERROR;

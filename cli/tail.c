@@ -14,11 +14,12 @@
 #include "db.h"
 #include "filter.h"
 #include "frame.h"
+#include "replay/symbols.h"
 
 static const char tail_usage[] =
 	"Usage: idsrctl tail [-f] [-n N] [--boot ID|--vm NAME] [--vcpu N] [--reg REG]...\n"
 	"                    [--read|--write] [--pc A[-B]] [--action undef|emulate] [--json]\n"
-	"                    [--db PATH] [--control PATH]\n"
+	"                    [--symbols FILE] [--db PATH] [--control PATH]\n"
 	"\n"
 	"Prints the last N accesses that match the filters from the trace database; with -f,\n"
 	"then follows the running idsrd's live accesses (filtered in the daemon), with no gap\n"
@@ -39,6 +40,8 @@ static const char tail_usage[] =
 	"  --action ACTION     only accesses answered with undef or emulate\n"
 	"  --json              one JSON object per access (contract column names, plus name,\n"
 	"                      encoding and rule_source); a missed-count marker is {\"missed\": N}\n"
+	"  --symbols FILE      print function+0xoffset of each PC, each boot's slide taken\n"
+	"                      off: an ELF with a symbol table, or an nm / System.map listing\n"
 	"  --db PATH           the trace database (default $IDSRD_DB, else the running daemon's,\n"
 	"                      else idsrd's default)\n"
 	"  --control PATH      the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n";
@@ -49,6 +52,7 @@ struct tail_opts {
 	long long lines;
 	bool follow, json;
 	const char *db, *control;
+	struct symbols *syms;		/* --symbols, or NULL */
 };
 
 /* (boot, vCPU) → the last seq the database held when the stream began. */
@@ -120,7 +124,8 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 		{ "read", no_argument, NULL, 'R' }, { "write", no_argument, NULL, 'W' },
 		{ "pc", required_argument, NULL, 'p' }, { "action", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
-		{ "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+		{ "control", required_argument, NULL, 'c' }, { "symbols", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	uint64_t v;
 	int c;
 
@@ -174,6 +179,11 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 		case 'j': o->json = true; break;
 		case 'd': o->db = optarg; break;
 		case 'c': o->control = optarg; break;
+		case 'S':
+			symbols_free(o->syms);
+			if (cli_symbols_load("tail", optarg, &o->syms))
+				return -1;
+			break;
 		default:
 			fprintf(stderr, "Try `idsrctl tail --help'.\n");
 			return -1;
@@ -286,7 +296,7 @@ static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct fil
 	size_t want = (size_t)o->lines;
 	int rc = -EIO;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, vm_name, impl FROM boots WHERE (?1 = 0 OR id = ?1)"
+	if (sqlite3_prepare_v2(db, "SELECT id, vm_name, impl, slide FROM boots WHERE (?1 = 0 OR id = ?1)"
 			       " AND (?2 IS NULL OR vm_name = ?2) ORDER BY id DESC", -1, &boots, NULL) ||
 	    sqlite3_prepare_v2(db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
 			       " ORDER BY vcpu LIMIT 1", -1, &vcpus, NULL) ||
@@ -311,6 +321,8 @@ static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct fil
 				goto out;
 			}
 		}
+		for (size_t i = first; i < out->n; i++)
+			out->a[i].slide = (uint64_t)sqlite3_column_int64(boots, 3);
 		/* This boot's newest `want' across its vCPUs, in time order. */
 		if (out->n - first > 1)
 			qsort(out->a + first, out->n - first, sizeof(*out->a), tail_cmp_time);
@@ -333,14 +345,16 @@ out:
 
 static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_rows *rows)
 {
-	char source[256];
+	char source[256], symbol[CLI_SYMBOL_MAX];
 
 	if (!o->json)
-		cli_print_access_header_time(stdout, true);
+		cli_print_access_header_cols(stdout, true, o->syms);
 	for (size_t i = 0; i < rows->n; i++) {
 		struct cli_access *a = &rows->a[i];
 
 		a->with_time = true;
+		if (o->syms)
+			a->symbol = cli_symbol_text(o->syms, a->pc, a->slide, symbol, sizeof(symbol));
 		a->rule_source = a->rule > 0 ? cli_rule_source(db, a->boot_id, a->ts_ns, source, sizeof(source)) : NULL;
 		cli_print_access(stdout, a, o->json);
 	}
@@ -463,6 +477,7 @@ static void tail_print_event(const struct tail_opts *o, const Idsr__V1__Event *e
 		.rule_source = ev->rule > 0 && ev->rule_source && *ev->rule_source ? ev->rule_source : NULL,
 		.with_time = true,
 	};
+	char symbol[CLI_SYMBOL_MAX];
 
 	if (ev->missed) {
 		if (o->json)
@@ -472,6 +487,8 @@ static void tail_print_event(const struct tail_opts *o, const Idsr__V1__Event *e
 			       ev->missed, ev->missed == 1 ? "" : "es");
 		return;
 	}
+	if (o->syms)
+		a.symbol = cli_symbol_text(o->syms, a.pc, ev->slide, symbol, sizeof(symbol));
 	cli_print_access(stdout, &a, o->json);
 }
 
@@ -588,6 +605,7 @@ int tail_main(int argc, char **argv)
 	}
 out:
 	filter_free(f);
+	symbols_free(o.syms);
 	free(o.regs);
 	return rc;
 }

@@ -95,6 +95,7 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	if (h->instance.len)	/* protobuf-c leaves data NULL when empty */
 		memcpy(b->instance, h->instance.data, h->instance.len);
 	b->vcpus = h->vcpus;
+	b->slide = g ? g->slide : 0;
 	b->peer = *peer;
 	return b;
 }

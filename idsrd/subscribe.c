@@ -22,7 +22,7 @@
  * may end before the main loop sends it. */
 struct sub_event {
 	int64_t boot_id, ts_ns;
-	uint64_t seq, pc, value;
+	uint64_t seq, pc, value, slide;
 	uint64_t missed;		/* > 0: a marker, not an access */
 	uint32_t vcpu, key;
 	int32_t rule;
@@ -97,7 +97,7 @@ void subscribe_publish(const struct boot *b, const struct store_row *row, const 
 	};
 	struct sub_event ev = {
 		.boot_id = row->boot_id, .ts_ns = row->ts_ns, .seq = row->seq, .pc = row->pc,
-		.value = row->value, .vcpu = row->vcpu, .key = row->key, .rule = row->rule,
+		.value = row->value, .slide = b->slide, .vcpu = row->vcpu, .key = row->key, .rule = row->rule,
 		.el = row->el, .is_write = row->is_write, .undef = row->undef,
 	};
 	bool wake = false, named = false;
@@ -157,6 +157,7 @@ static size_t event_pack(const struct sub_event *se, uint8_t *out, size_t cap)
 		ev.rule = se->rule;
 		ev.impl = (char *)se->impl;
 		ev.rule_source = (char *)se->source;
+		ev.slide = se->slide;
 	}
 	f.body_case = IDSR__V1__FRAME__BODY_EVENT;
 	f.event = &ev;

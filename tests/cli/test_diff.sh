@@ -223,7 +223,9 @@ check_match "not a trace message" '^idsrctl: diff: junk.db is not an idsrd trace
 check_rc "one argument" 2 "$CTL" diff a.db
 check "one argument message" "idsrctl: diff: expected two boot references A and B, got 1 (try idsrctl diff --help)" "$OUT"
 check_rc "by-symbol without maps" 2 "$CTL" diff --by-symbol a.db b.db
-check "by-symbol without maps message" "idsrctl: diff: --by-symbol: needs both --symbols-a FILE and --symbols-b FILE" "$OUT"
+check "by-symbol without maps message" "idsrctl: diff: --by-symbol: needs symbols of both boots: --symbols FILE, or --symbols-a FILE and --symbols-b FILE" "$OUT"
+check_rc "by-symbol with one side's map" 2 "$CTL" diff --by-symbol --symbols-a a.map a.db b.db
+check "one side's map message" "idsrctl: diff: --by-symbol: needs symbols of both boots: --symbols FILE, or --symbols-a FILE and --symbols-b FILE" "$OUT"
 check_rc "both alignments" 2 "$CTL" diff --by-pc --by-symbol --symbols-a a.map --symbols-b b.map a.db b.db
 check_rc "missing symbol map" 2 "$CTL" diff --by-symbol --symbols-a nope.map --symbols-b b.map a.db b.db
 check "missing symbol map message" "idsrctl: diff: nope.map: No such file or directory" "$OUT"
