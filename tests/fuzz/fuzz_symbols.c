@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness: the symbol-map parser (replay/symbols.c, nm / System.map lines) and lookups in what it reads. */
+/* libFuzzer harness: the symbol-map parser (replay/symbols.c: nm / System.map lines, ELF through libelf) and lookups in what it reads. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -28,7 +28,7 @@ declare -A srcs=(
 	[encoding]="lib/encoding.c lib/regnames.c lib/log.c lib/embed.S"
 	[symbols]="replay/symbols.c"
 )
-declare -A libs=([frame]="$(pkg-config --libs libprotobuf-c)")
+declare -A libs=([frame]="$(pkg-config --libs libprotobuf-c)" [symbols]="$(pkg-config --libs libelf)")
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
 	targets=(frame policy encoding)
