@@ -41,6 +41,13 @@ const char *cli_default_db(void);
 /* The trace database to read: opt, else $IDSRD_DB, else the running daemon's
  * (asked on control, quietly), else the default. */
 const char *cli_trace_db(const char *opt, const char *control);
+/* The one number parser of the options: decimal, or hexadecimal after 0x,
+ * a digit first (no blanks, no sign), at most max. False after printing
+ * `idsrctl: <cmd>: <opt>: `<text>' is not a number …' (or out of range);
+ * opt may be NULL for an operand. */
+bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t max, uint64_t *out);
+/* A boot id (1 to INT64_MAX) the same way. */
+bool cli_parse_boot_id(const char *cmd, const char *opt, const char *text, int64_t *out);
 /* true if argv has -h/--help; prints usage to stdout. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 

@@ -75,19 +75,6 @@ struct diff_out {
 
 /* ---- options ------------------------------------------------------------- */
 
-static bool parse_u64(const char *opt, const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	if (!*s || *end || errno || *s == '-') {
-		cli_error("diff: %s `%s': expected a number (decimal or 0x hex)", opt, s);
-		return false;
-	}
-	return true;
-}
-
 static int parse_args(int argc, char **argv, struct diff_opts *o)
 {
 	enum { OPT_SYMBOL = 256, OPT_PC, OPT_SYMS, OPT_SYMS_A, OPT_SYMS_B, OPT_SLIDE_A, OPT_SLIDE_B,
@@ -124,13 +111,13 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		case OPT_SYMS_B: o->symfile[1] = optarg; break;
 		case OPT_SLIDE_A:
 		case OPT_SLIDE_B:
-			if (!parse_u64(c == OPT_SLIDE_A ? "--slide-a" : "--slide-b", optarg, &v))
+			if (!cli_parse_u64("diff", c == OPT_SLIDE_A ? "--slide-a" : "--slide-b", optarg, UINT64_MAX, &v))
 				return -EINVAL;
 			o->slide_set[c == OPT_SLIDE_B] = true;
 			o->slide[c == OPT_SLIDE_B] = v;
 			break;
 		case OPT_CONTEXT:
-			if (!parse_u64("--context", optarg, &v))
+			if (!cli_parse_u64("diff", "--context", optarg, UINT64_MAX, &v))
 				return -EINVAL;
 			o->context = v > 1000000 ? 1000000 : (size_t)v;
 			break;

@@ -262,16 +262,16 @@ int policy_unset_main(int argc, char **argv)
 	Idsr__V1__PolicyRequest preq = IDSR__V1__POLICY_REQUEST__INIT;
 	const char *control = NULL;
 	unsigned flags = 0;
-	unsigned long n;
-	char *arg, *end;
+	uint64_t n;
+	char *arg;
 
 	if (cli_wants_help(argc, argv, unset_usage))
 		return CLI_OK;
 	if (policy_args(argc, argv, unset_usage, &control, &flags, &arg, 1) < 0)
 		return CLI_ERROR;
-	errno = 0;
-	n = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || n < 1 || n > UINT32_MAX)
+	if (!cli_parse_u64("policy unset", NULL, arg, UINT32_MAX, &n))
+		return CLI_ERROR;
+	if (n < 1)
 		return cli_error("policy unset: `%s' is not a rule number (1 or more; see idsrctl policy show)", arg);
 	preq.op = IDSR__V1__POLICY_REQUEST__OP__UNSET;
 	preq.index = (uint32_t)n;

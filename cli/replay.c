@@ -65,12 +65,8 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			errno = 0;
-			o->boot_id = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || o->boot_id <= 0) {
-				cli_error("replay: --boot: `%s' is not a boot id (a number from 1)", optarg);
+			if (!cli_parse_boot_id("replay", "--boot", optarg, &o->boot_id))
 				return false;
-			}
 			break;
 		case 's': o->lenient = false; break;
 		case 'l': o->lenient = true; break;

@@ -25,19 +25,6 @@ static const char show_usage[] =
 	"              FILE is an ELF with a symbol table, or an nm / System.map listing\n"
 	"  --json      one JSON object per access (contract column names, plus name and encoding)\n";
 
-static bool show_parse_num(const char *opt, const char *s, long long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoll(s, &end, 0);
-	if (errno || end == s || *end || *out < 0) {
-		cli_error("show: %s: `%s' is not a non-negative number", opt, s);
-		return false;
-	}
-	return true;
-}
-
 int show_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -48,7 +35,7 @@ int show_main(int argc, char **argv)
 	const char *symfile = NULL;
 	struct symbols *syms = NULL;
 	char symbol[CLI_SYMBOL_MAX];
-	uint64_t slide = 0;
+	uint64_t slide = 0, v;
 	struct cli_access a;
 	char *impl = NULL;
 	bool json = false;
@@ -62,8 +49,16 @@ int show_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
-		case 'v': if (!show_parse_num("--vcpu", optarg, &vcpu)) return CLI_ERROR; break;
-		case 'n': if (!show_parse_num("--limit", optarg, &limit)) return CLI_ERROR; break;
+		case 'v':
+			if (!cli_parse_u64("show", "--vcpu", optarg, UINT32_MAX, &v))
+				return CLI_ERROR;
+			vcpu = (long long)v;
+			break;
+		case 'n':
+			if (!cli_parse_u64("show", "--limit", optarg, INT64_MAX, &v))
+				return CLI_ERROR;
+			limit = (long long)v;
+			break;
 		case 's': symfile = optarg; break;
 		default:
 			fprintf(stderr, "%s", show_usage);

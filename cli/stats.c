@@ -51,8 +51,8 @@ int stats_main(int argc, char **argv)
 	const char *dbpath = NULL, *control = NULL;
 	struct regstats s;
 	bool json = false;
-	long limit = 0;
-	char ref[4200], *end;
+	uint64_t limit = 0;
+	char ref[4200];
 	int64_t boot_id;
 	sqlite3 *db;
 	int c, rc;
@@ -65,9 +65,8 @@ int stats_main(int argc, char **argv)
 		case 'd': dbpath = optarg; break;
 		case 'c': control = optarg; break;
 		case 'n':
-			limit = strtol(optarg, &end, 10);
-			if (end == optarg || *end || limit < 0)
-				return cli_error("stats: --limit: `%s' is not a number (0 or more)", optarg);
+			if (!cli_parse_u64("stats", "--limit", optarg, SIZE_MAX, &limit))
+				return CLI_ERROR;
 			break;
 		default:
 			fprintf(stderr, "Try `idsrctl stats --help'.\n");

@@ -69,29 +69,16 @@ struct tail_rows {
 	size_t nstrings;
 };
 
-static bool tail_parse_u64(const char *opt, const char *s, uint64_t *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-') {
-		cli_error("tail: %s: `%s' is not a number", opt, s);
-		return false;
-	}
-	return true;
-}
-
 static bool tail_parse_pc(const char *s, struct filter_spec *spec)
 {
 	char lo[64];
 	const char *dash = strchr(s, '-');
 
 	snprintf(lo, sizeof(lo), "%.*s", dash ? (int)(dash - s) : (int)strlen(s), s);
-	if (!tail_parse_u64("--pc", lo, &spec->pc_lo))
+	if (!cli_parse_u64("tail", "--pc", lo, UINT64_MAX, &spec->pc_lo))
 		return false;
 	spec->pc_hi = spec->pc_lo;
-	if (dash && !tail_parse_u64("--pc", dash + 1, &spec->pc_hi))
+	if (dash && !cli_parse_u64("tail", "--pc", dash + 1, UINT64_MAX, &spec->pc_hi))
 		return false;
 	if (spec->pc_lo > spec->pc_hi) {
 		cli_error("tail: --pc: `%s': the low end is above the high end", s);
@@ -135,23 +122,18 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 		switch (c) {
 		case 'f': o->follow = true; break;
 		case 'n':
-			if (!tail_parse_u64("-n", optarg, &v))
+			if (!cli_parse_u64("tail", "-n", optarg, UINT64_MAX, &v))
 				return -1;
 			o->lines = v > INT32_MAX ? INT32_MAX : (long long)v;
 			break;
 		case 'b':
-			if (!tail_parse_u64("--boot", optarg, &v))
+			if (!cli_parse_boot_id("tail", "--boot", optarg, &o->spec.boot_id))
 				return -1;
-			if (v == 0 || v > INT64_MAX)
-				return cli_error("tail: --boot: `%s' is not a boot id (1 or more)", optarg), -1;
-			o->spec.boot_id = (int64_t)v;
 			break;
 		case 'm': o->spec.vm_name = optarg; break;
 		case 'v':
-			if (!tail_parse_u64("--vcpu", optarg, &v))
+			if (!cli_parse_u64("tail", "--vcpu", optarg, UINT32_MAX, &v))
 				return -1;
-			if (v > UINT32_MAX)
-				return cli_error("tail: --vcpu: `%s' is out of range", optarg), -1;
 			o->spec.vcpu = (int64_t)v;
 			break;
 		case 'r':

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,6 +122,7 @@ static int top_parse_args(int argc, char **argv, struct top_opts *o)
 		{ "iterations", required_argument, NULL, 'n' }, { "limit", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
 		{ "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+	uint64_t v;
 	char *end;
 	int c;
 
@@ -129,9 +131,8 @@ static int top_parse_args(int argc, char **argv, struct top_opts *o)
 		errno = 0;
 		switch (c) {
 		case 'b':
-			o->boot_id = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || o->boot_id < 1)
-				return cli_error("top: --boot: `%s' is not a boot id (1 or more)", optarg), -1;
+			if (!cli_parse_boot_id("top", "--boot", optarg, &o->boot_id))
+				return -1;
 			break;
 		case 'i':
 			o->interval = strtod(optarg, &end);
@@ -141,10 +142,9 @@ static int top_parse_args(int argc, char **argv, struct top_opts *o)
 			break;
 		case 'n':
 		case 'l':
-			*(c == 'n' ? &o->iterations : &o->limit) = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || (c == 'n' ? o->iterations : o->limit) < 0)
-				return cli_error("top: --%s: `%s' is not a number (0 or more)",
-						 c == 'n' ? "iterations" : "limit", optarg), -1;
+			if (!cli_parse_u64("top", c == 'n' ? "--iterations" : "--limit", optarg, LONG_MAX, &v))
+				return -1;
+			*(c == 'n' ? &o->iterations : &o->limit) = (long)v;
 			break;
 		case 'j': o->json = true; break;
 		case 'd': o->db = optarg; break;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What idsrctl's subcommands share: errors, default paths, --help, JSON output. */
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,6 +45,44 @@ const char *cli_default_db(void)
 	if (access("/var/lib/idsrd/trace.db", R_OK) == 0 && getuid() == 0)
 		return "/var/lib/idsrd/trace.db";
 	return paths_default(PATH_DB, false, buf, sizeof(buf));
+}
+
+bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t max, uint64_t *out)
+{
+	bool hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+	const char *digits = hex ? text + 2 : text;
+	char *end = NULL;
+
+	/* A digit first (as wg's config.c): strtoull itself would skip blanks
+	 * and take a sign, so that ` -5' became 2^64 - 5. */
+	errno = 0;
+	if (hex ? isxdigit((unsigned char)*digits) : isdigit((unsigned char)*digits))
+		*out = strtoull(digits, &end, hex ? 16 : 10);
+	if (!end || *end) {
+		cli_error("%s: %s%s`%s' is not a number (decimal, or hexadecimal after 0x)",
+			  cmd, opt ? opt : "", opt ? ": " : "", text);
+		return false;
+	}
+	if (errno == ERANGE || *out > max) {
+		cli_error("%s: %s%s`%s' is out of range (at most %" PRIu64 ")",
+			  cmd, opt ? opt : "", opt ? ": " : "", text, max);
+		return false;
+	}
+	return true;
+}
+
+bool cli_parse_boot_id(const char *cmd, const char *opt, const char *text, int64_t *out)
+{
+	uint64_t v;
+
+	if (!cli_parse_u64(cmd, opt, text, INT64_MAX, &v))
+		return false;
+	if (v == 0) {
+		cli_error("%s: %s: `%s' is not a boot id (1 or more)", cmd, opt, text);
+		return false;
+	}
+	*out = (int64_t)v;
+	return true;
 }
 
 bool cli_wants_help(int argc, char **argv, const char *usage)

@@ -233,7 +233,10 @@ printf '0000000000080000 T ok\nzz T bad\n' >bad.map
 check_rc "malformed symbol map" 2 "$CTL" diff --by-symbol --symbols-a bad.map --symbols-b b.map a.db b.db
 check "malformed symbol map message" "idsrctl: diff: bad.map:2: expected \`ADDRESS TYPE NAME' with a hexadecimal address" "$OUT"
 check_rc "bad --context" 2 "$CTL" diff --context x a.db b.db
-check "bad --context message" "idsrctl: diff: --context \`x': expected a number (decimal or 0x hex)" "$OUT"
+check "bad --context message" "idsrctl: diff: --context: \`x' is not a number (decimal, or hexadecimal after 0x)" "$OUT"
+# strtoull skips the blank and wraps the minus: once taken as 2^64 - 1
+check_rc "--context ' -1'" 2 "$CTL" diff --context ' -1' a.db b.db
+check "--context ' -1' message" "idsrctl: diff: --context: \` -1' is not a number (decimal, or hexadecimal after 0x)" "$OUT"
 check_rc "bad --color" 2 "$CTL" diff --color=sometimes a.db b.db
 check_rc "unknown option" 2 "$CTL" diff --frobnicate a.db b.db
 check_rc "--help" 0 "$CTL" diff --help

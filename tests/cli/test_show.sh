@@ -52,7 +52,7 @@ sqlite3 "$T/other.db" "create table t(x)"
 check_rc "boots on a foreign sqlite file" 2 "$B/idsrctl" boots "$T/other.db"
 check "foreign message" "idsrctl: boots: $T/other.db is not an idsrd trace database (no idsrd schema in it)" "$OUT"
 check_rc "show bad option" 2 "$B/idsrctl" show "$db" --vcpu x
-check "bad vcpu message" "idsrctl: show: --vcpu: \`x' is not a non-negative number" "$OUT"
+check "bad vcpu message" "idsrctl: show: --vcpu: \`x' is not a number (decimal, or hexadecimal after 0x)" "$OUT"
 check_rc "unknown command" 2 "$B/idsrctl" frobnicate
 check "unknown command message" "idsrctl: \`frobnicate': no such command (try idsrctl --help)" "$OUT"
 check_rc "status without daemon" 2 "$B/idsrctl" status --control "$T/none.sock"

@@ -24,6 +24,16 @@ bad() {	# bad NAME REGEX ARGS...
 	check_match "$name: message" "$re" "$OUT"
 }
 bad "tail --vcpu x" "^idsrctl: tail: --vcpu: \`x' is not a number" tail --vcpu x
+# one number parser: a digit first (strtoull would skip the blank and wrap the minus), no overflow
+bad "tail -n ' -5'" "^idsrctl: tail: -n: \` -5' is not a number \(decimal, or hexadecimal after 0x\)$" tail -n ' -5'
+bad "tail --vcpu past 32 bits" "^idsrctl: tail: --vcpu: \`4294967296' is out of range \(at most 4294967295\)$" tail --vcpu 4294967296
+bad "tail --boot 0" "^idsrctl: tail: --boot: \`0' is not a boot id \(1 or more\)$" tail --boot 0
+bad "tail --pc 0x" "^idsrctl: tail: --pc: \`0x' is not a number" tail --pc 0x-0x10
+bad "stats --limit past 64 bits" "^idsrctl: stats: --limit: \`99999999999999999999999' is out of range \(at most [0-9]+\)$" \
+	stats --limit 99999999999999999999999
+bad "stats --limit 1x" "^idsrctl: stats: --limit: \`1x' is not a number" stats --limit 1x
+bad "top --iterations ' 1'" "^idsrctl: top: --iterations: \` 1' is not a number" top --iterations ' 1'
+bad "policy unset +1" "^idsrctl: policy unset: \`\+1' is not a number" policy unset +1
 bad "tail --read --write" "^idsrctl: tail: --read and --write exclude each other" tail --read --write
 bad "tail --action" "^idsrctl: tail: --action: \`maybe' is not undef or emulate" tail --action maybe
 bad "tail --pc backwards" "^idsrctl: tail: --pc: \`0x20-0x10': the low end is above the high end" tail --pc 0x20-0x10
@@ -33,7 +43,7 @@ bad "tail --boot and --vm" "^idsrctl: tail: --boot and --vm exclude each other" 
 bad "tail operand" "^idsrctl: tail: unexpected argument \`foo'" tail foo
 bad "tail missing database" "^idsrctl: tail: .*nope.db" tail --db "$T/nope.db"
 bad "stats missing database" "^idsrctl: stats: .*nope.db" stats --db "$T/nope.db"
-bad "stats --limit" "^idsrctl: stats: --limit: \`-1' is not a number" stats --limit -1
+bad "stats --limit" "^idsrctl: stats: --limit: \`-1' is not a number \(decimal, or hexadecimal after 0x\)$" stats --limit -1
 bad "top --interval" "^idsrctl: top: --interval: \`0' is not a number of seconds" top --interval 0
 bad "policy unset 0" "^idsrctl: policy unset: \`0' is not a rule number" policy unset 0
 bad "policy set without a rule" "^idsrctl: policy set: missing argument" policy set

@@ -498,7 +498,9 @@ static void test_bad_input(void **state)
 	assert_int_equal(idsrctl_run(&cr, (const char *[]){ ref, NULL }), 2);
 	assert_contains(slurp(cr.err), "9999");
 	assert_int_equal(idsrctl_run(&cr, (const char *[]){ h.db, "--boot", "x", NULL }), 2);
-	assert_contains(slurp(cr.err), "--boot: `x' is not a boot id");
+	assert_contains(slurp(cr.err), "idsrctl: replay: --boot: `x' is not a number (decimal, or hexadecimal after 0x)\n");
+	assert_int_equal(idsrctl_run(&cr, (const char *[]){ h.db, "--boot", "0", NULL }), 2);
+	assert_contains(slurp(cr.err), "idsrctl: replay: --boot: `0' is not a boot id (1 or more)\n");
 	/* no daemon on that socket */
 	{
 		char bin[1200], out[600];
