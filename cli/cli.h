@@ -31,6 +31,7 @@ int diff_main(int argc, char **argv);
 int tail_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int top_main(int argc, char **argv);
+int export_main(int argc, char **argv);
 
 /* "idsrctl: <what>: <why>" to stderr. Returns CLI_ERROR for `return cli_error(…)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -66,6 +67,19 @@ int cli_control_call(const char *cmd, int fd, struct Idsr__V1__ControlRequest *r
 /* Opens a trace read-only from "FILE[:BOOT]" and resolves the boot; prints
  * errors as `idsrctl: <cmd>: …`. boot_id may be NULL when no boot is wanted. */
 int cli_open_trace(const char *cmd, const char *ref, struct sqlite3 **db, int64_t *boot_id);
+
+/* -o FILE for outputs written whole (export, report, diff --html): a
+ * temporary file beside path, renamed over it only when all was written, so
+ * a failure never leaves half a file. path NULL or "-": stdout. */
+struct cli_output {
+	FILE *f;
+	const char *path;
+	char *tmp;
+};
+int cli_output_open(const char *cmd, const char *path, struct cli_output *o);
+/* Flushes and renames into place (ok), or removes the temporary (!ok).
+ * 0, or -errno with why printed. */
+int cli_output_close(const char *cmd, struct cli_output *o, bool ok);
 
 /* "1.234s", "12ms" … for durations in ns. */
 const char *cli_duration(int64_t ns, char *buf, size_t len);

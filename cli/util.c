@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -193,4 +194,68 @@ const char *cli_duration(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%lldh%02lldm", (long long)(ns / 3600000000000LL),
 			 (long long)(ns / 60000000000LL % 60));
 	return buf;
+}
+
+int cli_output_open(const char *cmd, const char *path, struct cli_output *o)
+{
+	int fd;
+
+	*o = (struct cli_output){ .f = stdout, .path = path };
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	if (asprintf(&o->tmp, "%s.XXXXXX", path) < 0) {
+		o->tmp = NULL;
+		return cli_error("%s: out of memory", cmd), -ENOMEM;
+	}
+	fd = mkstemp(o->tmp);
+	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+		int err = errno;
+
+		cli_error("%s: -o %s: cannot create it: %s", cmd, path, strerror(err));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+		o->f = NULL;
+		return -err;
+	}
+	{
+		mode_t mask = umask(0);	/* mkstemp's 0600 would surprise: as fopen would create it */
+
+		umask(mask);
+		fchmod(fd, 0666 & ~mask);
+	}
+	return 0;
+}
+
+int cli_output_close(const char *cmd, struct cli_output *o, bool ok)
+{
+	int ret = 0;
+
+	if (!o->f)
+		return 0;
+	if (fflush(o->f) || ferror(o->f)) {
+		ret = -errno;
+		if (ok)
+			cli_error("%s: writing %s: %s", cmd, o->tmp ? o->path : "the output", strerror(errno));
+	}
+	if (o->tmp) {
+		if (fclose(o->f) && !ret) {
+			ret = -errno;
+			if (ok)
+				cli_error("%s: writing %s: %s", cmd, o->path, strerror(errno));
+		}
+		if (ok && !ret && rename(o->tmp, o->path) < 0) {
+			ret = -errno;
+			cli_error("%s: -o %s: %s", cmd, o->path, strerror(errno));
+		}
+		if (!ok || ret)
+			unlink(o->tmp);
+		free(o->tmp);
+	}
+	o->f = NULL;
+	o->tmp = NULL;
+	return ok ? ret : -ECANCELED;
 }
