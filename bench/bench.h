@@ -39,6 +39,7 @@
 #include "idsr_client.h"
 #include "tests/proc_threads.h"
 #include "tests/rmtree.h"
+#include "unix_socket.h"
 
 #define BENCH_MAX_THREADS	64
 
@@ -296,20 +297,13 @@ static inline void bench_init(void)
 
 /* ---- unix sockets ----------------------------------------------------------- */
 
+/* unix_socket_connect with errno's convention: -1 and errno set. */
 static inline int bench_connect(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = unix_socket_connect(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
+		errno = -fd;
 		return -1;
 	}
 	return fd;
@@ -411,14 +405,15 @@ static inline void bench_floor_serve(int lfd)
 
 static inline void bench_floor_start(struct bench_floor *fl, const char *dir)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	int lfd;
 
 	if (strlen(dir) + sizeof("/floor.sock") > sizeof(fl->path))
 		bench_die("%s is too long a directory for a socket (set BENCH_DIR)", dir);
 	memcpy(fl->path, dir, strlen(dir));
 	memcpy(fl->path + strlen(dir), "/floor.sock", sizeof("/floor.sock"));
-	memcpy(sa.sun_path, fl->path, sizeof(fl->path));
+	if (unix_socket_address(fl->path, &sa) < 0)
+		bench_die("%s is too long for a socket (set BENCH_DIR)", fl->path);
 	unlink(fl->path);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 128) < 0)

@@ -58,9 +58,11 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 /* Connects to the daemon's control socket; on failure prints why (and that
- * idsrd may not be running) as `idsrctl: <cmd>: …` and returns -errno. */
+ * idsrd may not be running) as `idsrctl: <cmd>: …` and returns -errno.
+ * Both these are quiet with cmd NULL (a question idsrctl may do without). */
 int cli_control_connect(const char *cmd, const char *path, int *fd);
-/* Sends req (protocol filled in) and reads the reply frame; prints errors. */
+/* Sends req (protocol filled in) and reads the reply frame (a ControlReply,
+ * the caller's to frame_free); prints errors. */
 int cli_control_call(const char *cmd, int fd, struct Idsr__V1__ControlRequest *req,
 		     struct Idsr__V1__Frame **reply);
 

@@ -4,39 +4,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "db.h"
 #include "frame.h"
+#include "unix_socket.h"
 
 int cli_control_connect(const char *cmd, const char *path, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, err;
+	int fd = unix_socket_connect(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		cli_error("%s: control socket path `%s' is too long", cmd, path);
-		return -ENAMETOOLONG;
+	if (fd >= 0) {
+		*out = fd;
+		return 0;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = errno;
-		close(fd);
-		if (err == ENOENT || err == ECONNREFUSED)
-			cli_error("%s: idsrd is not running (nothing answers on %s): start idsrd, "
-				  "or point at it with --control or $IDSRD_CONTROL", cmd, path);
-		else
-			cli_error("%s: cannot connect to idsrd at %s: %s", cmd, path, strerror(err));
-		return -err;
-	}
-	*out = fd;
-	return 0;
+	if (!cmd)
+		return fd;
+	if (fd == -ENAMETOOLONG)
+		cli_error("%s: control socket path `%s' is too long (at most %zu bytes)", cmd, path,
+			  UNIX_SOCKET_PATH_MAX);
+	else if (fd == -ENOENT || fd == -ECONNREFUSED)
+		cli_error("%s: idsrd is not running (nothing answers on %s): start idsrd, "
+			  "or point at it with --control or $IDSRD_CONTROL", cmd, path);
+	else
+		cli_error("%s: cannot connect to idsrd at %s: %s", cmd, path, strerror(-fd));
+	return fd;
 }
 
 int cli_control_call(const char *cmd, int fd, Idsr__V1__ControlRequest *req, Idsr__V1__Frame **reply)
@@ -50,7 +43,8 @@ int cli_control_call(const char *cmd, int fd, Idsr__V1__ControlRequest *req, Ids
 	f.control = req;
 	rc = frame_send(fd, &f);
 	if (rc < 0) {
-		cli_error("%s: sending the request to idsrd: %s", cmd, strerror(-rc));
+		if (cmd)
+			cli_error("%s: sending the request to idsrd: %s", cmd, strerror(-rc));
 		return rc;
 	}
 	if (frame_reader_init(&r) < 0)
@@ -58,12 +52,15 @@ int cli_control_call(const char *cmd, int fd, Idsr__V1__ControlRequest *req, Ids
 	rc = frame_recv(fd, &r, reply);
 	frame_reader_free(&r);
 	if (rc < 0) {
-		cli_error("%s: no answer from idsrd: %s", cmd,
-			  rc == -ECONNRESET ? "it closed the connection" : strerror(-rc));
+		if (cmd)
+			cli_error("%s: no answer from idsrd: %s", cmd,
+				  rc == -ECONNRESET ? "it closed the connection" : strerror(-rc));
 		return rc;
 	}
 	if ((*reply)->body_case != IDSR__V1__FRAME__BODY_REPLY) {
-		cli_error("%s: idsrd answered with %s, expected ControlReply", cmd, frame_body_name(*reply));
+		if (cmd)
+			cli_error("%s: idsrd answered with %s, expected ControlReply", cmd,
+				  frame_body_name(*reply));
 		frame_free(*reply);
 		return -EPROTO;
 	}
@@ -100,33 +97,20 @@ int cli_open_trace(const char *cmd, const char *ref, sqlite3 **db, int64_t *boot
 /* The running daemon's database, asked quietly: NULL if none answers. */
 static char *cli_daemon_db(const char *control)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
 	Idsr__V1__StatusRequest sreq = IDSR__V1__STATUS_REQUEST__INIT;
-	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT, *reply = NULL;
-	const char *path = cli_control_path(control);
-	struct frame_reader r;
+	Idsr__V1__Frame *reply = NULL;
 	char *db = NULL;
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (cli_control_connect(NULL, cli_control_path(control), &fd) < 0)
 		return NULL;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	req.protocol = IDSR_PROTOCOL_VERSION;
 	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_STATUS;
 	req.status = &sreq;
-	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
-	f.control = &req;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && frame_send(fd, &f) == 0 &&
-	    frame_reader_init(&r) == 0) {
-		if (frame_recv(fd, &r, &reply) == 0 && reply->body_case == IDSR__V1__FRAME__BODY_REPLY &&
-		    reply->reply->ok && reply->reply->status && *reply->reply->status->db)
+	if (cli_control_call(NULL, fd, &req, &reply) == 0) {
+		if (reply->reply->ok && reply->reply->status && *reply->reply->status->db)
 			db = strdup(reply->reply->status->db);
 		frame_free(reply);
-		frame_reader_free(&r);
 	}
 	close(fd);
 	return db;

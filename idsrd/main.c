@@ -23,20 +23,20 @@
 #include "options.h"
 #include "paths.h"
 #include "replayer.h"
+#include "unix_socket.h"
 
 /* Binds a unix socket at path; a stale socket (nobody answers) is replaced,
  * a live one is not. Returns the fd or -errno. */
 static int listen_unix(const char *path, unsigned mode, const char *group)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	int fd, err;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (unix_socket_address(path, &sa) < 0) {
 		log_err("socket path `%s' is longer than %zu bytes; choose a shorter one", path,
-			sizeof(sa.sun_path) - 1);
+			UNIX_SOCKET_PATH_MAX);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	err = paths_make_parent(path, 0755);
 	if (err < 0) {
 		log_err("cannot create the directory of %s: %s", path, strerror(-err));
@@ -50,18 +50,15 @@ static int listen_unix(const char *path, unsigned mode, const char *group)
 
 		if (errno != EADDRINUSE)
 			goto fail;
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		probe = unix_socket_connect(path);
+		if (probe >= 0) {
 			close(probe);
 			close(fd);
 			log_err("%s is in use by a running idsrd; stop it or choose another --socket/--control",
 				path);
 			return -EADDRINUSE;
 		}
-		err = errno;
-		if (probe >= 0)
-			close(probe);
+		err = -probe;
 		if (err != ECONNREFUSED) {
 			close(fd);
 			log_err("%s exists and is not a socket idsrd can replace: %s", path, strerror(err));

@@ -8,13 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
 #include "idsr_client.h"
+#include "unix_socket.h"
 
 #ifdef IDSR_CLIENT_SHARED
 #define IDSR_API __attribute__((visibility("default")))
@@ -120,22 +119,13 @@ static void sleep_ns(int64_t ns)
 
 static int connect_unix(const char *path, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, err;
+	int fd = unix_socket_connect(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail(-ENAMETOOLONG, "socket path `%s' is longer than %zu bytes", path,
-			    sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -ENAMETOOLONG)
+		return fail(fd, "socket path `%s' is longer than %zu bytes", path, UNIX_SOCKET_PATH_MAX);
 	if (fd < 0)
-		return fail(-errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = errno;
-		close(fd);
-		return fail(-err, "cannot connect to idsrd at %s: %s%s", path, strerror(err),
-			    err == ENOENT || err == ECONNREFUSED ? " (is idsrd running?)" : "");
-	}
+		return fail(fd, "cannot connect to idsrd at %s: %s%s", path, strerror(-fd),
+			    fd == -ENOENT || fd == -ECONNREFUSED ? " (is idsrd running?)" : "");
 	*out = fd;
 	return 0;
 }

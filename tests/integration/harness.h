@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "tests/rmtree.h"
+#include "unix_socket.h"
 
 /* Memory bounds do not hold under AddressSanitizer (shadow, quarantine) or
  * when idsrd runs under valgrind (IDSRD_WRAPPER): then they are not asserted. */
@@ -81,19 +82,9 @@ static inline const char *harness_build(void)
 /* Connects to a unix socket at path; -1 on failure. */
 static inline int harness_connect_path(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket_connect(path);
 
-	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-		goto fail;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	return fd;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	return fd < 0 ? -1 : fd;
 }
 
 /* Starts idsrd with the harness's paths plus extra (NULL-terminated) args. */
@@ -191,15 +182,7 @@ static inline void harness_cleanup(struct harness *h)
 /* A raw connection to the VMM socket, for hostile-input tests. */
 static inline int harness_raw_connect(const struct harness *h)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (strlen(h->sock) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, h->sock, strlen(h->sock) + 1);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	return fd;
+	return harness_connect_path(h->sock);
 }
 
 /* Runs a one-value query ("SELECT count(*) …") on the trace, read-only. */

@@ -393,12 +393,9 @@ static double stall_boot(const char *vm)
 
 static int control_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = harness_connect_path(h.ctl);
 
-	memcpy(sa.sun_path, h.ctl, strlen(h.ctl) + 1);
 	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
 }
 

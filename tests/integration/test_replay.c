@@ -200,28 +200,12 @@ static int64_t run_guest(const struct guest *g, struct vcpu_result res[VCPUS], b
 
 static bool daemon_replay_armed(void)
 {
-	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
-	Idsr__V1__StatusRequest sr = IDSR__V1__STATUS_REQUEST__INIT;
-	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT, *reply = NULL;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct frame_reader rd;
-	bool armed = false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	Frame *reply = harness_status(&h);
+	bool armed;
 
-	memcpy(sa.sun_path, h.ctl, strlen(h.ctl) + 1);
-	assert_true(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	req.protocol = IDSR_PROTOCOL_VERSION;
-	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_STATUS;
-	req.status = &sr;
-	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
-	f.control = &req;
-	frame_reader_init(&rd);
-	if (frame_send(fd, &f) == 0 && frame_recv(fd, &rd, &reply) == 0 &&
-	    reply->body_case == IDSR__V1__FRAME__BODY_REPLY && reply->reply->status)
-		armed = reply->reply->status->replay_armed;
+	assert_non_null(reply);
+	armed = reply->reply->status->replay_armed;
 	frame_free(reply);
-	frame_reader_free(&rd);
-	close(fd);
 	return armed;
 }
 
