@@ -2,6 +2,7 @@
 -- The trace database: the one definition of its tables. Applied by idsrd on
 -- first open (embedded at build time); PRAGMA user_version is its version.
 -- Bump SCHEMA_VERSION in lib/db.h with any change here, and teach lib/db.c the upgrade.
+-- docs/design.md (section 4) says what every table and column holds; change it with this file.
 -- u64 values (pc, value, image_base, slide) are stored as two's-complement integers.
 
 PRAGMA user_version = 2;
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS boots (
     replay_of     INTEGER,                    -- source boot id when mode = 'replay'
     replay_source TEXT,                       -- source database path
     policy_hash   TEXT,                       -- policy in force at start
-    end_reason    TEXT,                       -- 'bye: ...', 'eof', 'error: ...', 'cut off'
+    end_reason    TEXT,                       -- Bye's reason, 'eof', 'error: ...', 'cut off: ...' (docs/design.md 4.2)
     accesses      INTEGER NOT NULL DEFAULT 0,
     undefs        INTEGER NOT NULL DEFAULT 0,
     rows_dropped  INTEGER NOT NULL DEFAULT 0, -- rows that could not be written
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS accesses (
     vcpu      INTEGER NOT NULL,
     seq       INTEGER NOT NULL,
     ts_ns     INTEGER NOT NULL,
-    key       INTEGER NOT NULL,               -- packed encoding (DESIGN.md)
+    key       INTEGER NOT NULL,               -- packed encoding (docs/design.md)
     pc        INTEGER NOT NULL,
     el        INTEGER NOT NULL,
     is_write  INTEGER NOT NULL,
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS policy_changes (
     ts_ns     INTEGER NOT NULL,
     peer_uid  INTEGER,
     peer_pid  INTEGER,
-    how       TEXT NOT NULL,                  -- 'start', 'sighup', 'load', 'set', 'unset'
+    how       TEXT NOT NULL,                  -- 'start', 'sighup', 'reload', 'load', 'set', 'unset'
     old_hash  TEXT,
     new_hash  TEXT NOT NULL,
     peer_gid  INTEGER                         -- schema 2

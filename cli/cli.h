@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Exit codes (DESIGN.md): 0 ok/same, 1 diverged/different, 2 error or misuse. */
+/* Exit codes (docs/design.md, section 6.2): 0 ok/same, 1 diverged/different, 2 error or misuse. */
 #define CLI_OK		0
 #define CLI_DIFFERENT	1
 #define CLI_ERROR	2

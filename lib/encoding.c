@@ -8,7 +8,7 @@
 
 #include "encoding.h"
 
-/* Field positions shared by both layouts (DESIGN.md "The packed encoding"). */
+/* Field positions shared by both layouts (docs/design.md, section 2.1). */
 #define SH_OP0		14
 #define SH_OPC1		11
 #define SH_CRN		7
@@ -224,7 +224,7 @@ size_t enc_format(uint32_t key, char *buf, size_t len)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* ARM DDI 0487 (HCR_EL2.TIDCP; the AArch32 list is DESIGN.md's "The problem"). */
+/* ARM DDI 0487 (HCR_EL2.TIDCP; the AArch32 list is in docs/design.md, section 2.3). */
 static bool a32_crm_is_impdef(unsigned crn, unsigned crm)
 {
 	switch (crn) {

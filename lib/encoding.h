@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Packed IDSR encodings ("keys", DESIGN.md): pack, unpack, parse and format. */
+/* Packed IDSR encodings ("keys", docs/design.md section 2): pack, unpack, parse and format. */
 #ifndef IDSR_ENCODING_H
 #define IDSR_ENCODING_H
 
@@ -52,7 +52,7 @@ int enc_parse(const char *text, uint32_t *key, const char **why);
 /* Writes the generic text form; returns its length. buf needs ENC_TEXT_MAX. */
 size_t enc_format(uint32_t key, char *buf, size_t len);
 /* True if key lies in the IMPLEMENTATION DEFINED space HCR_EL2.TIDCP traps
- * (AArch64 op0=3 CRn=11/15; AArch32 cp15 as listed in DESIGN.md, CRn=c15, and
+ * (AArch64 op0=3 CRn=11/15; AArch32 cp15 as docs/design.md section 2.3 lists: c9-c11 with some CRm, c15, and
  * MCRR/MRRC with CRm=c15). */
 bool enc_is_idsr(uint32_t key);
 /* Calls fn for every key in the IDSR space (4432 keys), in ascending order. */

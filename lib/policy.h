@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The policy language (DESIGN.md): parse, compile to a lookup table, answer accesses. */
+/* The policy language (idsrd-policy(5)): parse, compile to a lookup table, answer accesses. */
 #ifndef IDSR_POLICY_H
 #define IDSR_POLICY_H
 

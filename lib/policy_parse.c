@@ -13,7 +13,7 @@
 #include "regnames.h"
 
 /*
- * The language is DESIGN.md's "Policy language": one rule a line, `#` starts
+ * The language is idsrd-policy(5) (docs/design.md, section 5): one rule a line, `#` starts
  * a comment, the first rule that matches an access answers it:
  *
  *   SELECTOR [read|write] [el=N] [vcpu=N] [pc=A-B]  ACTION [ARGS]

@@ -147,7 +147,7 @@ uint64_t idsr_reconnects(const struct idsr_conn *conn);	/* successful reconnects
 /* What the last failing call on this thread failed on, in words. */
 const char *idsr_last_error(void);
 
-/* Packed encodings (DESIGN.md). */
+/* Packed encodings (docs/design.md, section 2). */
 static inline uint32_t idsr_key_a64(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2)
 {
 	return op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2;

@@ -10,7 +10,7 @@
 #include "bootstream.h"
 #include "symbols.h"
 
-/* What two accesses must share to be "the same access" (DESIGN.md, Diff semantics). */
+/* What two accesses must share to be "the same access" (docs/design.md, section 8). */
 enum bootdiff_align {
 	BOOTDIFF_BY_KEY,	/* (key, direction): PCs move between kernel versions */
 	BOOTDIFF_BY_SYMBOL,	/* (key, direction, function containing pc - slide) */
