@@ -54,7 +54,7 @@ GEN_C := $(BUILD)/gen/idsr.pb-c.c
 GEN_H := $(BUILD)/gen/idsr.pb-c.h
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.S,$(BUILD)/obj/%.o,$(1)))
 
-CLIENT_SRC := proto/client.c proto/frame.c proto/unix_socket.c $(GEN_C)
+CLIENT_SRC := proto/client.c proto/frame.c proto/paths.c proto/unix_socket.c $(GEN_C)
 COMMON_SRC := $(filter-out lib/fuzz_%.c,$(wildcard lib/*.c)) lib/embed.S
 REPLAY_SRC := $(wildcard replay/*.c)
 DAEMON_SRC := $(filter-out idsrd/main.c,$(wildcard idsrd/*.c))
@@ -111,9 +111,11 @@ $(BUILD)/obj/lib/embed.o: lib/embed.S data/registers.tsv schema.sql
 	@echo "  AS      $<"
 	$(Q)$(CC) -c -o $@ $<
 
-$(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
+# The archives depend on the Makefile too: a source moved to another module
+# must leave its old archive, which no newer object would rebuild.
+$(CLIENT_LIB): $(call obj,$(CLIENT_SRC)) Makefile
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 # The shared client library is built position-independent from the same sources.
 $(BUILD)/pic/%.o: %.c | $(GEN_H)
@@ -136,17 +138,17 @@ $(CLIENT_DIST_A): $(patsubst %.c,$(BUILD)/pic/%.o,$(CLIENT_SRC))
 	$(Q)objcopy --localize-hidden $(BUILD)/dist/idsr-client.o
 	$(Q)rm -f $@ && ar rcs $@ $(BUILD)/dist/idsr-client.o
 
-$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+$(COMMON_LIB): $(call obj,$(COMMON_SRC)) Makefile
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
-$(REPLAY_LIB): $(call obj,$(REPLAY_SRC))
+$(REPLAY_LIB): $(call obj,$(REPLAY_SRC)) Makefile
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^ $(if $^,,)
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
-$(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
+$(DAEMON_LIB): $(call obj,$(DAEMON_SRC)) Makefile
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 LINK_ALL := $(DAEMON_LIB) $(REPLAY_LIB) $(COMMON_LIB) $(CLIENT_LIB)
 

@@ -35,7 +35,8 @@ int export_main(int argc, char **argv);
 
 /* "idsrctl: <what>: <why>" to stderr. Returns CLI_ERROR for `return cli_error(…)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The daemon's control socket: --control, else $IDSRD_CONTROL, else the default. */
+/* The daemon's control socket: --control, else $IDSRD_CONTROL, else the default.
+ * The defaults (proto/paths.c) exit idsrctl with an error when there is none. */
 const char *cli_control_path(const char *opt);
 /* The default trace database path (as idsrd's default). */
 const char *cli_default_db(void);

@@ -33,7 +33,9 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].help);
 	fprintf(f, "\nEvery command takes --help. The daemon is found through --control,\n"
-		   "$IDSRD_CONTROL, or the default control socket. See idsrctl(1).\n");
+		   "$IDSRD_CONTROL, or the default control socket (here %s);\n"
+		   "the default database is $IDSRD_DB, else the running daemon's, else %s.\n"
+		   "See idsrctl(1).\n", cli_control_path(NULL), cli_default_db());
 }
 
 int main(int argc, char **argv)

@@ -24,6 +24,19 @@ int cli_error(const char *fmt, ...)
 	return CLI_ERROR;
 }
 
+/* idsrd's default for kind (proto/paths.c). None (a /tmp directory that
+ * another user owns) ends idsrctl: nothing else could be trusted there. */
+static const char *cli_default_path(enum path_kind kind, char *buf, size_t len)
+{
+	char why[512];
+
+	if (paths_default(kind, PATHS_CLIENT, buf, len, why, sizeof(why)) < 0) {
+		cli_error("%s", why);
+		exit(CLI_ERROR);
+	}
+	return buf;
+}
+
 const char *cli_control_path(const char *opt)
 {
 	static char buf[4096];
@@ -33,7 +46,7 @@ const char *cli_control_path(const char *opt)
 		return opt;
 	if (env && *env)
 		return env;
-	return paths_default(PATH_CONTROL_SOCKET, false, buf, sizeof(buf));
+	return cli_default_path(PATH_CONTROL_SOCKET, buf, sizeof(buf));
 }
 
 const char *cli_default_db(void)
@@ -43,9 +56,7 @@ const char *cli_default_db(void)
 
 	if (env && *env)
 		return env;
-	if (access("/var/lib/idsrd/trace.db", R_OK) == 0 && getuid() == 0)
-		return "/var/lib/idsrd/trace.db";
-	return paths_default(PATH_DB, false, buf, sizeof(buf));
+	return cli_default_path(PATH_DB, buf, sizeof(buf));
 }
 
 bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t max, uint64_t *out)

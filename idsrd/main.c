@@ -432,8 +432,10 @@ int main(int argc, char **argv)
 
 	if (!options_parse(argc, argv, &d.cfg))
 		return 2;
-	options_defaults(&d.cfg, bufs);
+	options_defaults(&d.cfg);
 	log_init("idsrd", d.cfg.journal, LOG_LVL_INFO);
+	if (!options_paths(&d.cfg, bufs))
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	/* A SIGTERM before the loop handles it must not kill idsrd unflushed:
 	 * held until then (threads started meanwhile keep them blocked). */

@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "frame.h"
+#include "log.h"
 #include "options.h"
 #include "paths.h"
 
@@ -20,16 +21,17 @@ static const char usage_text[] =
 	"Logs and answers the IMPLEMENTATION DEFINED system register accesses that VMMs\n"
 	"forward to it, from a live policy; see idsrd(8) and idsrd-policy(5).\n"
 	"\n"
-	"  --socket PATH         VMM socket (default $XDG_RUNTIME_DIR/idsrd/vmm.sock,\n"
-	"                        /run/idsrd/vmm.sock under systemd)\n"
-	"  --control PATH        control socket for idsrctl (default: beside the VMM socket)\n"
-	"  --db PATH             trace database (default $XDG_STATE_HOME/idsrd/trace.db,\n"
-	"                        /var/lib/idsrd/trace.db under systemd)\n"
+	"  --socket PATH         VMM socket (default %s)\n"
+	"  --control PATH        control socket for idsrctl (default: beside the VMM socket,\n"
+	"                        %s)\n"
+	"  --db PATH             trace database (default %s)\n"
 	"  --policy PATH         policy file (default: none, every access is UNDEF)\n"
 	"  --impl NAME           register names for boots whose MIDR names nothing\n"
 	"  --poll[=USEC]         low latency: after answering, a connection keeps polling\n"
 	"                        for the next frame for up to USEC µs (default 50) before sleeping;\n"
 	"                        costs CPU while VMMs trap often, for boots given a core\n"
+	"  --workers N           accepted for old scripts and ignored: each VMM connection\n"
+	"                        is served by a thread of its own\n"
 	"  --queue ROWS          store queue size (default 1048576)\n"
 	"  --max-connections N   refuse VMM connections past N (default 4096)\n"
 	"  --max-boots N         refuse new boots past N in progress (default 1024)\n"
@@ -49,7 +51,21 @@ static const char usage_text[] =
 	"  -h, --help            this text\n"
 	"  --version             print the version\n"
 	"\n"
-	"SIGHUP reloads the policy file; SIGTERM or SIGINT drain, flush and stop.\n";
+	"SIGHUP reloads the policy file; SIGTERM or SIGINT drain, flush and stop.\n"
+	"The defaults: /run/idsrd/ and /var/lib/idsrd/ for root; $XDG_RUNTIME_DIR/idsrd/\n"
+	"(else /tmp/idsrd-UID/) and $XDG_STATE_HOME/idsrd/ (else ~/.local/state/idsrd/)\n"
+	"for others; idsrctl and libidsr-client look in the same places (idsrd(8)).\n";
+
+/* --help with the defaults as this user gets them (or why there is none). */
+static void usage(void)
+{
+	char p[3][4096], why[512];
+
+	for (int k = PATH_VMM_SOCKET; k <= PATH_DB; k++)
+		if (paths_default(k, 0, p[k], sizeof(p[k]), why, sizeof(why)) < 0)
+			snprintf(p[k], sizeof(p[k]), "none: %s", why);
+	printf(usage_text, p[PATH_VMM_SOCKET], p[PATH_CONTROL_SOCKET], p[PATH_DB]);
+}
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
@@ -165,7 +181,7 @@ bool options_parse(int argc, char **argv, struct daemon_config *cfg)
 			break;
 		case OPT_FG: cfg->foreground = true; break;
 		case 'h':
-			fputs(usage_text, stdout);
+			usage();
 			exit(0);
 		case OPT_VERSION:
 			printf("idsrd %s\n", IDSR_VERSION);
@@ -182,25 +198,33 @@ bool options_parse(int argc, char **argv, struct daemon_config *cfg)
 	return true;
 }
 
-void options_defaults(struct daemon_config *cfg, char bufs[3][4096])
+bool options_paths(struct daemon_config *cfg, char bufs[3][4096])
 {
-	bool system = getenv("INVOCATION_ID") && getuid() == 0;
+	const char **given[3] = { &cfg->socket_path, &cfg->control_path, &cfg->db_path };
+	char why[512];
 
-	cfg->journal = getenv("JOURNAL_STREAM") != NULL;
-	if (!cfg->socket_path)
-		cfg->socket_path = paths_default(PATH_VMM_SOCKET, system, bufs[0], 4096);
-	if (!cfg->control_path) {
-		/* Beside an explicit VMM socket, else the default place. */
-		if (strrchr(cfg->socket_path, '/') && cfg->socket_path != bufs[0]) {
-			snprintf(bufs[1], 4096, "%.*s/control.sock",
-				 (int)(strrchr(cfg->socket_path, '/') - cfg->socket_path), cfg->socket_path);
-			cfg->control_path = bufs[1];
-		} else {
-			cfg->control_path = paths_default(PATH_CONTROL_SOCKET, system, bufs[1], 4096);
-		}
+	/* Beside an explicit VMM socket, else the default place. */
+	if (!cfg->control_path && cfg->socket_path && strrchr(cfg->socket_path, '/')) {
+		snprintf(bufs[1], 4096, "%.*s/control.sock",
+			 (int)(strrchr(cfg->socket_path, '/') - cfg->socket_path), cfg->socket_path);
+		cfg->control_path = bufs[1];
 	}
-	if (!cfg->db_path)
-		cfg->db_path = paths_default(PATH_DB, system, bufs[2], 4096);
+	for (int k = PATH_VMM_SOCKET; k <= PATH_DB; k++) {
+		if (*given[k])
+			continue;
+		if (paths_default(k, PATHS_CREATE, bufs[k], 4096, why, sizeof(why)) < 0) {
+			log_err("no default %s: %s", k == PATH_DB ? "--db" : k == PATH_VMM_SOCKET ?
+				"--socket" : "--control", why);
+			return false;
+		}
+		*given[k] = bufs[k];
+	}
+	return true;
+}
+
+void options_defaults(struct daemon_config *cfg)
+{
+	cfg->journal = getenv("JOURNAL_STREAM") != NULL;
 	if (!cfg->queue_cap)
 		cfg->queue_cap = 1u << 20;
 	if (!cfg->max_connections)

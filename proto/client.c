@@ -13,6 +13,7 @@
 
 #include "frame.h"
 #include "idsr_client.h"
+#include "paths.h"
 #include "unix_socket.h"
 
 #ifdef IDSR_CLIENT_SHARED
@@ -86,19 +87,20 @@ static void make_process_instance(void)
 	}
 }
 
-static const char *default_socket(char *buf, size_t len)
+/* $IDSRD_SOCKET, else idsrd's default (proto/paths.c, the rule idsrd follows). */
+static int default_socket(char *buf, size_t len)
 {
 	const char *env = getenv("IDSRD_SOCKET");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char why[512];
 
-	if (env && *env)
-		return env;
-	if (getuid() != 0 && xdg && *xdg) {
-		snprintf(buf, len, "%s/idsrd/vmm.sock", xdg);
-		if (access(buf, F_OK) == 0)
-			return buf;
+	if (env && *env) {
+		if ((size_t)snprintf(buf, len, "%s", env) >= len)
+			return fail(-ENAMETOOLONG, "$IDSRD_SOCKET is too long");
+		return 0;
 	}
-	return "/run/idsrd/vmm.sock";
+	if (paths_default(PATH_VMM_SOCKET, PATHS_CLIENT, buf, len, why, sizeof(why)) < 0)
+		return fail(-EPERM, "no socket to connect to: %s", why);
+	return 0;
 }
 
 static int64_t mono_ns(void)
@@ -303,7 +305,9 @@ IDSR_API int idsr_connect_opts(const char *path, const struct idsr_hello *h,
 		free(c);
 		return fail(-ENOMEM, "out of memory");
 	}
-	rc = conn_keep_hello(c, path ? path : default_socket(pathbuf, sizeof(pathbuf)), h);
+	rc = path ? 0 : default_socket(pathbuf, sizeof(pathbuf));
+	if (rc == 0)
+		rc = conn_keep_hello(c, path ? path : pathbuf, h);
 	if (rc == 0)
 		rc = conn_hello(c, 0);
 	if (rc < 0) {

@@ -112,9 +112,11 @@ struct idsr_options {
 	enum idsr_fallback fallback;	/* the answer while idsrd is away */
 };
 
-/* Connects to idsrd's VMM socket (path NULL: $IDSRD_SOCKET, else the
- * default: /run/idsrd/vmm.sock, or $XDG_RUNTIME_DIR/idsrd/vmm.sock when
- * not root), says hello and waits for the welcome. */
+/* Connects to idsrd's VMM socket (path NULL: $IDSRD_SOCKET, else idsrd's
+ * default: /run/idsrd/vmm.sock for root; for others
+ * $XDG_RUNTIME_DIR/idsrd/vmm.sock, else /tmp/idsrd-UID/vmm.sock (refused
+ * unless UID owns that directory and only it may write there), else
+ * /run/idsrd/vmm.sock when that exists), says hello and waits for the welcome. */
 int idsr_connect(const char *path, const struct idsr_hello *hello, struct idsr_conn **out);
 /* The same, reconnecting as opts say when idsrd goes away (opts NULL: no
  * reconnect, as idsr_connect: a broken connection fails every call). The

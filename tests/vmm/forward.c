@@ -27,8 +27,13 @@ int fwd_connect(struct vcpu *v, const uint8_t *instance, size_t instance_len)
 	ret = idsr_connect(o->socket, &hello, &v->conn);
 	if (ret < 0) {
 		log_err("vCPU %u: %s", v->index, idsr_last_error());
-		log_err("start idsrd (its socket: --socket PATH or $IDSRD_SOCKET), "
-			"or run without a daemon with --local raz");
+		if (ret == -EACCES || ret == -EPERM)
+			log_err("idsrd is running but this user may not use its socket: run as a member "
+				"of the socket's group (idsrd --socket-group, `idsrd' for the system "
+				"service), or start an idsrd of your own");
+		else
+			log_err("start idsrd (its socket: --socket PATH or $IDSRD_SOCKET), "
+				"or run without a daemon with --local raz");
 		v->conn = NULL;
 	}
 	return ret;

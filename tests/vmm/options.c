@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "paths.h"
 #include "vmm.h"
 
 static const char opts_usage[] =
@@ -15,7 +16,8 @@ static const char opts_usage[] =
 	"Runs a flat AArch64 (or AArch32) guest binary on Unicorn, one thread per vCPU,\n"
 	"and forwards every access to an IMPLEMENTATION DEFINED system register to idsrd.\n"
 	"\n"
-	"  --socket PATH         idsrd's VMM socket (default: $IDSRD_SOCKET, else idsrd's default)\n"
+	"  --socket PATH         idsrd's VMM socket (default: $IDSRD_SOCKET, else idsrd's default;\n"
+	"                        here %s)\n"
 	"  --vcpus N             number of vCPUs, 1-64 (default 1); x0/r0 = vCPU index\n"
 	"  --base ADDR           load address and entry point (default 0x40000000)\n"
 	"  --mem MIB             guest RAM in MiB, shared by all vCPUs (default 64)\n"
@@ -69,6 +71,19 @@ static void __attribute__((noreturn, format(printf, 1, 2))) opts_misuse(const ch
 	va_end(ap);
 	fprintf(stderr, "\nTry '" VMM_NAME " --help'.\n");
 	exit(2);
+}
+
+/* --help, with the socket this user would connect to (the client library's rule). */
+static void opts_help(void)
+{
+	const char *env = getenv("IDSRD_SOCKET");
+	char path[4096], why[512];
+
+	if (env && *env)
+		snprintf(path, sizeof(path), "%s", env);
+	else if (paths_default(PATH_VMM_SOCKET, PATHS_CLIENT, path, sizeof(path), why, sizeof(why)) < 0)
+		snprintf(path, sizeof(path), "none: %s", why);
+	printf(opts_usage, path);
 }
 
 static uint64_t opts_number(const char *flag, const char *arg, int base)
@@ -162,7 +177,7 @@ void opts_parse(int argc, char **argv, struct vmm_opts *o)
 			o->local_raz = true;
 			break;
 		case 'h':
-			fputs(opts_usage, stdout);
+			opts_help();
 			exit(0);
 		default:
 			fprintf(stderr, "Try '" VMM_NAME " --help'.\n");
