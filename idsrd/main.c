@@ -25,6 +25,25 @@
 #include "replayer.h"
 #include "unix_socket.h"
 
+/* Before anything is created: a path that cannot be a socket, or one a running
+ * idsrd answers on, fails the start here (listen_unix checks again). */
+static int socket_precheck(const char *path)
+{
+	int fd = unix_socket_connect(path);
+
+	if (fd == -ENAMETOOLONG) {
+		log_err("socket path `%s' is longer than %zu bytes; choose a shorter one", path,
+			UNIX_SOCKET_PATH_MAX);
+		return fd;
+	}
+	if (fd >= 0) {
+		close(fd);
+		log_err("%s is in use by a running idsrd; stop it or choose another --socket/--control", path);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
 /* Binds a unix socket at path; a stale socket (nobody answers) is replaced,
  * a live one is not. Returns the fd or -errno. */
 static int listen_unix(const char *path, unsigned mode, const char *group)
@@ -316,13 +335,24 @@ struct listeners {
 	bool made_vmm, made_control;
 };
 
+/* The sockets systemd passed, and a check of the paths of the others. */
+static int check_listening(const struct daemon_config *cfg, struct listeners *l)
+{
+	if (activated_sockets(&vmm_listen_fd, &l->control_fd) < 0)
+		return -1;
+	if (vmm_listen_fd < 0 && socket_precheck(cfg->socket_path) < 0)
+		return -1;
+	if (l->control_fd < 0 && socket_precheck(cfg->control_path) < 0)
+		return -1;
+	return 0;
+}
+
+/* What systemd did not pass, idsrd makes (and removes when it stops); after
+ * the store is open, so that a socket there means the database is ready. */
 static int start_listening(const struct daemon_config *cfg, struct listeners *l)
 {
 	int fl;
 
-	if (activated_sockets(&vmm_listen_fd, &l->control_fd) < 0)
-		return -1;
-	/* What systemd did not pass, idsrd makes (and removes when it stops). */
 	if (vmm_listen_fd < 0) {
 		vmm_listen_fd = listen_unix(cfg->socket_path, cfg->socket_mode, cfg->socket_group);
 		l->made_vmm = vmm_listen_fd >= 0;
@@ -340,37 +370,63 @@ static int start_listening(const struct daemon_config *cfg, struct listeners *l)
 	return 0;
 }
 
-/* The policy to start with (an empty one without --policy), and the store. */
-static int open_policy_and_store(struct daemon *d)
+/* The policy to start with (an empty one without --policy); NULL if it has an error. */
+static struct policy *load_start_policy(const struct daemon *d)
 {
 	struct policy *policy = NULL;
 	struct policy_error perr;
 	char why[512];
-	int err;
 
 	if (d->cfg.policy_path) {
 		if (policy_load_file(d->cfg.policy_path, &policy, &perr) < 0) {
 			log_err("%s", policy_error_format(&perr, why, sizeof(why)));
 			log_err("fix the policy (idsrctl policy check %s) and start again", d->cfg.policy_path);
-			return -1;
+			return NULL;
 		}
 	} else if (policy_parse("", 0, "(no policy)", &policy, &perr) < 0) {
-		return -1;
+		return NULL;
 	}
+	return policy;
+}
+
+/* The database's lock (db_lock_writer): held until the store is flushed. */
+static int db_lock_fd = -1;
+/* This start made the database file: a start that fails removes it. */
+static bool db_created;
+
+/*
+ * The store, once the socket paths are checked (a start refused there leaves
+ * no database behind). A start refused by the lock (another idsrd has the
+ * database) changes nothing in it: store_open marks unfinished boots cut off.
+ * Installs policy, or frees it on failure.
+ */
+static int open_store(struct daemon *d, struct policy *policy)
+{
+	char why[512], holder[1024];
+	int err;
+
 	err = paths_make_parent(d->cfg.db_path, 0750);
 	if (err < 0) {
 		log_err("cannot create the directory of %s: %s", d->cfg.db_path, strerror(-err));
-		policy_free(policy);
-		return -1;
+		goto fail;
 	}
+	snprintf(holder, sizeof(holder), "idsrd pid %d (VMM socket %s, control socket %s)",
+		 (int)getpid(), d->cfg.socket_path, d->cfg.control_path);
+	if (db_lock_writer(d->cfg.db_path, holder, &db_lock_fd, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		goto fail;
+	}
+	db_created = access(d->cfg.db_path, F_OK) != 0;
 	err = store_open(d->cfg.db_path, d->cfg.queue_cap, &d->store, why, sizeof(why));
 	if (err < 0) {
 		log_err("%s", why);
-		policy_free(policy);
-		return -1;
+		goto fail;
 	}
 	daemon_policy_install(policy, "start", NULL);
 	return 0;
+fail:
+	policy_free(policy);
+	return -1;
 }
 
 /* With the VMM server started: the replayer, the control socket, the loop's
@@ -411,6 +467,19 @@ static void teardown(struct daemon *d, const struct listeners *l, bool ran)
 	struct live_policy *lp = d->policy;
 
 	store_close(d->store);	/* flushes every queued row */
+	if (!ran && db_created) {
+		/* Nothing served: the file this start made holds nothing. (Still
+		 * locked: no other writer can have opened it meanwhile.) */
+		static const char *const suffixes[] = { "", "-wal", "-shm" };
+		char p[4200];
+
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+			snprintf(p, sizeof(p), "%s%s", d->cfg.db_path, suffixes[i]);
+			unlink(p);
+		}
+	}
+	if (db_lock_fd >= 0)
+		close(db_lock_fd);	/* the next idsrd may have the database */
 	if (ran)
 		log_info("stopped; every row is in %s", d->cfg.db_path);
 	if (l->made_vmm)
@@ -426,6 +495,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 	struct listeners l = { .control_fd = -1 };
+	struct policy *policy;
 	char bufs[3][4096];
 	sigset_t stop_signals;
 	int rc = 1, err;
@@ -451,9 +521,14 @@ int main(int argc, char **argv)
 	raise_nofile(d.cfg.max_connections);
 	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (open_policy_and_store(&d) < 0)
+	policy = load_start_policy(&d);
+	if (!policy)
 		return 1;
-	if (start_listening(&d.cfg, &l) < 0)
+	if (check_listening(&d.cfg, &l) < 0) {
+		policy_free(policy);
+		goto out;
+	}
+	if (open_store(&d, policy) < 0 || start_listening(&d.cfg, &l) < 0)
 		goto out;
 	d.loop = uv_default_loop();
 	err = server_start(&d);

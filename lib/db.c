@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +176,43 @@ fail:
 void db_close(sqlite3 *db)
 {
 	sqlite3_close(db);
+}
+
+int db_lock_writer(const char *path, const char *holder, int *out, char *why, size_t whylen)
+{
+	char lock[4096], who[512];
+	ssize_t n;
+	int fd, err;
+
+	if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
+		snprintf(why, whylen, "%s: the path is too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		err = errno;
+		snprintf(why, whylen, "cannot open %s: %s", lock, strerror(err));
+		return -err;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno;
+		n = err == EWOULDBLOCK ? pread(fd, who, sizeof(who) - 1, 0) : -1;
+		who[n > 0 ? n : 0] = '\0';
+		who[strcspn(who, "\n")] = '\0';
+		if (err == EWOULDBLOCK)
+			snprintf(why, whylen, "%s is in use by %s: one writer at a time; stop it, or "
+				 "choose another database", path, *who ? who : "another process");
+		else
+			snprintf(why, whylen, "cannot lock %s: %s", lock, strerror(err));
+		close(fd);
+		return err == EWOULDBLOCK ? -EBUSY : -err;
+	}
+	/* Ours now: what the next one refused is told. */
+	n = (ssize_t)strlen(holder);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)n, 0) != n || pwrite(fd, "\n", 1, n) != 1)
+		snprintf(why, whylen, "%s: cannot note the holder: %s", lock, strerror(errno));
+	*out = fd;
+	return 0;
 }
 
 int db_parse_boot_ref(const char *ref, char *path, size_t pathlen, int64_t *boot_id)

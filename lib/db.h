@@ -30,6 +30,17 @@ int db_parse_boot_ref(const char *ref, char *path, size_t pathlen, int64_t *boot
 /* Resolves boot_id 0 to the last boot; -ENOENT (with why) if there is no such boot. */
 int db_resolve_boot(sqlite3 *db, int64_t *boot_id, char *why, size_t whylen);
 
+/*
+ * One writer adds boots to a database at a time (two would hand out the same
+ * boot ids): an exclusive flock(2) on "PATH.lock" beside it, held while *fd
+ * stays open and released by the kernel when the process dies, so a crash
+ * never leaves it taken. holder, a line such as "idsrd pid 12 (VMM socket …)",
+ * is written into the lock file for the one refused next. The lock file is
+ * made as needed and never removed (removing it would let two writers lock
+ * two files). Returns 0, or -EBUSY with why naming the holder, or -errno.
+ */
+int db_lock_writer(const char *path, const char *holder, int *fd, char *why, size_t whylen);
+
 /* CLOCK_REALTIME in ns. */
 int64_t db_now_ns(void);
 
