@@ -11,12 +11,13 @@
 #include "db.h"
 
 static const char boots_usage[] =
-	"Usage: idsrctl boots [DB] [--json]\n"
+	"Usage: idsrctl boots [TRACE] [--db FILE] [--json]\n"
 	"\n"
-	"Lists the boots recorded in a trace database (default: idsrd's default database):\n"
-	"id, start time, duration, VM, VMM, kernel, vCPUs, mode, accesses, UNDEFs, rows\n"
-	"dropped, divergences and how the boot ended.\n"
+	"Lists the boots recorded in a trace database: id, start time, duration, VM, VMM,\n"
+	"kernel, vCPUs, mode, accesses, UNDEFs, rows dropped, divergences and how the boot\n"
+	"ended. With a boot (FILE:BOOT, :BOOT or BOOT), that boot alone.\n"
 	"\n"
+	CLI_TRACE_USAGE
 	"  --json   one JSON object per boot (keys: the boots table's columns)\n";
 
 static void boots_print_json(sqlite3_stmt *st)
@@ -52,10 +53,11 @@ static void boots_print_human(sqlite3_stmt *st)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	cli_duration(sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 :
 		     sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1), dur, sizeof(dur));
-	printf("%5lld  %s  %9s  %-14s %-12s %5d  %-6s %10lld %7lld %7lld %6lld  %s\n",
+	printf("%5lld  %s  %9s  %-14s %-12s %-14s %5d  %-6s %10lld %7lld %7lld %6lld  %s\n",
 	       sqlite3_column_int64(st, 0), when, dur,
 	       sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "",
 	       sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "",
+	       sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "",
 	       sqlite3_column_int(st, 5), (const char *)sqlite3_column_text(st, 6),
 	       sqlite3_column_int64(st, 9), sqlite3_column_int64(st, 10), sqlite3_column_int64(st, 11),
 	       sqlite3_column_int64(st, 12), reason ? reason : "running");
@@ -64,9 +66,12 @@ static void boots_print_human(sqlite3_stmt *st)
 int boots_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 } };
-	const char *path;
+		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
+		{ "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+	const char *db_opt = NULL, *control = NULL, *path;
+	struct cli_trace_arg trace;
 	bool json = false;
+	int64_t boot_id;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int c, rc;
@@ -74,31 +79,39 @@ int boots_main(int argc, char **argv)
 	if (cli_wants_help(argc, argv, boots_usage))
 		return CLI_OK;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j') {
-			fprintf(stderr, "%s", boots_usage);
+		switch (c) {
+		case 'j': json = true; break;
+		case 'd': db_opt = optarg; break;
+		case 'c': control = optarg; break;
+		default:
+			fprintf(stderr, "Try `idsrctl boots --help'.\n");
 			return CLI_ERROR;
 		}
-		json = true;
 	}
 	if (argc - optind > 1)
-		return cli_error("boots: one database at most, got `%s' too", argv[optind + 1]);
-	path = optind < argc ? argv[optind] : cli_default_db();
-	if (cli_open_trace("boots", path, &db, NULL) < 0)
+		return cli_error("boots: one trace at most, got `%s' too", argv[optind + 1]);
+	if (cli_trace_arg("boots", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0)
+		return CLI_ERROR;
+	path = trace.path;
+	/* A boot named must exist (cli_trace_open says so); none: all of them. */
+	if (cli_trace_open("boots", &trace, &db, trace.boot_id ? &boot_id : NULL) < 0)
 		return CLI_ERROR;
 	rc = sqlite3_prepare_v2(db, json ?
 		"SELECT id AS boot_id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
 		" accesses, undefs, rows_dropped, divergences, replay_of, replay_source, impl, policy_hash,"
-		" image_base, slide, midr, peer_uid, peer_pid FROM boots ORDER BY id" :
+		" image_base, slide, midr, peer_uid, peer_pid FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id" :
 		"SELECT id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
-		" accesses, undefs, rows_dropped, divergences FROM boots ORDER BY id", -1, &st, NULL);
+		" accesses, undefs, rows_dropped, divergences FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id",
+		-1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		cli_error("boots: reading %s: %s", path, sqlite3_errmsg(db));
 		db_close(db);
 		return CLI_ERROR;
 	}
+	sqlite3_bind_int64(st, 1, trace.boot_id);
 	if (!json)
-		printf("%5s  %-19s  %9s  %-14s %-12s %5s  %-6s %10s %7s %7s %6s  %s\n", "boot", "started",
-		       "took", "vm", "vmm", "vcpus", "mode", "accesses", "undefs", "dropped", "diverg",
+		printf("%5s  %-19s  %9s  %-14s %-12s %-14s %5s  %-6s %10s %7s %7s %6s  %s\n", "boot", "started",
+		       "took", "vm", "vmm", "kernel", "vcpus", "mode", "accesses", "undefs", "dropped", "diverg",
 		       "ended");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json ? boots_print_json(st) : boots_print_human(st);

@@ -40,9 +40,6 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cli_control_path(const char *opt);
 /* The default trace database path (as idsrd's default). */
 const char *cli_default_db(void);
-/* The trace database to read: opt, else $IDSRD_DB, else the running daemon's
- * (asked on control, quietly), else the default. */
-const char *cli_trace_db(const char *opt, const char *control);
 /* The one number parser of the options: decimal, or hexadecimal after 0x,
  * a digit first (no blanks, no sign), at most max. False after printing
  * `idsrctl: <cmd>: <opt>: `<text>' is not a number …' (or out of range);
@@ -67,9 +64,44 @@ int cli_control_connect(const char *cmd, const char *path, int *fd);
 int cli_control_call(const char *cmd, int fd, struct Idsr__V1__ControlRequest *req,
 		     struct Idsr__V1__Frame **reply);
 
-/* Opens a trace read-only from "FILE[:BOOT]" and resolves the boot; prints
- * errors as `idsrctl: <cmd>: …`. boot_id may be NULL when no boot is wanted. */
-int cli_open_trace(const char *cmd, const char *ref, struct sqlite3 **db, int64_t *boot_id);
+/*
+ * A reading command's trace argument (cli/trace_arg.c), one form for all:
+ *   (none)     the default database, no boot named
+ *   FILE       a trace file (write ./3 for a file named 3)
+ *   FILE:BOOT  boot BOOT of FILE
+ *   :BOOT, BOOT  boot BOOT of the default database
+ * The default database is --db FILE, else $IDSRD_DB, else the running
+ * daemon's (asked on its control socket), else idsrd's default file.
+ */
+enum cli_trace_source {
+	CLI_TRACE_FROM_ARG,		/* FILE or FILE:BOOT */
+	CLI_TRACE_FROM_DB_OPTION,	/* --db FILE */
+	CLI_TRACE_FROM_ENV,		/* $IDSRD_DB */
+	CLI_TRACE_FROM_DAEMON,		/* the running idsrd's --db */
+	CLI_TRACE_FROM_DEFAULT,		/* idsrd's default path; nothing answered */
+};
+struct cli_trace_arg {
+	char path[4096];		/* the database file */
+	int64_t boot_id;		/* 0: none named (the command's default, e.g. the last) */
+	enum cli_trace_source source;	/* where path came from */
+};
+/* The forms, for each reading command's --help. */
+#define CLI_TRACE_USAGE \
+	"  TRACE       FILE, FILE:BOOT, :BOOT or BOOT (a boot of the default database;\n" \
+	"              ./3 is a file named 3); none: the default database\n" \
+	"  --db FILE   the default database (else $IDSRD_DB, else the running daemon's,\n" \
+	"              else idsrd's default file)\n" \
+	"  --control PATH  the daemon asked for its database\n"
+/* Parses arg (NULL: none given) with db_opt (--db, or NULL); 0, or prints
+ * `idsrctl: <cmd>: …` and returns -errno. */
+int cli_trace_arg(const char *cmd, const char *arg, const char *db_opt, const char *control,
+		  struct cli_trace_arg *out);
+/* Opens t's database read-only and, when boot_id is not NULL, resolves its boot
+ * (0: the last); prints errors as `idsrctl: <cmd>: …`. */
+int cli_trace_open(const char *cmd, const struct cli_trace_arg *t, struct sqlite3 **db, int64_t *boot_id);
+/* The running daemon's database, asked quietly on its control socket; NULL
+ * if none answers. Allocated once, kept. */
+const char *cli_daemon_db(const char *control);
 
 /* -o FILE for outputs written whole (export, report, diff --html): a
  * temporary file beside path, renamed over it only when all was written, so

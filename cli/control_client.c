@@ -67,35 +67,7 @@ int cli_control_call(const char *cmd, int fd, Idsr__V1__ControlRequest *req, Ids
 	return 0;
 }
 
-int cli_open_trace(const char *cmd, const char *ref, sqlite3 **db, int64_t *boot_id)
-{
-	char path[4096], why[512];
-	int64_t id;
-	int rc;
-
-	if (db_parse_boot_ref(ref, path, sizeof(path), &id) < 0) {
-		cli_error("%s: `%s' is not a boot reference (FILE or FILE:BOOT_ID)", cmd, ref);
-		return -EINVAL;
-	}
-	rc = db_open(path, DB_READONLY, db, why, sizeof(why));
-	if (rc < 0) {
-		cli_error("%s: %s", cmd, why);
-		return rc;
-	}
-	if (!boot_id)
-		return 0;
-	rc = db_resolve_boot(*db, &id, why, sizeof(why));
-	if (rc < 0) {
-		cli_error("%s: %s: %s", cmd, path, why);
-		db_close(*db);
-		return rc;
-	}
-	*boot_id = id;
-	return 0;
-}
-
-/* The running daemon's database, asked quietly: NULL if none answers. */
-static char *cli_daemon_db(const char *control)
+static char *cli_ask_daemon_db(const char *control)
 {
 	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
 	Idsr__V1__StatusRequest sreq = IDSR__V1__STATUS_REQUEST__INIT;
@@ -116,16 +88,13 @@ static char *cli_daemon_db(const char *control)
 	return db;
 }
 
-const char *cli_trace_db(const char *opt, const char *control)
+const char *cli_daemon_db(const char *control)
 {
-	static char *daemon_db;
-	const char *env = getenv("IDSRD_DB");
+	static char *db;
+	static bool asked;
 
-	if (opt)
-		return opt;
-	if (env && *env)
-		return env;
-	if (!daemon_db)
-		daemon_db = cli_daemon_db(control);
-	return daemon_db ? daemon_db : cli_default_db();
+	if (!asked)
+		db = cli_ask_daemon_db(control);
+	asked = true;
+	return db;
 }

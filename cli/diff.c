@@ -20,7 +20,8 @@ static const char usage_text[] =
 	"Usage: idsrctl diff A B [--symbols FILE | --symbols-a FILE --symbols-b FILE]\n"
 	"                        [--by-symbol | --by-pc] [--slide-a N] [--slide-b N] [--context N]\n"
 	"                        [--color=auto|always|never] [--stat] [--json]\n\n"
-	"Aligns two boots (FILE[:BOOT_ID], default the file's last boot) vCPU by vCPU\n"
+	"Aligns two boots (each FILE, FILE:BOOT, :BOOT or BOOT, a boot of the default\n"
+	"database; a file's last boot when none is named) vCPU by vCPU\n"
 	"and shows the accesses only in A (-), only in B (+), and matched accesses\n"
 	"whose value or action differs (~), in hunks with context, then a summary per\n"
 	"register. Accesses are matched on (register, direction): PCs move between\n"
@@ -161,10 +162,13 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 
 static int side_open(struct diff_side *s, const struct diff_opts *o, int which)
 {
+	struct cli_trace_arg trace;
 	char why[512];
 
 	s->ref = o->ref[which];
-	if (bootstream_open(s->ref, &s->bs, why, sizeof(why)))
+	if (cli_trace_arg("diff", s->ref, NULL, NULL, &trace) < 0)
+		return CLI_ERROR;
+	if (bootstream_open(trace.path, trace.boot_id, &s->bs, why, sizeof(why)))
 		return cli_error("diff: %s", why);
 	s->info = bootstream_info(s->bs);
 	s->slide = o->slide_set[which] ? o->slide[which] : s->info->slide;

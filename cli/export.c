@@ -14,10 +14,11 @@
 #include "regnames.h"
 
 static const char export_usage[] =
-	"Usage: idsrctl export [DB[:BOOT]] --format perfetto|csv|jsonl [-o FILE]\n"
+	"Usage: idsrctl export [TRACE] [--db FILE] --format perfetto|csv|jsonl [-o FILE]\n"
 	"\n"
 	"Writes one boot's accesses (default: the database's last boot), in per-vCPU order.\n"
 	"\n"
+	CLI_TRACE_USAGE
 	"  --format csv       a header line, then one line per access: the contract columns\n"
 	"                     boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule\n"
 	"                     (key, pc and value as 0x hex), then name and encoding\n"
@@ -215,7 +216,10 @@ int export_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'F' }, { "output", required_argument, NULL, 'o' },
+		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
+	const char *db_opt = NULL, *control = NULL;
+	struct cli_trace_arg trace;
 	enum export_format fmt = EXPORT_NONE;
 	struct export_ctx x = { 0 };
 	struct cli_output out;
@@ -231,6 +235,8 @@ int export_main(int argc, char **argv)
 		switch (c) {
 		case 'F': if (!export_parse_format(optarg, &fmt)) return CLI_ERROR; break;
 		case 'o': outpath = optarg; break;
+		case 'd': db_opt = optarg; break;
+		case 'c': control = optarg; break;
 		default:
 			fprintf(stderr, "Try `idsrctl export --help'.\n");
 			return CLI_ERROR;
@@ -239,10 +245,11 @@ int export_main(int argc, char **argv)
 	if (fmt == EXPORT_NONE)
 		return cli_error("export: which format? --format perfetto, csv or jsonl");
 	if (argc - optind > 1)
-		return cli_error("export: one boot reference at most, got `%s' too", argv[optind + 1]);
-	ref = optind < argc ? argv[optind] : cli_default_db();
-	if (cli_open_trace("export", ref, &db, &boot_id) < 0)
+		return cli_error("export: one trace at most, got `%s' too", argv[optind + 1]);
+	if (cli_trace_arg("export", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0 ||
+	    cli_trace_open("export", &trace, &db, &boot_id) < 0)
 		return CLI_ERROR;
+	ref = optind < argc ? argv[optind] : trace.path;
 	if (cli_boot_read("export", db, boot_id, &boot) < 0) {
 		db_close(db);
 		return CLI_ERROR;

@@ -20,9 +20,9 @@
 #include "replay/trace.h"
 
 static const char replay_usage[] =
-	"Usage: idsrctl replay TRACE.db[:BOOT] [--boot N] [--strict|--lenient] [--vm NAME]\n"
+	"Usage: idsrctl replay [TRACE] [--db FILE] [--boot N] [--strict|--lenient] [--vm NAME]\n"
 	"                      [--timeout S] [--json] [--control PATH]\n"
-	"       idsrctl replay TRACE.db[:BOOT] --against POLICY [--json]\n"
+	"       idsrctl replay [TRACE] [--db FILE] --against POLICY [--json]\n"
 	"       idsrctl replay --disarm [--control PATH]\n"
 	"\n"
 	"Arms the running idsrd so that the next new boot (or the next one of vm NAME) is\n"
@@ -31,7 +31,11 @@ static const char replay_usage[] =
 	"`reproduced: N accesses on V vCPUs matched' (exit 0) or where the boot departed\n"
 	"from the recording, with both sides and the accesses before it (exit 1).\n"
 	"\n"
-	"  --boot N        the recorded boot (same as TRACE.db:N)\n"
+	"  TRACE           FILE, FILE:BOOT, :BOOT or BOOT (a boot of the default database;\n"
+	"                  ./3 is a file named 3); none: the default database\n"
+	"  --db FILE       the default database (else $IDSRD_DB, else the running daemon's,\n"
+	"                  else idsrd's default file)\n"
+	"  --boot N        the recorded boot (same as FILE:N)\n"
 	"  --strict        at the first divergence answer UNDEF from then on (default)\n"
 	"  --lenient       answer what the recording cannot from the live policy; list every divergence\n"
 	"  --vm NAME       wait for a boot of this vm name\n"
@@ -45,7 +49,8 @@ static const char replay_usage[] =
 	"Exit: 0 reproduced (or the policy agrees), 1 diverged, 2 error.\n";
 
 struct replay_opts {
-	const char *ref, *vm, *control, *against;
+	const char *ref, *db, *vm, *control, *against;
+	struct cli_trace_arg trace;	/* TRACE, --db and --boot */
 	int64_t boot_id;
 	double timeout;			/* seconds; 0 = wait */
 	bool lenient, json, disarm;
@@ -58,7 +63,7 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 		{ "lenient", no_argument, NULL, 'l' }, { "vm", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
 		{ "control", required_argument, NULL, 'c' }, { "against", required_argument, NULL, 'a' },
-		{ "disarm", no_argument, NULL, 'd' }, { 0 } };
+		{ "disarm", no_argument, NULL, 'd' }, { "db", required_argument, NULL, 'D' }, { 0 } };
 	char *end;
 	int c;
 
@@ -83,6 +88,7 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 		case 'c': o->control = optarg; break;
 		case 'a': o->against = optarg; break;
 		case 'd': o->disarm = true; break;
+		case 'D': o->db = optarg; break;
 		default:
 			fputs("Try `idsrctl replay --help'.\n", stderr);
 			return false;
@@ -90,12 +96,20 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 	}
 	if (o->disarm && optind == argc)
 		return true;
-	if (optind != argc - 1) {
-		cli_error("replay: %s (try idsrctl replay --help)",
-			  optind == argc ? "which trace? give TRACE.db[:BOOT]" : "give one trace");
+	if (argc - optind > 1) {
+		cli_error("replay: one trace at most, got `%s' too (try idsrctl replay --help)", argv[optind + 1]);
 		return false;
 	}
-	o->ref = argv[optind];
+	o->ref = optind < argc ? argv[optind] : NULL;
+	if (cli_trace_arg("replay", o->ref, o->db, o->control, &o->trace) < 0)
+		return false;
+	if (o->boot_id && o->trace.boot_id && o->boot_id != o->trace.boot_id) {
+		cli_error("replay: boot %lld and --boot %lld: give one", (long long)o->trace.boot_id,
+			  (long long)o->boot_id);
+		return false;
+	}
+	if (o->boot_id)
+		o->trace.boot_id = o->boot_id;
 	return true;
 }
 
@@ -104,19 +118,15 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
  * (the daemon's working directory is not ours). */
 static int replay_open_trace(const struct replay_opts *o, char *path, struct replay_trace **t)
 {
-	char given[PATH_MAX], why[768];
-	int64_t boot_id;
+	const char *given = o->trace.path;
+	char why[768];
 	int rc;
 
-	if (db_parse_boot_ref(o->ref, given, sizeof(given), &boot_id) < 0)
-		return cli_error("replay: `%s' is not a boot reference (TRACE.db or TRACE.db:BOOT_ID)", o->ref);
-	if (o->boot_id)
-		boot_id = o->boot_id;
 	if (!realpath(given, path)) {
 		return cli_error("replay: %s: %s: give the path of a trace database (idsrd --db, "
 				 "idsrctl status shows it)", given, strerror(errno));
 	}
-	rc = replay_trace_open(path, boot_id, t, why, sizeof(why));
+	rc = replay_trace_open(path, o->trace.boot_id, t, why, sizeof(why));
 	if (rc < 0)
 		return cli_error("replay: %s", why);
 	return 0;
@@ -455,6 +465,6 @@ int replay_main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (o.against)
-		return replay_against(o.ref, o.boot_id, o.against, o.json);
+		return replay_against(o.trace.path, o.trace.boot_id, o.against, o.json);
 	return replay_arm_and_wait(&o);
 }

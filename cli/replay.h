@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Runs the recorded boot ref (boot_id, if not 0, wins) through the policy
+/* Runs boot boot_id of the trace at path (0: its last) through the policy
  * file and lists where its answers differ. CLI_OK, CLI_DIFFERENT or CLI_ERROR. */
-int replay_against(const char *ref, int64_t boot_id, const char *policy_path, bool json);
+int replay_against(const char *path, int64_t boot_id, const char *policy_path, bool json);
 
 #endif

@@ -114,21 +114,18 @@ out:
 	return ret;
 }
 
-int replay_against(const char *ref, int64_t boot_id, const char *policy_path, bool json)
+int replay_against(const char *path, int64_t boot_id, const char *policy_path, bool json)
 {
-	char path[PATH_MAX], why[768];
+	char why[768];
 	struct policy_error perr;
 	struct replay_trace *t = NULL;
 	struct policy *p = NULL;
 	uint64_t differ = 0, total = 0;
-	int64_t id;
 	int ret = CLI_ERROR, rc;
 
-	if (db_parse_boot_ref(ref, path, sizeof(path), &id) < 0)
-		return cli_error("replay: `%s' is not a boot reference (TRACE.db or TRACE.db:BOOT_ID)", ref);
 	if (policy_load_file(policy_path, &p, &perr) < 0)
 		return cli_error("replay: --against: %s", policy_error_format(&perr, why, sizeof(why)));
-	rc = replay_trace_open(path, boot_id ? boot_id : id, &t, why, sizeof(why));
+	rc = replay_trace_open(path, boot_id, &t, why, sizeof(why));
 	if (rc < 0) {
 		cli_error("replay: %s", why);
 		goto out;

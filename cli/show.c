@@ -13,12 +13,13 @@
 #include "replay/symbols.h"
 
 static const char show_usage[] =
-	"Usage: idsrctl show [DB[:BOOT]] [--vcpu N] [--limit N] [--symbols FILE] [--json]\n"
+	"Usage: idsrctl show [TRACE] [--db FILE] [--vcpu N] [--limit N] [--symbols FILE] [--json]\n"
 	"\n"
 	"Prints the accesses of one boot (default: the database's last boot) in per-vCPU\n"
 	"order: vCPU, seq, PC, direction, register name and encoding, value, action, and\n"
 	"the policy rule that answered.\n"
 	"\n"
+	CLI_TRACE_USAGE
 	"  --vcpu N    only vCPU N\n"
 	"  --limit N   at most N accesses\n"
 	"  --symbols FILE  print function+0xoffset of each PC (the boot's slide taken off):\n"
@@ -30,8 +31,11 @@ int show_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' }, { "vcpu", required_argument, NULL, 'v' },
 		{ "limit", required_argument, NULL, 'n' }, { "symbols", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
-	long long vcpu = -1, limit = -1;
+	const char *db_opt = NULL, *control = NULL;
+	struct cli_trace_arg trace;
+	long long vcpu = -1, limit = -1, nvcpus = 0;
 	const char *symfile = NULL;
 	struct symbols *syms = NULL;
 	char symbol[CLI_SYMBOL_MAX];
@@ -60,27 +64,39 @@ int show_main(int argc, char **argv)
 			limit = (long long)v;
 			break;
 		case 's': symfile = optarg; break;
+		case 'd': db_opt = optarg; break;
+		case 'c': control = optarg; break;
 		default:
 			fprintf(stderr, "%s", show_usage);
 			return CLI_ERROR;
 		}
 	}
 	if (argc - optind > 1)
-		return cli_error("show: one boot reference at most, got `%s' too", argv[optind + 1]);
+		return cli_error("show: one trace at most, got `%s' too", argv[optind + 1]);
+	if (cli_trace_arg("show", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0)
+		return CLI_ERROR;
 	if (symfile && cli_symbols_load("show", symfile, &syms))
 		return CLI_ERROR;
-	if (cli_open_trace("show", optind < argc ? argv[optind] : cli_default_db(), &db, &boot_id) < 0) {
+	if (cli_trace_open("show", &trace, &db, &boot_id) < 0) {
 		symbols_free(syms);
 		return CLI_ERROR;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT impl, slide FROM boots WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT impl, slide, vcpus FROM boots WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, boot_id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			if (sqlite3_column_text(st, 0))
 				impl = strdup((const char *)sqlite3_column_text(st, 0));
 			slide = (uint64_t)sqlite3_column_int64(st, 1);
+			nvcpus = sqlite3_column_int64(st, 2);
 		}
 		sqlite3_finalize(st);
+	}
+	/* An empty table would read as "no accesses"; say what there is. */
+	if (vcpu >= nvcpus && nvcpus > 0) {
+		cli_error("show: boot %lld has %lld vCPU%s (0-%lld): no vCPU %lld", (long long)boot_id,
+			  nvcpus, nvcpus == 1 ? "" : "s", nvcpus - 1, vcpu);
+		rc = SQLITE_ERROR;
+		goto out;
 	}
 	rc = sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?1"
 				" AND (?2 < 0 OR vcpu = ?2) ORDER BY vcpu, seq LIMIT ?3", -1, &st, NULL);

@@ -11,24 +11,16 @@
 #include "regstats.h"
 
 static const char stats_usage[] =
-	"Usage: idsrctl stats [BOOT] [--db PATH] [--limit N] [--json]\n"
+	"Usage: idsrctl stats [TRACE] [--db FILE] [--limit N] [--json]\n"
 	"\n"
 	"Summarizes one boot: accesses, time span and accesses per second, UNDEFs, and per\n"
 	"register (most accessed first) its count, reads, writes, UNDEFs, distinct PCs, and\n"
 	"when it was first and last seen (from the boot's start). A boot still running is\n"
 	"counted as far as the database has it; `idsrctl top' follows it live.\n"
 	"\n"
-	"  BOOT          a boot id in the database, or FILE[:BOOT_ID] (default: the last boot)\n"
-	"  --db PATH     the trace database (default $IDSRD_DB, else the running daemon's,\n"
-	"                else idsrd's default)\n"
-	"  --limit N     at most N registers\n"
+	CLI_TRACE_USAGE	"  --limit N     at most N registers\n"
 	"  --json        one JSON object per register: boot_id, key, name, encoding, count,\n"
 	"                reads, writes, undefs, pcs, first_ns, last_ns\n";
-
-static bool stats_all_digits(const char *s)
-{
-	return *s && strspn(s, "0123456789") == strlen(s);
-}
 
 static void stats_summary(const struct regstats *s)
 {
@@ -52,7 +44,7 @@ int stats_main(int argc, char **argv)
 	struct regstats s;
 	bool json = false;
 	uint64_t limit = 0;
-	char ref[4200];
+	struct cli_trace_arg trace;
 	int64_t boot_id;
 	sqlite3 *db;
 	int c, rc;
@@ -74,13 +66,9 @@ int stats_main(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1)
-		return cli_error("stats: one boot at most, got `%s' too", argv[optind + 1]);
-	if (optind < argc && !stats_all_digits(argv[optind]))
-		snprintf(ref, sizeof(ref), "%s", argv[optind]);
-	else
-		snprintf(ref, sizeof(ref), "%s%s%s", cli_trace_db(dbpath, control), optind < argc ? ":" : "",
-			 optind < argc ? argv[optind] : "");
-	if (cli_open_trace("stats", ref, &db, &boot_id) < 0)
+		return cli_error("stats: one trace at most, got `%s' too", argv[optind + 1]);
+	if (cli_trace_arg("stats", optind < argc ? argv[optind] : NULL, dbpath, control, &trace) < 0 ||
+	    cli_trace_open("stats", &trace, &db, &boot_id) < 0)
 		return CLI_ERROR;
 	rc = regstats_init(&s, db, boot_id, "stats");
 	if (rc == 0)

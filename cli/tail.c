@@ -17,9 +17,9 @@
 #include "replay/symbols.h"
 
 static const char tail_usage[] =
-	"Usage: idsrctl tail [-f] [-n N] [--boot ID|--vm NAME] [--vcpu N] [--reg REG]...\n"
+	"Usage: idsrctl tail [TRACE] [-f] [-n N] [--boot ID|--vm NAME] [--vcpu N] [--reg REG]...\n"
 	"                    [--read|--write] [--pc A[-B]] [--action undef|emulate] [--json]\n"
-	"                    [--symbols FILE] [--db PATH] [--control PATH]\n"
+	"                    [--symbols FILE] [--db FILE] [--control PATH]\n"
 	"\n"
 	"Prints the last N accesses that match the filters from the trace database; with -f,\n"
 	"then follows the running idsrd's live accesses (filtered in the daemon), with no gap\n"
@@ -42,8 +42,10 @@ static const char tail_usage[] =
 	"                      encoding and rule_source); a missed-count marker is {\"missed\": N}\n"
 	"  --symbols FILE      print function+0xoffset of each PC, each boot's slide taken\n"
 	"                      off: an ELF with a symbol table, or an nm / System.map listing\n"
-	"  --db PATH           the trace database (default $IDSRD_DB, else the running daemon's,\n"
-	"                      else idsrd's default)\n"
+	"  TRACE               FILE, FILE:BOOT, :BOOT or BOOT (a boot of the default database;\n"
+	"                      ./3 is a file named 3), as --db FILE and --boot BOOT\n"
+	"  --db FILE           the trace database (default $IDSRD_DB, else the running daemon's,\n"
+	"                      else idsrd's default file)\n"
 	"  --control PATH      the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n";
 
 struct tail_opts {
@@ -53,6 +55,7 @@ struct tail_opts {
 	bool follow, json;
 	const char *db, *control;
 	struct symbols *syms;		/* --symbols, or NULL */
+	struct cli_trace_arg trace;	/* TRACE and --db */
 };
 
 /* (boot, vCPU) → the last seq the database held when the stream began. */
@@ -171,9 +174,18 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc)
+	if (argc - optind > 1)
 		return cli_error("tail: unexpected argument `%s' (filters are options; try idsrctl tail --help)",
-				 argv[optind]), -1;
+				 argv[optind + 1]), -1;
+	if (cli_trace_arg("tail", optind < argc ? argv[optind] : NULL, o->db, o->control, &o->trace) < 0)
+		return -1;
+	if (o->trace.boot_id && o->spec.boot_id && o->trace.boot_id != o->spec.boot_id)
+		return cli_error("tail: boot %lld and --boot %lld: give one", (long long)o->trace.boot_id,
+				 (long long)o->spec.boot_id), -1;
+	if (o->trace.boot_id)
+		o->spec.boot_id = o->trace.boot_id;
+	if (o->trace.source == CLI_TRACE_FROM_ARG)
+		o->db = o->trace.path;
 	if (o->spec.boot_id && o->spec.vm_name)
 		return cli_error("tail: --boot and --vm exclude each other"), -1;
 	o->spec.regs = o->regs;
@@ -583,7 +595,7 @@ int tail_main(int argc, char **argv)
 		signal(SIGPIPE, SIG_DFL);
 		rc = tail_follow(&o, f);
 	} else {
-		rc = tail_database(cli_trace_db(o.db, o.control), &o, f, 0, NULL, NULL) < 0 ? CLI_ERROR : CLI_OK;
+		rc = tail_database(o.trace.path, &o, f, 0, NULL, NULL) < 0 ? CLI_ERROR : CLI_OK;
 	}
 out:
 	filter_free(f);

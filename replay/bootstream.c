@@ -72,10 +72,9 @@ out:
 	return ret;
 }
 
-int bootstream_open(const char *ref, struct bootstream **out, char *why, size_t whylen)
+int bootstream_open(const char *path, int64_t boot_id, struct bootstream **out, char *why, size_t whylen)
 {
 	struct bootstream *bs;
-	char path[PATH_MAX];
 	int ret;
 
 	*out = NULL;
@@ -84,11 +83,7 @@ int bootstream_open(const char *ref, struct bootstream **out, char *why, size_t 
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	ret = db_parse_boot_ref(ref, path, sizeof(path), &bs->info.boot_id);
-	if (ret) {
-		snprintf(why, whylen, "`%s': not a boot reference (expected FILE or FILE:BOOT_ID)", ref);
-		goto fail;
-	}
+	bs->info.boot_id = boot_id;
 	bs->info.path = strdup(path);
 	if (!bs->info.path) {
 		ret = -ENOMEM;

@@ -42,12 +42,11 @@ struct bootstream;
 struct bootstream_cursor;
 
 /*
- * Opens the boot named by ref ("FILE[:BOOT_ID]", the file's last boot if no
- * id) read-only. Returns 0, or a negative errno with a sentence in why:
- * -EINVAL (malformed reference, not a trace), -ENOENT (no file, no such boot),
- * -EPROTO (newer schema), -ENOMEM.
+ * Opens boot boot_id of the trace at path (0: its last boot) read-only.
+ * Returns 0, or a negative errno with a sentence in why: -EINVAL (not a
+ * trace), -ENOENT (no file, no such boot), -EPROTO (newer schema), -ENOMEM.
  */
-int bootstream_open(const char *ref, struct bootstream **out, char *why, size_t whylen);
+int bootstream_open(const char *path, int64_t boot_id, struct bootstream **out, char *why, size_t whylen);
 void bootstream_close(struct bootstream *bs);
 const struct bootstream_info *bootstream_info(const struct bootstream *bs);
 

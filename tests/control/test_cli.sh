@@ -40,7 +40,8 @@ bad "tail --pc backwards" "^idsrctl: tail: --pc: \`0x20-0x10': the low end is ab
 bad "tail --reg unknown" "^idsrctl: tail: --reg \`NOSUCHREG': unknown register \`NOSUCHREG'" tail --reg NOSUCHREG
 bad "tail --reg empty item" "^idsrctl: tail: --reg \`HID0,,HID1': expected comma-separated" tail --reg HID0,,HID1
 bad "tail --boot and --vm" "^idsrctl: tail: --boot and --vm exclude each other" tail --boot 1 --vm x
-bad "tail operand" "^idsrctl: tail: unexpected argument \`foo'" tail foo
+bad "tail operand: a trace that is not there" "^idsrctl: tail: foo: No such file or directory" tail foo
+bad "tail two operands" "^idsrctl: tail: unexpected argument \`bar' \(filters are options" tail foo bar
 bad "tail missing database" "^idsrctl: tail: .*nope.db" tail --db "$T/nope.db"
 bad "stats missing database" "^idsrctl: stats: .*nope.db" stats --db "$T/nope.db"
 bad "stats --limit" "^idsrctl: stats: --limit: \`-1' is not a number \(decimal, or hexadecimal after 0x\)$" stats --limit -1
