@@ -263,6 +263,27 @@ static void session_report(struct boot *b, const struct replay_divergence *d)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Strict, after a divergence: UNDEF from then on. */
+static void strict_verdict(struct policy_verdict *pv)
+{
+	pv->undef = true;
+	pv->value = 0;
+	pv->rule = POLICY_RULE_STRICT;
+}
+
+/* The recording could not be read: said once, then answered as after a divergence. */
+static void session_failed(struct boot *b, struct replay_session *rs, int rc)
+{
+	pthread_mutex_lock(&rs->plan->lock);
+	if (!rs->plan->message && asprintf(&rs->plan->message, "reading the recording %s failed: %s",
+					   rs->plan->path, strerror(-rc)) < 0)
+		rs->plan->message = NULL;
+	pthread_mutex_unlock(&rs->plan->lock);
+	log_err("boot %" PRId64 ": reading the recording %s failed: %s", b->id, rs->plan->path,
+		strerror(-rc));
+	atomic_store(&rs->failed, true);
+}
+
 void replayer_answer(struct boot *b, const struct policy *live, const struct policy_access *pa,
 		     uint64_t seq, struct policy_verdict *pv)
 {
@@ -278,39 +299,35 @@ void replayer_answer(struct boot *b, const struct policy *live, const struct pol
 	/* Failed: strict after its first divergence, either after the recording
 	 * could not be read. */
 	if (atomic_load_explicit(&rs->failed, memory_order_relaxed)) {
-		if (!rs->plan->lenient)
-			goto strict;
-		policy_decide(live, b->state, pa, pv);
+		if (rs->plan->lenient)
+			policy_decide(live, b->state, pa, pv);
+		else
+			strict_verdict(pv);
 		return;
 	}
 	rc = replay_cursor_match(rs->cursor, &a, &rec, &d);
-	if (rc == REPLAY_DIVERGED)
-		session_report(b, &d);
 	if (rc == REPLAY_MATCHED || (rc == REPLAY_DIVERGED && d.has_answer && rs->plan->lenient)) {
 		pv->undef = rec.undef;
 		pv->value = rec.is_write ? 0 : rec.value;
 		pv->rule = POLICY_RULE_REPLAY;
-		return;
+	} else {
+		if (rc < 0)
+			session_failed(b, rs, rc);
+		if (rs->plan->lenient) {
+			policy_decide(live, b->state, pa, pv);
+		} else {
+			atomic_store(&rs->failed, true);
+			strict_verdict(pv);
+		}
 	}
-	if (rc < 0) {
-		pthread_mutex_lock(&rs->plan->lock);
-		if (!rs->plan->message && asprintf(&rs->plan->message, "reading the recording %s failed: %s",
-						   rs->plan->path, strerror(-rc)) < 0)
-			rs->plan->message = NULL;
-		pthread_mutex_unlock(&rs->plan->lock);
-		log_err("boot %" PRId64 ": reading the recording %s failed: %s", b->id, rs->plan->path,
-			strerror(-rc));
-		atomic_store(&rs->failed, true);
+	/* Reported once answered: the report shows the live side as logged. */
+	if (rc == REPLAY_DIVERGED) {
+		d.answered = true;
+		d.answer_undef = pv->undef;
+		d.answer_value = pv->value;
+		d.answer_rule = pv->rule;
+		session_report(b, &d);
 	}
-	if (rs->plan->lenient) {
-		policy_decide(live, b->state, pa, pv);
-		return;
-	}
-	atomic_store(&rs->failed, true);
-strict:
-	pv->undef = true;
-	pv->value = 0;
-	pv->rule = POLICY_RULE_STRICT;
 }
 
 static void session_missing(void *arg, const struct replay_divergence *d)
@@ -399,6 +416,13 @@ static void report_details(struct replay_plan *p, struct report_events *re, Idsr
 			e->el = d->actual.el;
 			e->is_write = d->actual.is_write;
 			e->value = d->actual.value;
+			if (d->answered) {
+				/* As the database has the row: a read's value is its answer. */
+				e->action = d->answer_undef ? IDSR__V1__ACTION__UNDEF : IDSR__V1__ACTION__EMULATE;
+				e->rule = d->answer_rule;
+				if (!e->is_write)
+					e->value = d->answer_value;
+			}
 			rd->actual = e;
 		}
 		for (size_t j = 0; j < d->ncontext; j++) {

@@ -49,6 +49,11 @@ struct replay_divergence {
 	/* The live access still has a recorded answer (in *answer): it wrote
 	 * another value, or records before it were skipped to get back in step. */
 	bool has_answer;
+	/* What the live access was answered (filled by whoever answered it, for
+	 * reports): without it a report could only guess the live side's action. */
+	bool answered, answer_undef;
+	uint64_t answer_value;
+	int32_t answer_rule;
 	size_t ncontext;
 	struct replay_record context[REPLAY_CONTEXT];	/* matched before it, oldest first */
 };

@@ -122,6 +122,28 @@ check "... lenient lists them: value, inserted, removed, then moved PCs" \
 0|9|pc|e7d5|e7d5
 0|10|pc|e7d5|e7d5" "$(divs | head -6)"
 
+# lenient --json: each divergence's live side as the database logged it (action, rule, a
+# read's value), not emulate/rule 0 whatever it was answered
+replay_next v2-json "$T/trace.db:$rec" --lenient --json || exit 1
+"$VMM" --vm v2-json "$G/apple_boot_v2.bin" >/dev/null 2>&1
+wait $REPLAY
+BOOT=$(q "select max(id) from boots")
+check "lenient --json: the live sides as logged (vcpu|seq|action|rule|value)" \
+	"$(q "select a.vcpu, a.seq, a.action, a.rule, a.value from divergences d join accesses a
+		on a.boot_id = d.boot_id and a.vcpu = d.vcpu and a.seq = d.seq
+		where d.boot_id = $BOOT and d.kind != 'missing' order by d.id limit 8")" \
+	"$(python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["details"]:
+    a = d["actual"]
+    if a:
+        v = int(a["value"], 16) if isinstance(a["value"], str) else a["value"]
+        print("%d|%d|%s|%d|%d" % (a["vcpu"], a["seq"], a["action"], a["rule"], v - (1 << 64) if v >= 1 << 63 else v))
+' <"$T/replay.out" | head -8)"
+check "... among them an answer of the live policy's catch-all (line 5)" "1" \
+	"$(q "select count(*) > 0 from divergences d join accesses a on a.boot_id = d.boot_id and a.vcpu = d.vcpu
+		and a.seq = d.seq where d.boot_id = $BOOT and a.rule = 5")"
+
 # ---- bad input leaves the daemon alone ------------------------------------------------
 echo "not a trace" >"$T/notes.txt"
 check_rc "not a trace: exit 2" 2 "$CTL" replay "$T/notes.txt"
