@@ -139,19 +139,21 @@ kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; DAEMON=
 say "idsrd has stopped; the boots are in $IDSRD_DB." \
 "" \
 "Look at the recording (no daemon needed):" \
-"    $B/idsrctl show $IDSRD_DB:1          every access of boot 1" \
-"    $B/idsrctl boots $IDSRD_DB           the boots in the database" \
+"    $B/idsrctl show $IDSRD_DB:1          # every access of boot 1" \
+"    $B/idsrctl boots $IDSRD_DB           # the boots in the database" \
 "    sqlite3 $IDSRD_DB 'select * from accesses_v limit 5'" \
 "" \
-"Run the daemon again and play with it (each in its own terminal):" \
+"Run the daemon again and play with it (each line in its own terminal, in this order):" \
 "    export IDSRD_SOCKET=$IDSRD_SOCKET IDSRD_CONTROL=$IDSRD_CONTROL IDSRD_DB=$IDSRD_DB" \
 "    $B/idsrd --socket \$IDSRD_SOCKET --control \$IDSRD_CONTROL --db \$IDSRD_DB --policy examples/policy.conf --foreground" \
 "    $B/idsrctl tail -f" \
-"    $B/idsr-vmm --vcpus 4 $B/guests/apple_boot.bin        or cortex_boot.bin, checksum.bin, ..." \
-"    $B/idsr-vmm $B/guests/el0_vector.bin                  user space: always UNDEF, into the kernel's vector" \
-"    $B/idsr-vmm --aarch32 $B/guests/a32_cp15.bin          a 32-bit guest's cp15 accesses" \
-"    $B/idsrctl policy show                                  the live rules and their hits" \
-"    $B/idsrctl replay $IDSRD_DB:2     then boot apple_boot_value.bin: where it departs" \
+"    $B/idsr-vmm --vcpus 4 $B/guests/apple_boot.bin" \
+"    $B/idsr-vmm --vcpus 2 --midr 0x410fd083 --undef skip $B/guests/cortex_boot.bin   # a Cortex-A72 (its MIDR): Cortex register names; the example policy has no rule for them, so each is UNDEF and --undef skip steps over it" \
+"    $B/idsr-vmm $B/guests/el0_vector.bin                  # user space: always UNDEF, into the kernel's vector" \
+"    $B/idsr-vmm --aarch32 $B/guests/a32_cp15.bin          # a 32-bit guest's cp15 accesses" \
+"    $B/idsrctl policy show                                  # the live rules and their hits" \
+"    $B/idsrctl replay 2                                     # arms a replay of boot 2 and waits for the next boot ..." \
+"    $B/idsr-vmm --vcpus 2 $B/guests/apple_boot_value.bin  # ... which writes another value: replay names where it departs" \
 "" \
 "Read more: README.md, man/idsrctl.1.scd, man/idsrd-policy.5.scd, examples/policy.conf." \
 "When done: rm -rf $D"

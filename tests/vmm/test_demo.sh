@@ -23,6 +23,35 @@ if "$B/idsrctl" replay --help >/dev/null 2>&1; then
 else
 	ok "# SKIP idsrctl replay is not built yet"
 fi
+
+# Every command the closing tips suggest works as printed, in the order given: each line
+# after "what to try next" indented by four spaces is run as it stands (# comments are
+# shell comments); the daemon, tail -f and replay, which a user runs in terminals of their
+# own, in the background.
+tips=$(printf '%s\n' "$OUT" | sed -n '/what to try next/,/^Read more/p' | sed -n 's/^    //p')
+check "the tips name the commands" "13" "$(printf '%s\n' "$tips" | wc -l)"
+tip_pids=()
+while IFS= read -r cmd <&3; do
+	case $cmd in
+	export*) eval "$cmd"; ok "tip: $cmd" ;;
+	*/idsrd\ *)
+		bash -c "$cmd" 2>"$T/tip-idsrd.log" & tip_pids+=($!)
+		for _ in $(seq 1 200); do [ -S "$IDSRD_CONTROL" ] && break; sleep 0.05; done
+		check "tip: the daemon starts as printed" "yes" "$([ -S "$IDSRD_CONTROL" ] && echo yes)" ;;
+	*"tail -f"*)
+		bash -c "$cmd" >"$T/tip-tail.out" 2>&1 & tip_pids+=($!)
+		for _ in $(seq 1 200); do "$B/idsrctl" status 2>/dev/null | grep -q "1 subscriber" && break; sleep 0.05; done ;;
+	*"idsrctl replay"*)
+		bash -c "$cmd" >"$T/tip-replay.out" 2>&1 & replay=$!
+		for _ in $(seq 1 200); do "$B/idsrctl" status 2>/dev/null | grep -q "replay armed" && break; sleep 0.05; done ;;
+	*) check_rc "tip: ${cmd%%  *}" 0 bash -c "$cmd" ;;
+	esac
+done 3<<<"$tips"
+wait "$replay"
+check "tip: the replay departs from boot 2 (exit 1)" "1" "$?"
+check_match "... and says where" "vCPU [01], seq 3: a different written value \(value\)" "$(cat "$T/tip-replay.out")"
+check_match "tip: tail -f followed the boots, with Cortex names" "-> write  CPUACTLR_EL1 \(s3_1_c15_c2_0\) +0x0802000000000000  UNDEF   policy.conf:64" "$(cat "$T/tip-tail.out")"
+for p in "${tip_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 check "no daemon or tail left running" "" "$(ps -eo args | grep -F "$T/demo" | grep -v grep)"
 check_rc "DEMO_DIR must be new" 1 env BUILD="$B" DEMO_DIR="$T/demo" scripts/demo.sh
 check_match "... and says so" "cannot create DEMO_DIR" "$OUT"
