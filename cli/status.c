@@ -74,9 +74,9 @@ static void status_print_human(const Idsr__V1__Status *st)
 	printf("idsrd %s, up %s\n", st->version, cli_duration(st->uptime_ns, up, sizeof(up)));
 	printf("  VMM socket:   %s\n  control:      %s\n", st->socket, st->control);
 	if (st->db_bytes < 1048576)
-		printf("  database:     %s (%.1f KiB)\n", st->db, (double)st->db_bytes / 1024.0);
+		printf("  database:     %s (%.1f KiB with its WAL)\n", st->db, (double)st->db_bytes / 1024.0);
 	else
-		printf("  database:     %s (%.1f MiB)\n", st->db, (double)st->db_bytes / 1048576.0);
+		printf("  database:     %s (%.1f MiB with its WAL)\n", st->db, (double)st->db_bytes / 1048576.0);
 	printf("  policy:       %s (%s)\n", st->policy_hash, st->policy_source);
 	printf("  rows:         %" PRIu64 " written, %" PRIu64 " dropped; queue %" PRIu64
 	       " (high water %" PRIu64 ")\n", st->rows_written, st->rows_dropped, st->queue_depth,

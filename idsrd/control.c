@@ -139,6 +139,7 @@ static void control_status(struct control_client *c)
 	struct live_policy *lp = daemon_policy_get();
 	struct store_stats ss;
 	struct stat sb;
+	char wal[4200];
 	size_t n = 0, i = 0;
 	int64_t now = db_now_ns();
 	bool admin = control_is_admin(c);
@@ -149,7 +150,10 @@ static void control_status(struct control_client *c)
 	st.socket = (char *)idsrd->cfg.socket_path;
 	st.control = (char *)idsrd->cfg.control_path;
 	st.db = (char *)idsrd->cfg.db_path;
+	/* With its WAL: until a checkpoint, most of a busy trace is there. */
 	st.db_bytes = stat(idsrd->cfg.db_path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	snprintf(wal, sizeof(wal), "%s-wal", idsrd->cfg.db_path);
+	st.db_bytes += stat(wal, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 	st.queue_depth = ss.queue_depth;
 	st.queue_high_water = ss.queue_high_water;
 	st.rows_written = ss.rows_written;

@@ -18,6 +18,9 @@ wait_rows() {
 start_daemon --policy examples/policy.conf || exit 1
 check_rc "a guest boots" 0 "$B/idsr-vmm" --socket "$T/vmm.sock" --vcpus 2 --vm first "$G/apple_boot.bin"
 wait_rows "select accesses from boots where end_ns is not null" 30
+wal=$(stat -c %s "$T/trace.db-wal")
+check "status: the database's size with its WAL ($wal bytes)" "$(($(stat -c %s "$T/trace.db") + wal))" \
+	"$("$B/idsrctl" status --json | grep -o '"db_bytes": [0-9]*' | cut -d' ' -f2)"
 sqlite3 "$T/trace.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 before=$(cat "$T/trace.db" "$T/trace.db-wal" 2>/dev/null | sha256sum)
 
