@@ -36,6 +36,17 @@ rows() {
 		where boot_id = $1 order by vcpu, seq"
 }
 q() { sqlite3 "$T/trace.db" "$@"; }
+# ended VM N: waits (up to 20 s) until N boots of VM have their end committed: the
+# VMM exits once it has said Bye, before idsrd has ended the boot and the store
+# has committed it
+ended() {
+	local i
+	for i in $(seq 400); do
+		[ "$(q "select count(*) from boots where vm_name = '$1' and end_ns is not null")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	echo "# $2 boots of vm $1 never ended"
+}
 
 # ---- the determinism proof ------------------------------------------------------------
 check_rc "live boot 1: checksum guest, 3 vCPUs" 0 "$VMM" --vcpus 3 --vm live --regs-out "$T/live1.json" "$G/checksum.bin"
@@ -44,6 +55,7 @@ for v in 0 1 2; do
 	check "vCPU $v: two live boots end with different checksums" yes \
 		"$([ "$(reg "$T/live1.json" $v x19)" != "$(reg "$T/live2.json" $v x19)" ] && echo yes || echo no)"
 done
+ended live 2
 check "boot 1 logged 78 accesses" 78 "$(q "select accesses from boots where id = 1")"
 
 for n in $(seq 1 10); do
@@ -156,5 +168,6 @@ check_match "... says to use a newer idsrctl" "schema version 99, newer than thi
 check_rc "no daemon: exit 2" 2 "$CTL" replay "$T/trace.db:1" --control "$T/none.sock"
 check_match "... says to start it" "idsrd is not running" "$OUT"
 check_rc "the daemon still answers live" 0 "$VMM" --vcpus 2 --vm after "$G/checksum.bin"
+ended after 1
 check "... and logged it live" "live|52" "$(q "select mode, accesses from boots where vm_name = 'after'")"
 done_testing
