@@ -11,14 +11,16 @@
 #include "db.h"
 
 static const char boots_usage[] =
-	"Usage: idsrctl boots [TRACE] [--db FILE] [--json]\n"
+	"Usage: idsrctl boots [TRACE] [--db FILE] [--json|--json-lines]\n"
 	"\n"
 	"Lists the boots recorded in a trace database: id, start time, duration, VM, VMM,\n"
 	"kernel, vCPUs, mode, accesses, UNDEFs, rows dropped, divergences and how the boot\n"
 	"ended. With a boot (FILE:BOOT, :BOOT or BOOT), that boot alone.\n"
 	"\n"
 	CLI_TRACE_USAGE
-	"  --json   one JSON object per boot (keys: the boots table's columns)\n";
+	"  --json      one JSON array of the boots, an object each (keys: the boots table's\n"
+	"              columns, id as boot_id)\n"
+	"  --json-lines  one JSON object per line instead\n";
 
 static void boots_print_json(sqlite3_stmt *st)
 {
@@ -66,11 +68,12 @@ static void boots_print_human(sqlite3_stmt *st)
 int boots_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' }, { "json-lines", no_argument, NULL, 'J' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 } };
 	const char *db_opt = NULL, *control = NULL, *path;
 	struct cli_trace_arg trace;
-	bool json = false;
+	bool json = false, lines = false;
 	int64_t boot_id;
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -81,6 +84,7 @@ int boots_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'J': json = lines = true; break;
 		case 'd': db_opt = optarg; break;
 		case 'c': control = optarg; break;
 		default:
@@ -113,8 +117,11 @@ int boots_main(int argc, char **argv)
 		printf("%5s  %-19s  %9s  %-14s %-12s %-14s %5s  %-6s %10s %7s %7s %6s  %s\n", "boot", "started",
 		       "took", "vm", "vmm", "kernel", "vcpus", "mode", "accesses", "undefs", "dropped", "diverg",
 		       "ended");
+	if (json && !lines)
+		json_list_begin(stdout);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json ? boots_print_json(st) : boots_print_human(st);
+	json_list_end();
 	if (rc != SQLITE_DONE)
 		cli_error("boots: reading %s: %s", path, sqlite3_errmsg(db));
 	sqlite3_finalize(st);

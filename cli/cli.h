@@ -168,7 +168,21 @@ const char *cli_symbol_text(const struct symbols *syms, uint64_t pc, uint64_t sl
 struct json {
 	FILE *f;
 	bool first;
+	bool in_list;		/* an element of the open listing: no newline of its own */
 };
+/*
+ * A listing's --json is one document, an array of its objects; --json-lines
+ * (and the streams, tail -f and top) the old form, one object per line. Between
+ * json_list_begin and json_list_end every object json_begin starts on f is an
+ * element of the array. A listing calls both whatever it printed (an empty
+ * listing is []), also when it fails part way, so the output stays one document.
+ */
+void json_list_begin(FILE *f);
+void json_list_end(void);
+/* --json, --json-lines: the options' text for each listing's --help. */
+#define CLI_JSON_USAGE \
+	"  --json      one JSON document: an array of objects\n" \
+	"  --json-lines  one JSON object per line instead\n"
 void json_begin(struct json *j, FILE *f);
 void json_str(struct json *j, const char *key, const char *val);	/* NULL -> null */
 void json_int(struct json *j, const char *key, int64_t val);

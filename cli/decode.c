@@ -13,7 +13,7 @@
 #define MATCHES_MAX 16
 
 static const char decode_usage[] =
-	"Usage: idsrctl decode KEY|ENCODING|NAME... [--impl IMPL] [--json]\n\n"
+	"Usage: idsrctl decode KEY|ENCODING|NAME... [--impl IMPL] [--json|--json-lines]\n\n"
 	"Shows, for each argument, the packed key (hex and decimal), the generic\n"
 	"encoding, its fields, whether HCR_EL2.TIDCP traps it (the IDSR space) and\n"
 	"its names in every implementation the register table knows.\n\n"
@@ -22,7 +22,8 @@ static const char decode_usage[] =
 	"  NAME       HID0_EL1 or hid0 (case-insensitive, _ELn optional)\n"
 	"  --impl I   look names up in implementation I (apple, arm-cortex-a57-a72,\n"
 	"             arm-cortex-a76, arm-architectural) and show its name first\n"
-	"  --json     one JSON object per argument and line\n";
+	"  --json     one JSON document: the argument's object; for several, their array\n"
+	"  --json-lines  one JSON object per argument and line\n";
 
 /* The implementations in the table, for error messages. */
 static void list_impls(char *buf, size_t len)
@@ -169,11 +170,12 @@ int decode_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "impl", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "json-lines", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *impl = NULL;
-	bool json = false;
+	bool json = false, lines = false;
 	int ret = CLI_OK, printed = 0, c;
 
 	if (cli_wants_help(argc, argv, decode_usage))
@@ -187,6 +189,9 @@ int decode_main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'J':
+			json = lines = true;
 			break;
 		case ':':
 			return cli_error("decode: `%s' needs a value (try idsrctl decode --help)", argv[optind - 1]);
@@ -203,6 +208,9 @@ int decode_main(int argc, char **argv)
 	}
 	if (optind == argc)
 		return cli_error("decode: expected a key, encoding or register name (try idsrctl decode --help)");
+	/* Several: one document, their array; one: its object. */
+	if (json && !lines && argc - optind > 1)
+		json_list_begin(stdout);
 	for (int i = optind; i < argc; i++) {
 		struct enc_fields f;
 		uint32_t key;
@@ -220,5 +228,6 @@ int decode_main(int argc, char **argv)
 			print_text(key, &f, impl);
 		}
 	}
+	json_list_end();
 	return ret;
 }

@@ -22,7 +22,7 @@ static const char export_usage[] =
 	"  --format csv       a header line, then one line per access: the contract columns\n"
 	"                     boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule\n"
 	"                     (key, pc and value as 0x hex), then name and encoding\n"
-	"  --format jsonl     one JSON object per access, as `idsrctl show --json' prints it\n"
+	"  --format jsonl     one JSON object per access, as `idsrctl show --json-lines' prints it\n"
 	"  --format perfetto  the Chrome JSON trace-event format (Perfetto UI, chrome://tracing):\n"
 	"                     a process for the boot, a thread per vCPU, an instant event per\n"
 	"                     access (its fields as args; 64-bit values exact, as hex strings),\n"

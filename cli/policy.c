@@ -7,10 +7,11 @@
 #include "policy.h"
 
 static const char check_usage[] =
-	"Usage: idsrctl policy check FILE [--json]\n\n"
+	"Usage: idsrctl policy check FILE [--json|--json-lines]\n\n"
 	"Parses FILE as idsrd would, without a daemon, and prints\n"
 	"`FILE: OK, N rules, hash H', or the first error as FILE:LINE:COLUMN and exits 2.\n\n"
-	"  --json   print each rule as a JSON object, one a line\n";
+	"  --json   print the rules as one JSON array, an object each\n"
+	"  --json-lines  one JSON object per rule and line instead\n";
 
 static const char *direction_name(enum policy_direction dir)
 {
@@ -75,7 +76,7 @@ static void print_rule_json(const struct policy_rule *r)
 static int policy_check_main(int argc, char **argv)
 {
 	const char *file = NULL;
-	bool json = false, options = true;
+	bool json = false, lines = false, options = true;
 	struct policy_error err;
 	struct policy *p;
 	char why[1024];
@@ -86,6 +87,8 @@ static int policy_check_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (options && !strcmp(argv[i], "--json"))
 			json = true;
+		else if (options && !strcmp(argv[i], "--json-lines"))
+			json = lines = true;
 		else if (options && !strcmp(argv[i], "--"))
 			options = false;
 		else if (options && argv[i][0] == '-' && argv[i][1])
@@ -100,10 +103,13 @@ static int policy_check_main(int argc, char **argv)
 	if (policy_load_file(file, &p, &err) < 0)
 		return cli_error("policy check: %s", policy_error_format(&err, why, sizeof(why)));
 	n = policy_rule_count(p);
-	if (json)
+	if (json) {
+		if (!lines)
+			json_list_begin(stdout);
 		for (size_t i = 0; i < n; i++)
 			print_rule_json(policy_rule_at(p, i));
-	else
+		json_list_end();
+	} else
 		printf("%s: OK, %zu rule%s, hash %s\n", file, n, n == 1 ? "" : "s", policy_hash(p));
 	policy_free(p);
 	return CLI_OK;

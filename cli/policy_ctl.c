@@ -13,12 +13,14 @@
 #include "frame.h"
 
 static const char show_usage[] =
-	"Usage: idsrctl policy show [--text|--json] [--control PATH]\n\n"
+	"Usage: idsrctl policy show [--text|--json|--json-lines] [--control PATH]\n\n"
 	"Shows idsrd's live policy: its hash and source, when it went live, each rule with\n"
 	"its number (for `policy unset'), line, where it came from (FILE:LINE, or who set\n"
 	"it) and how many accesses it answered since, then the policy text.\n\n"
 	"  --text           only the policy text (to save it or edit it)\n"
-	"  --json           one JSON object per rule: index, line, text, origin, hits, policy_hash\n"
+	"  --json           one JSON array, an object per rule: index, line, text, origin,\n"
+	"                   hits, policy_hash\n"
+	"  --json-lines     one JSON object per rule and line instead\n"
 	"  --control PATH   the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n";
 static const char load_usage[] =
 	"Usage: idsrctl policy load FILE [--control PATH]\n\n"
@@ -38,13 +40,15 @@ static const char reload_usage[] =
 	"Usage: idsrctl policy reload [--control PATH]\n\n"
 	"Makes idsrd re-read its --policy file (as SIGHUP does) and prints what changed.\n";
 
-/* Parses [--control PATH] [--json] [--text] and at most `nargs' operands. */
+/* Parses [--control PATH] [--json] [--text] [--json-lines] and at most `nargs'
+ * operands; flags: 1 --json, 2 --text, 4 --json-lines (with 1). */
 static int policy_args(int argc, char **argv, const char *usage, const char **control,
 		       unsigned *flags, char **args, int nargs)
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
-		{ "text", no_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+		{ "text", no_argument, NULL, 't' }, { "json-lines", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	int c, n = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -52,6 +56,7 @@ static int policy_args(int argc, char **argv, const char *usage, const char **co
 		case 'c': *control = optarg; break;
 		case 'j': *flags |= 1; break;
 		case 't': *flags |= 2; break;
+		case 'J': *flags |= 1 | 4; break;
 		default:
 			fprintf(stderr, "%s", usage);
 			return -1;
@@ -141,7 +146,7 @@ int policy_show_main(int argc, char **argv)
 		return CLI_OK;
 	if (policy_args(argc, argv, show_usage, &control, &flags, NULL, 0) < 0)
 		return CLI_ERROR;
-	if (flags == 3)
+	if ((flags & 3) == 3)
 		return cli_error("policy show: --text and --json exclude each other");
 	preq.op = IDSR__V1__POLICY_REQUEST__OP__SHOW;
 	if (policy_call("show", control, &preq, &reply) < 0)
@@ -149,6 +154,8 @@ int policy_show_main(int argc, char **argv)
 	if (flags & 2) {
 		fputs(reply->reply->policy_text, stdout);
 	} else if (flags & 1) {
+		if (!(flags & 4))
+			json_list_begin(stdout);
 		for (size_t i = 0; i < reply->reply->n_rules; i++) {
 			const Idsr__V1__PolicyRule *pr = reply->reply->rules[i];
 			struct json j;
@@ -162,6 +169,7 @@ int policy_show_main(int argc, char **argv)
 			json_str(&j, "policy_hash", reply->reply->policy_hash);
 			json_end(&j);
 		}
+		json_list_end();
 	} else {
 		show_human(reply->reply);
 	}

@@ -22,7 +22,7 @@
 static const char replay_usage[] =
 	"Usage: idsrctl replay [TRACE] [--db FILE] [--boot N] [--strict|--lenient] [--vm NAME]\n"
 	"                      [--timeout S] [--json] [--control PATH]\n"
-	"       idsrctl replay [TRACE] [--db FILE] --against POLICY [--json]\n"
+	"       idsrctl replay [TRACE] [--db FILE] --against POLICY [--json|--json-lines]\n"
 	"       idsrctl replay --disarm [--control PATH]\n"
 	"\n"
 	"Arms the running idsrd so that the next new boot (or the next one of vm NAME) is\n"
@@ -40,7 +40,9 @@ static const char replay_usage[] =
 	"  --lenient       answer what the recording cannot from the live policy; list every divergence\n"
 	"  --vm NAME       wait for a boot of this vm name\n"
 	"  --timeout S     give up (exit 2) if the boot has not finished after S seconds (default: wait)\n"
-	"  --json          the outcome as one JSON object\n"
+	"  --json          the outcome as one JSON object; with --against, one JSON array\n"
+	"                  of the accesses answered differently\n"
+	"  --json-lines    with --against: one JSON object per line instead\n"
 	"  --control PATH  idsrd's control socket\n"
 	"  --against POLICY  no daemon: run the recorded accesses through POLICY and list\n"
 	"                  where its answers differ from the recorded ones (exit 1 if any)\n"
@@ -53,7 +55,7 @@ struct replay_opts {
 	struct cli_trace_arg trace;	/* TRACE, --db and --boot */
 	int64_t boot_id;
 	double timeout;			/* seconds; 0 = wait */
-	bool lenient, json, disarm;
+	bool lenient, json, json_lines, disarm;
 };
 
 static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
@@ -62,6 +64,7 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 		{ "boot", required_argument, NULL, 'b' }, { "strict", no_argument, NULL, 's' },
 		{ "lenient", no_argument, NULL, 'l' }, { "vm", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
+		{ "json-lines", no_argument, NULL, 'J' },
 		{ "control", required_argument, NULL, 'c' }, { "against", required_argument, NULL, 'a' },
 		{ "disarm", no_argument, NULL, 'd' }, { "db", required_argument, NULL, 'D' }, { 0 } };
 	char *end;
@@ -85,6 +88,7 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 			}
 			break;
 		case 'j': o->json = true; break;
+		case 'J': o->json = o->json_lines = true; break;
 		case 'c': o->control = optarg; break;
 		case 'a': o->against = optarg; break;
 		case 'd': o->disarm = true; break;
@@ -464,7 +468,14 @@ int replay_main(int argc, char **argv)
 		printf("disarmed\n");
 		return CLI_OK;
 	}
-	if (o.against)
-		return replay_against(o.trace.path, o.trace.boot_id, o.against, o.json);
+	if (o.against) {
+		int rc;
+
+		if (o.json && !o.json_lines)
+			json_list_begin(stdout);
+		rc = replay_against(o.trace.path, o.trace.boot_id, o.against, o.json);
+		json_list_end();
+		return rc;
+	}
 	return replay_arm_and_wait(&o);
 }

@@ -13,7 +13,8 @@
 #include "replay/symbols.h"
 
 static const char show_usage[] =
-	"Usage: idsrctl show [TRACE] [--db FILE] [--vcpu N] [--limit N] [--symbols FILE] [--json]\n"
+	"Usage: idsrctl show [TRACE] [--db FILE] [--vcpu N] [--limit N] [--symbols FILE]\n"
+	"                    [--json|--json-lines]\n"
 	"\n"
 	"Prints the accesses of one boot (default: the database's last boot) in per-vCPU\n"
 	"order: vCPU, seq, PC, direction, register name and encoding, value, action, and\n"
@@ -24,12 +25,15 @@ static const char show_usage[] =
 	"  --limit N   at most N accesses\n"
 	"  --symbols FILE  print function+0xoffset of each PC (the boot's slide taken off):\n"
 	"              FILE is an ELF with a symbol table, or an nm / System.map listing\n"
-	"  --json      one JSON object per access (contract column names, plus name and encoding)\n";
+	"  --json      one JSON array of the accesses, an object each (contract column names,\n"
+	"              plus name and encoding)\n"
+	"  --json-lines  one JSON object per line instead\n";
 
 int show_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "vcpu", required_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' }, { "json-lines", no_argument, NULL, 'J' },
+		{ "vcpu", required_argument, NULL, 'v' },
 		{ "limit", required_argument, NULL, 'n' }, { "symbols", required_argument, NULL, 's' },
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
@@ -42,7 +46,7 @@ int show_main(int argc, char **argv)
 	uint64_t slide = 0, v;
 	struct cli_access a;
 	char *impl = NULL;
-	bool json = false;
+	bool json = false, lines = false;
 	int64_t boot_id;
 	sqlite3_stmt *st;
 	sqlite3 *db;
@@ -53,6 +57,7 @@ int show_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'J': json = lines = true; break;
 		case 'v':
 			if (!cli_parse_u64("show", "--vcpu", optarg, UINT32_MAX, &v))
 				return CLI_ERROR;
@@ -109,6 +114,8 @@ int show_main(int argc, char **argv)
 	sqlite3_bind_int64(st, 3, limit);
 	if (!json)
 		cli_print_access_header_cols(stdout, false, syms);
+	else if (!lines)
+		json_list_begin(stdout);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cli_access_from_row(st, &a);
 		a.impl = impl;
@@ -119,6 +126,7 @@ int show_main(int argc, char **argv)
 	if (rc != SQLITE_DONE)
 		cli_error("show: reading accesses: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
+	json_list_end();
 out:
 	symbols_free(syms);
 	free(impl);

@@ -11,7 +11,7 @@
 #include "regstats.h"
 
 static const char stats_usage[] =
-	"Usage: idsrctl stats [TRACE] [--db FILE] [--limit N] [--json]\n"
+	"Usage: idsrctl stats [TRACE] [--db FILE] [--limit N] [--json|--json-lines]\n"
 	"\n"
 	"Summarizes one boot: accesses, time span and accesses per second, UNDEFs, and per\n"
 	"register (most accessed first) its count, reads, writes, UNDEFs, distinct PCs, and\n"
@@ -19,7 +19,8 @@ static const char stats_usage[] =
 	"counted as far as the database has it; `idsrctl top' follows it live.\n"
 	"\n"
 	CLI_TRACE_USAGE	"  --limit N     at most N registers\n"
-	"  --json        one JSON object per register: boot_id, key, name, encoding, count,\n"
+	"  --json-lines  one JSON object per line instead of --json's array\n"
+	"  --json        one JSON array, an object per register: boot_id, key, name, encoding, count,\n"
 	"                reads, writes, undefs, pcs, first_ns, last_ns\n";
 
 static void stats_summary(const struct regstats *s)
@@ -37,12 +38,13 @@ static void stats_summary(const struct regstats *s)
 int stats_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' }, { "json-lines", no_argument, NULL, 'J' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "limit", required_argument, NULL, 'n' }, { "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	const char *dbpath = NULL, *control = NULL;
 	struct regstats s;
-	bool json = false;
+	bool json = false, lines = false;
 	uint64_t limit = 0;
 	struct cli_trace_arg trace;
 	int64_t boot_id;
@@ -54,6 +56,7 @@ int stats_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'J': json = lines = true; break;
 		case 'd': dbpath = optarg; break;
 		case 'c': control = optarg; break;
 		case 'n':
@@ -76,7 +79,10 @@ int stats_main(int argc, char **argv)
 	if (rc == 0) {
 		if (!json)
 			stats_summary(&s);
+		if (json && !lines)
+			json_list_begin(stdout);
 		regstats_print(stdout, &s, json, (size_t)limit);
+		json_list_end();
 	}
 	regstats_free(&s);
 	db_close(db);

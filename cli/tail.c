@@ -18,8 +18,8 @@
 
 static const char tail_usage[] =
 	"Usage: idsrctl tail [TRACE] [-f] [-n N] [--boot ID|--vm NAME] [--vcpu N] [--reg REG]...\n"
-	"                    [--read|--write] [--pc A[-B]] [--action undef|emulate] [--json]\n"
-	"                    [--symbols FILE] [--db FILE] [--control PATH]\n"
+	"                    [--read|--write] [--pc A[-B]] [--action undef|emulate]\n"
+	"                    [--json|--json-lines] [--symbols FILE] [--db FILE] [--control PATH]\n"
 	"\n"
 	"Prints the last N accesses that match the filters from the trace database; with -f,\n"
 	"then follows the running idsrd's live accesses (filtered in the daemon), with no gap\n"
@@ -38,8 +38,10 @@ static const char tail_usage[] =
 	"  --read, --write     only reads, or only writes\n"
 	"  --pc A[-B]          only accesses from PCs A to B\n"
 	"  --action ACTION     only accesses answered with undef or emulate\n"
-	"  --json              one JSON object per access (contract column names, plus name,\n"
-	"                      encoding and rule_source); a missed-count marker is {\"missed\": N}\n"
+	"  --json              one JSON array of the accesses, an object each (contract column\n"
+	"                      names, plus name, encoding and rule_source); with -f, a stream,\n"
+	"                      JSON lines as --json-lines\n"
+	"  --json-lines        one JSON object per line; a missed-count marker is {\"missed\": N}\n"
 	"  --symbols FILE      print function+0xoffset of each PC, each boot's slide taken\n"
 	"                      off: an ELF with a symbol table, or an nm / System.map listing\n"
 	"  TRACE               FILE, FILE:BOOT, :BOOT or BOOT (a boot of the default database;\n"
@@ -52,7 +54,7 @@ struct tail_opts {
 	struct filter_spec spec;
 	char *regs;			/* --reg values joined with commas */
 	long long lines;
-	bool follow, json;
+	bool follow, json, json_lines;
 	const char *db, *control;
 	struct symbols *syms;		/* --symbols, or NULL */
 	struct cli_trace_arg trace;	/* TRACE and --db */
@@ -113,7 +115,8 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 		{ "vcpu", required_argument, NULL, 'v' }, { "reg", required_argument, NULL, 'r' },
 		{ "read", no_argument, NULL, 'R' }, { "write", no_argument, NULL, 'W' },
 		{ "pc", required_argument, NULL, 'p' }, { "action", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' }, { "json-lines", no_argument, NULL, 'J' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "control", required_argument, NULL, 'c' }, { "symbols", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	uint64_t v;
@@ -162,6 +165,7 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 				return cli_error("tail: --action: `%s' is not undef or emulate", optarg), -1;
 			break;
 		case 'j': o->json = true; break;
+		case 'J': o->json = o->json_lines = true; break;
 		case 'd': o->db = optarg; break;
 		case 'c': o->control = optarg; break;
 		case 'S':
@@ -343,6 +347,8 @@ static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_
 
 	if (!o->json)
 		cli_print_access_header_cols(stdout, true, o->syms);
+	else if (!o->json_lines && !o->follow)	/* a stream is JSON lines */
+		json_list_begin(stdout);
 	for (size_t i = 0; i < rows->n; i++) {
 		struct cli_access *a = &rows->a[i];
 
@@ -352,6 +358,7 @@ static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_
 		a->rule_source = a->rule > 0 ? cli_rule_source(db, a->boot_id, a->ts_ns, source, sizeof(source)) : NULL;
 		cli_print_access(stdout, a, o->json);
 	}
+	json_list_end();
 }
 
 static int tail_seen_cmp(const void *x, const void *y)

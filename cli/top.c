@@ -31,9 +31,10 @@ static const char top_usage[] =
 	"  --interval SECONDS refresh period (default 1; fractions allowed)\n"
 	"  --iterations N     stop after N refreshes (default: until `q' or Ctrl-C)\n"
 	"  --limit N          at most N registers (default: what fits the terminal)\n"
-	"  --json             each refresh: one JSON object per boot in progress (boot_id,\n"
-	"                     vm_name, accesses, rate, undefs, rows_dropped), then one per\n"
-	"                     register of the followed boot (as idsrctl stats --json)\n"
+	"  --json-lines, --json  a stream, so JSON lines: each refresh one JSON object per\n"
+	"                     line per boot in progress (boot_id, vm_name, accesses, rate,\n"
+	"                     undefs, rows_dropped), then one per register of the followed\n"
+	"                     boot (as idsrctl stats --json-lines)\n"
 	"  --db PATH          the trace database (default: the daemon's)\n"
 	"  --control PATH     the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n";
 
@@ -120,7 +121,8 @@ static int top_parse_args(int argc, char **argv, struct top_opts *o)
 	static const struct option opts[] = {
 		{ "boot", required_argument, NULL, 'b' }, { "interval", required_argument, NULL, 'i' },
 		{ "iterations", required_argument, NULL, 'n' }, { "limit", required_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'j' }, { "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' }, { "json-lines", no_argument, NULL, 'j' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 } };
 	uint64_t v;
 	char *end;

@@ -130,10 +130,34 @@ void json_write_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The open listing, if any: where, and how many elements so far. */
+static struct {
+	FILE *f;
+	size_t n;
+} json_list;
+
+void json_list_begin(FILE *f)
+{
+	json_list.f = f;
+	json_list.n = 0;
+	fputc('[', f);
+}
+
+void json_list_end(void)
+{
+	if (!json_list.f)
+		return;
+	fputs(json_list.n ? "\n]\n" : "]\n", json_list.f);
+	json_list.f = NULL;
+}
+
 void json_begin(struct json *j, FILE *f)
 {
 	j->f = f;
 	j->first = true;
+	j->in_list = f == json_list.f;
+	if (j->in_list)
+		fputs(json_list.n++ ? ",\n" : "\n", f);
 	fputc('{', f);
 }
 
@@ -187,7 +211,7 @@ void json_raw(struct json *j, const char *key, const char *raw)
 
 void json_end(struct json *j)
 {
-	fputs("}\n", j->f);
+	fputs(j->in_list ? "}" : "}\n", j->f);
 }
 
 const char *cli_duration(int64_t ns, char *buf, size_t len)

@@ -42,12 +42,16 @@ check "several arguments" "s3_0_c15_c0_0  HID0_EL1|p15:1:c15" \
 	"$(D hid0 p15:1:c15 | awk 'NR == 1 || prev == "" { printf "%s%s", sep, $0; sep = "|" } { prev = $0 }')"
 
 # --json: one object per argument
-check_rc "--json" 0 D --json --impl apple hid0 p15:1:c15
+check_rc "--json-lines" 0 D --json-lines --impl apple hid0 p15:1:c15
 check "--json aarch64 object" '{"input": "hid0", "key": 51072, "hex": "0xc780", "encoding": "s3_0_c15_c0_0", "name": "HID0_EL1", "names": [{"name": "HID0_EL1", "implementation": "apple", "description": "Hardware Implementation-Dependent Register 0"}], "aarch32": false, "wide": false, "op0": 3, "op1": 0, "crn": 15, "crm": 0, "op2": 0, "idsr": true}' \
 	"$(echo "$OUT" | sed -n 1p)"
 check "--json wide object" '{"input": "p15:1:c15", "key": 3222210680, "hex": "0xc00f0878", "encoding": "p15:1:c15", "name": null, "names": [], "aarch32": true, "wide": true, "coproc": 15, "opc1": 1, "crn": 0, "crm": 15, "opc2": 0, "idsr": true}' \
 	"$(echo "$OUT" | sed -n 2p)"
-check "--json one line per argument" 2 "$(echo "$OUT" | wc -l)"
+check "--json-lines: one line per argument" 2 "$(echo "$OUT" | wc -l)"
+check "--json, several arguments: one document, their array" "2 hid0 p15:1:c15" \
+	"$(D --json --impl apple hid0 p15:1:c15 | python3 -c 'import json, sys; a = json.load(sys.stdin); print(len(a), *[o["input"] for o in a])')"
+check "--json, one argument: its object" "hid0 51072" \
+	"$(D --json hid0 | python3 -c 'import json, sys; o = json.load(sys.stdin); print(o["input"], o["key"])')"
 check_match "--json two names" '"names": \[\{"name": "PMCR2_EL1", "implementation": "apple", [^]]*\}, \{"name": "CPUACTLR_EL1", "implementation": "arm-cortex-a57-a72", ' \
 	"$(D --json s3_1_c15_c2_0)"
 
@@ -76,6 +80,6 @@ D hid0 foo >/dev/null 2>&1
 check "one bad argument fails the command" 2 "$?"
 
 check_rc "--help" 0 D --help
-check "--help usage line" "Usage: idsrctl decode KEY|ENCODING|NAME... [--impl IMPL] [--json]" "$(echo "$OUT" | sed -n 1p)"
+check "--help usage line" "Usage: idsrctl decode KEY|ENCODING|NAME... [--impl IMPL] [--json|--json-lines]" "$(echo "$OUT" | sed -n 1p)"
 
 done_testing

@@ -23,7 +23,7 @@ check "csv: header and rows exactly" "boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,
 1,1,0,1700000000000000007,0x800f0808,0x0000000040000018,0,0,0x0000000000000000,undef,-1,,p15:1:c0:c1:0" "$OUT"
 
 check_rc "jsonl" 0 "$CTL" export trace.db:1 --format jsonl
-check "jsonl: what show --json prints, line for line" "$("$CTL" show trace.db:1 --json)" "$OUT"
+check "jsonl: what show --json-lines prints, line for line" "$("$CTL" show trace.db:1 --json-lines)" "$OUT"
 check "jsonl: 4 lines, each one object" "4" "$(printf '%s\n' "$OUT" | jq -c 'select(type == "object")' | wc -l)"
 
 check_rc "perfetto" 0 "$CTL" export trace.db --format perfetto -o trace.json

@@ -20,8 +20,8 @@ check_rc "three rules" 0 P check "$T/three.conf"
 check_match "three rules: counted" "^$T/three.conf: OK, 3 rules, hash [0-9a-f]{16}\$" "$OUT"
 
 # --json: one object per rule
-check_rc "--json" 0 P check --json "$T/three.conf"
-check "--json: one line per rule" 3 "$(echo "$OUT" | wc -l)"
+check_rc "--json-lines" 0 P check --json-lines "$T/three.conf"
+check "--json-lines: one line per rule" 3 "$(echo "$OUT" | wc -l)"
 check "--json: storage rule" \
 	'{"line": 3, "text": "HID0 storage init=1 wmask=0xff", "selector": "HID0", "direction": "any", "el": null, "vcpu": null, "pc_lo": null, "pc_hi": null, "action": "storage", "init": 1, "wmask": 255, "scope": "vcpu"}' \
 	"$(echo "$OUT" | sed -n 1p)"
@@ -61,7 +61,7 @@ check_rc "two files exit 2" 2 P check "$T/one.conf" "$T/three.conf"
 check_rc "unknown option exits 2" 2 P check --jsn "$T/one.conf"
 check "unknown option: message" "idsrctl: policy check: unknown option \`--jsn' (try idsrctl policy check --help)" "$OUT"
 check_rc "check --help exits 0" 0 P check --help
-check_match "check --help: usage" "^Usage: idsrctl policy check FILE \[--json\]" "$OUT"
+check_match "check --help: usage" "^Usage: idsrctl policy check FILE \[--json\|--json-lines\]" "$OUT"
 check_rc "policy --help exits 0" 0 P --help
 check_match "policy --help lists check" "^  check +Parses a policy file offline" "$OUT"
 check_rc "no subcommand exits 2" 2 P

@@ -21,14 +21,14 @@ check "show prints named hex rows" \
 '    1    0       1  0x0000000040000014 write  HID0_EL1 (s3_0_c15_c0_0)            0xffffffffffffffff  emulate line 2' \
 '    1    1       0  0x0000000040000018 read   p15:1:c0:c1:0                       0x0000000000000000  UNDEF   el0-rule')" "$OUT"
 
-check_rc "show --vcpu 1 --json" 0 "$B/idsrctl" show "$db:1" --vcpu 1 --json
+check_rc "show --vcpu 1 --json-lines" 0 "$B/idsrctl" show "$db:1" --vcpu 1 --json-lines
 check "json row has the contract keys" \
 '{"boot_id": 1, "vcpu": 1, "seq": 0, "ts_ns": 1700000000000000003, "key": 2148468744, "pc": 1073741848, "el": 0, "is_write": 0, "value": 0, "action": "undef", "rule": -1, "name": null, "encoding": "p15:1:c0:c1:0", "pc_hex": "0x0000000040000018", "value_hex": "0x0000000000000000"}' "$OUT"
 
-check_rc "show --limit 1" 0 "$B/idsrctl" show "$db" --limit 1 --json
+check_rc "show --limit 1" 0 "$B/idsrctl" show "$db" --limit 1 --json-lines
 check "limit 1 prints one row" 1 "$(printf '%s\n' "$OUT" | wc -l)"
 
-check_rc "boots --json" 0 "$B/idsrctl" boots "$db" --json
+check_rc "boots --json-lines" 0 "$B/idsrctl" boots "$db" --json-lines
 check_match "boots json" '^\{"boot_id": 1, "start_ns": 1700000000000000000, "end_ns": 1700000001500000000, "vm_name": "mac", "vmm": "idsr-vmm", "vcpus": 2, "mode": "live",' "$OUT"
 check_rc "boots human" 0 "$B/idsrctl" boots "$db"
 check_match "boots human line" '^    1  [0-9-]+ [0-9:]+     1\.500s  mac +idsr-vmm +2  live +3 +1 +0 +0  bye$' "$(printf '%s\n' "$OUT" | tail -1)"

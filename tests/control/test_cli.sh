@@ -88,7 +88,7 @@ check_rc "unset the shadowed one" 0 "$C" policy unset 4
 check_rc "policy unset 2" 0 "$C" policy unset 2
 check "policy unset: what changed" "- line 3: HID1       read value 0x1111" "$(echo "$OUT" | sed -n 2p)"
 check_match "policy show --json: rules renumbered" '^\{"index": 2, "line": 3, "text": "HID4 read value 0x44", "origin": "set by uid '"$(id -u)"' \(pid [0-9]+\) at [0-9-]+ [0-9:]+", "hits": 0, "policy_hash": "[0-9a-f]{16}"\}$' \
-	"$("$C" policy show --json | sed -n 2p)"
+	"$("$C" policy show --json-lines | sed -n 2p)"
 check_rc "policy load the file again" 0 "$C" policy load "$T/policy.conf"
 check_match "policy load: counts" "^policy [0-9a-f]{16} -> $hash: 1 rule added, 1 removed, 3 in force" "$OUT"
 u=$(id -u)
