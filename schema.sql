@@ -1,11 +1,11 @@
 -- SPDX-License-Identifier: MIT
 -- The trace database: the one definition of its tables. Applied by idsrd on
 -- first open (embedded at build time); PRAGMA user_version is its version.
--- Bump SCHEMA_VERSION in lib/db.h with any change here, and teach lib/db.c the upgrade.
+-- Bump SCHEMA_VERSION in lib/db.h with any change here, and teach lib/db_upgrade.c the upgrade.
 -- docs/design.md (section 4) says what every table and column holds; change it with this file.
 -- u64 values (pc, value, image_base, slide) are stored as two's-complement integers.
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- One row per VM run (all vCPU connections that share a Hello instance).
 CREATE TABLE IF NOT EXISTS boots (
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS boots (
     midr          INTEGER NOT NULL DEFAULT 0,
     impl          TEXT,                       -- register-name implementation
     vcpus         INTEGER NOT NULL DEFAULT 0,
-    mode          TEXT NOT NULL DEFAULT 'live' CHECK (mode IN ('live', 'replay')),
+    mode          TEXT NOT NULL DEFAULT 'live' CHECK (mode IN ('live', 'replay', 'imported')),
     replay_of     INTEGER,                    -- source boot id when mode = 'replay'
     replay_source TEXT,                       -- source database path
     policy_hash   TEXT,                       -- policy in force at start
@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS boots (
     divergences   INTEGER NOT NULL DEFAULT 0,
     peer_uid      INTEGER,
     peer_gid      INTEGER,
-    peer_pid      INTEGER
+    peer_pid      INTEGER,
+    has_pcs       INTEGER NOT NULL DEFAULT 1, -- schema 3: 0 when the recording had no PCs (pc is 0)
+    imported_from TEXT                        -- schema 3: 'FORMAT:FILE' when mode = 'imported'
 );
 
 -- One row per trapped access, in per-vCPU order.

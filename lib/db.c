@@ -143,17 +143,12 @@ int db_open(const char *path, int flags, sqlite3 **out, char *why, size_t whylen
 		}
 		version = SCHEMA_VERSION;
 	}
-	/* Schema 1 -> 2: policy_changes.peer_gid. A reader takes either. */
-	if (version == 1 && create) {
-		char *err = NULL;
+	if (version >= 1 && version < SCHEMA_VERSION && create) {
+		char step[600];
 
-		if (sqlite3_exec(db, "BEGIN; ALTER TABLE policy_changes ADD COLUMN peer_gid INTEGER;"
-				 " PRAGMA user_version = 2; COMMIT", NULL, NULL, &err) != SQLITE_OK) {
-			snprintf(why, whylen, "cannot upgrade %s to schema 2: %s", path,
-				 err ? err : sqlite3_errmsg(db));
-			sqlite3_free(err);
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			rc = -EIO;
+		rc = db_upgrade(db, version, step, sizeof(step));
+		if (rc < 0) {
+			snprintf(why, whylen, "cannot upgrade %s: %s", path, step);
 			goto fail;
 		}
 		version = SCHEMA_VERSION;
@@ -265,4 +260,19 @@ int db_resolve_boot(sqlite3 *db, int64_t *boot_id, char *why, size_t whylen)
 	*boot_id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return 0;
+}
+
+bool db_boot_has_pcs(sqlite3 *db, int64_t boot_id)
+{
+	sqlite3_stmt *st;
+	bool has = true;
+
+	/* Before schema 3 there is no column, and every boot had its PCs. */
+	if (sqlite3_prepare_v2(db, "SELECT has_pcs FROM boots WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return true;
+	sqlite3_bind_int64(st, 1, boot_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		has = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return has;
 }

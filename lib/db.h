@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 2	/* must equal schema.sql's PRAGMA user_version */
+#define SCHEMA_VERSION 3	/* must equal schema.sql's PRAGMA user_version */
 
 /*
  * Opens path. DB_CREATE makes the file (mode 0640) and applies the schema and
@@ -40,6 +40,14 @@ int db_resolve_boot(sqlite3 *db, int64_t *boot_id, char *why, size_t whylen);
  * two files). Returns 0, or -EBUSY with why naming the holder, or -errno.
  */
 int db_lock_writer(const char *path, const char *holder, int *fd, char *why, size_t whylen);
+
+/* Upgrades a trace of schema `from` (>= 1) to SCHEMA_VERSION, one version a
+ * transaction (lib/db_upgrade.c). Returns 0 or a negative errno with why. */
+int db_upgrade(sqlite3 *db, int from, char *why, size_t whylen);
+
+/* Whether boot_id's rows carry real PCs: false for a boot imported from a
+ * recording without them (schema 3 boots.has_pcs); true for older schemas. */
+bool db_boot_has_pcs(sqlite3 *db, int64_t boot_id);
 
 /* CLOCK_REALTIME in ns. */
 int64_t db_now_ns(void);

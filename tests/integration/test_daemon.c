@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "db.h"
 #include "frame.h"
 #include "harness.h"
 #include "idsr_client.h"
@@ -370,7 +371,7 @@ static void test_sigterm_flushes(void **state)
 					       " WHERE b.vm_name = 'term'"), 1000);
 	assert_int_equal(harness_query_int(&h, "SELECT accesses FROM boots WHERE vm_name = 'term'"), 1000);
 	assert_int_equal(harness_query_int(&h, "SELECT count(*) FROM boots WHERE end_ns IS NULL"), 0);
-	assert_int_equal(harness_query_int(&h, "PRAGMA user_version"), 2);
+	assert_int_equal(harness_query_int(&h, "PRAGMA user_version"), SCHEMA_VERSION);
 	idsr_close(c, NULL);
 }
 

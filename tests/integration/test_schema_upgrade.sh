@@ -1,25 +1,63 @@
 # SPDX-License-Identifier: MIT
-# A trace of schema 1 (before policy_changes.peer_gid) is upgraded by idsrd and still read by idsrctl.
+# Traces of every earlier schema (1, 2) are upgraded by idsrd one version a step to today's (3), and still read by idsrctl.
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 
-# schema 1: today's schema without the column, at version 1
-sed -e 's/PRAGMA user_version = 2;/PRAGMA user_version = 1;/' \
-    -e 's/    new_hash  TEXT NOT NULL,/    new_hash  TEXT NOT NULL/' -e '/peer_gid  INTEGER  *-- schema 2/d' \
-    schema.sql | sqlite3 "$T/old.db"
-sqlite3 "$T/old.db" "INSERT INTO boots(id, start_ns, end_ns, vm_name, end_reason) VALUES (1, 1, 2, 'old', 'bye');
-	INSERT INTO accesses VALUES (1, 0, 0, 1, 51072, 4096, 1, 0, 17, 'emulate', 2);"
-check "the fixture is schema 1 without peer_gid" "1 0" \
-	"$(sqlite3 "$T/old.db" "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('policy_changes') WHERE name = 'peer_gid'" | tr '\n' ' ' | sed 's/ $//')"
-check_rc "idsrctl reads a schema 1 trace" 0 "$B/idsrctl" boots "$T/old.db"
-check_match "its boot is listed" "old" "$OUT"
-cp "$T/old.db" "$T/trace.db"
-start_daemon && ok "idsrd opens a schema 1 trace" || not_ok "idsrd opens a schema 1 trace"
-stop_daemon
-check "upgraded to schema 2 with policy_changes.peer_gid" "2 1" \
-	"$(sqlite3 "$T/trace.db" "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('policy_changes') WHERE name = 'peer_gid'" | tr '\n' ' ' | sed 's/ $//')"
-check "the old rows are untouched" "1|51072|17" "$(sqlite3 "$T/trace.db" "SELECT boot_id, key, value FROM accesses")"
-check "idsrd's start is recorded with its gid" "1" \
-	"$(sqlite3 "$T/trace.db" "SELECT count(*) FROM policy_changes WHERE how = 'start' AND peer_gid = $(id -g)")"
-check "integrity" "ok" "$(sqlite3 "$T/trace.db" "PRAGMA integrity_check")"
+# Schema 2 is kept as it was (schema-2.sql); schema 1 is schema 2 without policy_changes.peer_gid.
+make_fixture() { # VERSION FILE
+	if [ "$1" = 2 ]; then sqlite3 "$2" < tests/integration/schema-2.sql
+	else sed -e 's/PRAGMA user_version = 2;/PRAGMA user_version = 1;/' \
+		-e 's/    new_hash  TEXT NOT NULL,/    new_hash  TEXT NOT NULL/' -e '/peer_gid  INTEGER  *-- schema 2/d' \
+		tests/integration/schema-2.sql | sqlite3 "$2"; fi
+	sqlite3 "$2" "INSERT INTO registers VALUES (51072, 'HID0_EL1', 'apple', NULL);
+	INSERT INTO boots(id, start_ns, end_ns, vmm, vm_name, impl, vcpus, mode, replay_of, replay_source, end_reason,
+		accesses, peer_uid) VALUES (1, 1, 2, 'idsr-vmm', 'old', 'apple', 1, 'live', NULL, NULL, 'bye', 1, 1000),
+		(2, 3, 4, 'idsr-vmm', 'again', 'apple', 1, 'replay', 1, '/x/trace.db', 'bye', 1, 1000);
+	INSERT INTO accesses VALUES (1, 0, 0, 1, 51072, 4096, 1, 0, 17, 'emulate', 2), (2, 0, 0, 3, 51072, 4096, 1, 0, 17, 'emulate', -2);"
+}
+boots_cols="id, start_ns, end_ns, vmm, vm_name, impl, vcpus, mode, replay_of, replay_source, end_reason, accesses, peer_uid"
+schema_facts() { # FILE: version, peer_gid?, has_pcs?, imported_from?, views
+	sqlite3 "$1" "PRAGMA user_version;
+		SELECT count(*) FROM pragma_table_info('policy_changes') WHERE name = 'peer_gid';
+		SELECT group_concat(name) FROM pragma_table_info('boots') WHERE name IN ('has_pcs', 'imported_from');
+		SELECT group_concat(name) FROM sqlite_master WHERE type = 'view'" | tr '\n' ' ' | sed 's/ $//'
+}
+
+for v in 1 2; do
+	rm -f "$T/trace.db" "$T/trace.db-wal" "$T/trace.db-shm"
+	make_fixture $v "$T/old$v.db"
+	check "schema $v fixture: its version, columns and view" \
+		"$v $((v - 1))  accesses_v" "$(schema_facts "$T/old$v.db")"
+	before=$(sqlite3 "$T/old$v.db" "SELECT $boots_cols FROM boots; SELECT * FROM accesses_v")
+	check_rc "idsrctl reads a schema $v trace" 0 "$B/idsrctl" boots "$T/old$v.db"
+	check_match "its boots are listed" "old" "$OUT"
+	printf 'impl apple\nHID0_EL1 read value 0x11\n' > "$T/hid0.conf"
+	check_rc "idsrctl replay --against reads a schema $v trace" 0 \
+		"$B/idsrctl" replay "$T/old$v.db:1" --against "$T/hid0.conf"
+	check "schema $v is left as it is by readers" "$v" "$(sqlite3 "$T/old$v.db" "PRAGMA user_version")"
+	cp "$T/old$v.db" "$T/trace.db"
+	start_daemon && ok "idsrd opens a schema $v trace" || not_ok "idsrd opens a schema $v trace"
+	stop_daemon
+	check "schema $v upgraded to 3: peer_gid, has_pcs, imported_from, the view made again" \
+		"3 1 has_pcs,imported_from accesses_v" "$(schema_facts "$T/trace.db")"
+	check "schema $v: boots and the view on them read as before" "$before" \
+		"$(sqlite3 "$T/trace.db" "SELECT $boots_cols FROM boots WHERE id <= 2; SELECT * FROM accesses_v")"
+	check "schema $v: old boots have PCs and were not imported" "1,1||0" \
+		"$(sqlite3 "$T/trace.db" "SELECT group_concat(has_pcs), group_concat(imported_from) FROM boots WHERE id <= 2;
+			SELECT count(*) FROM boots WHERE mode = 'imported'" | tr '\n' '|' | sed 's/|$//')"
+	check "schema $v: mode takes 'imported' and no other new value" "1 CHECK constraint failed: mode IN ('live', 'replay', 'imported')" \
+		"$(sqlite3 "$T/trace.db" "INSERT INTO boots(id, start_ns, mode, has_pcs) VALUES (100, 1, 'imported', 0);
+			SELECT count(*) FROM boots WHERE mode = 'imported';" 2>&1 | tr '\n' ' ';
+		   sqlite3 "$T/trace.db" "INSERT INTO boots(id, start_ns, mode) VALUES (101, 1, 'other')" 2>&1 | sed -e 's/^.*\(CHECK\)/\1/' -e 's/ (19)$//')"
+	check "schema $v: the old rows are untouched" "1|51072|17
+2|51072|17" "$(sqlite3 "$T/trace.db" "SELECT boot_id, key, value FROM accesses")"
+	check "schema $v: idsrd's start is recorded with its gid" "1" \
+		"$(sqlite3 "$T/trace.db" "SELECT count(*) FROM policy_changes WHERE how = 'start' AND peer_gid = $(id -g)")"
+	check "schema $v: integrity and no leftover table" "ok|0" \
+		"$(sqlite3 "$T/trace.db" "PRAGMA integrity_check; SELECT count(*) FROM sqlite_master WHERE name = 'new_boots'" | tr '\n' '|' | sed 's/|$//')"
+	check "schema $v: the upgraded boots table is today's schema.sql's" \
+		"$(sqlite3 :memory: < schema.sql && sqlite3 "$T/new.db" < schema.sql; sqlite3 "$T/new.db" "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('boots')")" \
+		"$(sqlite3 "$T/trace.db" "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('boots')")"
+	rm -f "$T/new.db"
+done
 done_testing
