@@ -19,6 +19,7 @@ static const char *rule_text(int rule, const char *source, char *buf, size_t len
 	case POLICY_RULE_EL0: return "el0-rule";
 	case POLICY_RULE_REPLAY: return "replay";
 	case POLICY_RULE_STRICT: return "replay-strict";
+	case POLICY_RULE_IMPORTED: return "imported";
 	}
 	if (source) {
 		const char *slash = strrchr(source, '/');

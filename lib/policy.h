@@ -12,6 +12,7 @@
 #define POLICY_RULE_EL0		(-1)	/* built-in: EL0 accesses are UNDEF */
 #define POLICY_RULE_REPLAY	(-2)	/* answered from a recorded boot */
 #define POLICY_RULE_STRICT	(-3)	/* replay diverged in strict mode: UNDEF */
+#define POLICY_RULE_IMPORTED	(-4)	/* recorded elsewhere and imported (idsrctl import) */
 
 enum policy_action {
 	POLICY_UNDEF,

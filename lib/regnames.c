@@ -378,3 +378,51 @@ int regnames_impl_known(const char *impl)
 			return 1;
 	return 0;
 }
+
+/* Case-insensitive edit distance, capped: anything past cap is cap + 1. */
+static size_t name_distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b), row[REGNAME_TEXT_MAX + 1];
+
+	if (la > REGNAME_TEXT_MAX || lb > REGNAME_TEXT_MAX || (la > lb ? la - lb : lb - la) > cap)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (tolower((unsigned char)a[i - 1]) !=
+							  tolower((unsigned char)b[j - 1]));
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb] > cap ? cap + 1 : row[lb];
+}
+
+size_t regnames_near(const char *name, const char *impl, const char **out, size_t max)
+{
+	size_t n = 0, cap = strlen(name) / 3 + 1;
+
+	regnames_ensure();
+	for (size_t d = 1; d <= cap && n < max; d++)
+		for (size_t i = 0; i < regnames.count && n < max; i++) {
+			const struct regname *r = regnames.by_name[i];
+			bool dup = false;
+
+			if (impl && *impl && strcasecmp(r->impl, impl) && strcmp(r->impl, IMPL_ARCH))
+				continue;
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = !strcasecmp(out[k], r->name);
+			if (!dup && name_distance(name, r->name, cap) == d)
+				out[n++] = r->name;
+		}
+	return n;
+}

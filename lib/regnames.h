@@ -33,6 +33,11 @@ int regnames_lookup(const char *name, const char *impl, uint32_t *key);
  * ambiguous name): stores up to max in out, returns how many there are. */
 size_t regnames_matches(const char *name, const char *impl, const struct regname **out, size_t max);
 
+/* Up to max known names closest to name (case-insensitive edit distance up to
+ * a third of its length, nearest first), from impl and arm-architectural (all
+ * implementations when impl is NULL/""): for "did you mean" in errors. */
+size_t regnames_near(const char *name, const char *impl, const char **out, size_t max);
+
 /* The rows for key (every implementation's name): n of them from the one returned. */
 const struct regname *regnames_by_key(uint32_t key, size_t *n);
 
