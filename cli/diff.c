@@ -172,6 +172,10 @@ static int side_open(struct diff_side *s, const struct diff_opts *o, int which)
 		return cli_error("diff: %s", why);
 	s->info = bootstream_info(s->bs);
 	s->slide = o->slide_set[which] ? o->slide[which] : s->info->slide;
+	if (!s->info->has_pcs && o->how != BOOTDIFF_BY_KEY)
+		return cli_error("diff: boot %" PRId64 " of %s has no PCs (imported): %s cannot match its"
+				 " accesses; leave it out to match on register and direction",
+				 s->info->boot_id, s->info->path, o->how == BOOTDIFF_BY_PC ? "--by-pc" : "--by-symbol");
 	if (o->symfile[which] && cli_symbols_load("diff", o->symfile[which], &s->syms))
 		return CLI_ERROR;
 	return 0;
@@ -406,8 +410,10 @@ static void print_header(const struct diff_out *p)
 		const struct bootstream_info *in = p->side[w]->info;
 
 		fprintf(p->f, "%s%s %s boot %" PRId64 "  kernel %s  impl %s  vcpus %" PRIu32 "  slide 0x%" PRIx64
-			"%s\n", p->bold, w ? "+++" : "---", in->path, in->boot_id, in->kernel ? in->kernel : "-",
-			in->impl ? in->impl : "-", in->vcpus, p->side[w]->slide, *p->bold ? p->reset : "");
+			"%s%s\n", p->bold, w ? "+++" : "---", in->path, in->boot_id, in->kernel ? in->kernel : "-",
+			in->impl ? in->impl : "-", in->vcpus, p->side[w]->slide,
+			in->has_pcs ? "" : "  no PCs (imported): matched on vCPU order, register, direction and value",
+			*p->bold ? p->reset : "");
 	}
 }
 

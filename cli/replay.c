@@ -244,7 +244,14 @@ static void replay_json_divergence(FILE *f, const Idsr__V1__ReplayDivergence *d,
 	fputs("]}", f);
 }
 
-static void replay_print_json(const Idsr__V1__ReplayProgress *p, uint64_t arm_id)
+/* The line that says a recording without PCs was matched without them. */
+void replay_no_pcs_note(FILE *f, int64_t boot_id, const char *path)
+{
+	fprintf(f, "note: boot %" PRId64 " of %s has no PCs (imported): accesses were matched on vCPU order,"
+		" register, direction and value only\n", boot_id, path);
+}
+
+static void replay_print_json(const Idsr__V1__ReplayProgress *p, uint64_t arm_id, bool has_pcs)
 {
 	struct json j;
 	uint64_t matched = 0, total = 0;
@@ -269,6 +276,7 @@ static void replay_print_json(const Idsr__V1__ReplayProgress *p, uint64_t arm_id
 	json_uint(&j, "divergences", p->divergences);
 	json_str(&j, "message", p->message);
 	json_str(&j, "end_reason", p->end_reason);
+	json_bool(&j, "pcs_compared", has_pcs);
 	fputs(", \"per_vcpu\": [", stdout);
 	for (size_t i = 0; i < p->n_recorded; i++)
 		printf("%s{\"vcpu\": %zu, \"matched\": %" PRIu64 ", \"recorded\": %" PRIu64 "}", i ? ", " : "", i,
@@ -282,12 +290,14 @@ static void replay_print_json(const Idsr__V1__ReplayProgress *p, uint64_t arm_id
 	fputs("]}\n", stdout);
 }
 
-static int replay_report(const Idsr__V1__ReplayProgress *p, uint64_t arm_id, bool json)
+static int replay_report(const Idsr__V1__ReplayProgress *p, uint64_t arm_id, bool json, bool has_pcs)
 {
 	if (json) {
-		replay_print_json(p, arm_id);
+		replay_print_json(p, arm_id, has_pcs);
 		return p->failed ? CLI_DIFFERENT : CLI_OK;
 	}
+	if (!has_pcs)
+		replay_no_pcs_note(stdout, (int64_t)p->replay_of, p->source);
 	if (!p->failed) {
 		printf("%s\n", p->message);
 		return CLI_OK;
@@ -332,7 +342,7 @@ static int64_t replay_now_ms(void)
 }
 
 /* Reads progress replies until the replay is done or the deadline passes. */
-static int replay_wait(int fd, uint64_t arm_id, const struct replay_opts *o)
+static int replay_wait(int fd, uint64_t arm_id, const struct replay_opts *o, bool has_pcs)
 {
 	int64_t deadline = o->timeout > 0 ? replay_now_ms() + (int64_t)(o->timeout * 1000) : INT64_MAX;
 	struct frame_reader r;
@@ -377,7 +387,7 @@ static int replay_wait(int fd, uint64_t arm_id, const struct replay_opts *o)
 			if (!boot_id)
 				ret = cli_error("replay: %s", f->reply->progress->message);
 			else
-				ret = replay_report(f->reply->progress, arm_id, o->json);
+				ret = replay_report(f->reply->progress, arm_id, o->json, has_pcs);
 			break;
 		}
 		replay_progress_line(f->reply->progress);
@@ -421,10 +431,12 @@ static int replay_arm_and_wait(const struct replay_opts *o)
 	struct replay_trace *t;
 	char path[PATH_MAX];
 	uint64_t arm_id;
+	bool has_pcs;
 	int fd, rc;
 
 	if (replay_open_trace(o, path, &t) != 0)
 		return CLI_ERROR;
+	has_pcs = replay_trace_info(t)->has_pcs;
 	arm.trace_path = path;
 	arm.boot_id = (uint64_t)replay_trace_info(t)->boot_id;
 	arm.lenient = o->lenient;
@@ -445,7 +457,7 @@ static int replay_arm_and_wait(const struct replay_opts *o)
 	if (frame_send(fd, &f) < 0)
 		rc = cli_error("replay: asking idsrd for progress: %s", strerror(errno));
 	else
-		rc = replay_wait(fd, arm_id, o);
+		rc = replay_wait(fd, arm_id, o, has_pcs);
 	close(fd);
 	return rc;
 }

@@ -5,9 +5,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Runs boot boot_id of the trace at path (0: its last) through the policy
  * file and lists where its answers differ. CLI_OK, CLI_DIFFERENT or CLI_ERROR. */
 int replay_against(const char *path, int64_t boot_id, const char *policy_path, bool json);
+
+/* "note: boot N of PATH has no PCs (imported): accesses were matched on vCPU
+ * order, register, direction and value only" */
+void replay_no_pcs_note(FILE *f, int64_t boot_id, const char *path);
 
 #endif

@@ -136,6 +136,8 @@ int replay_against(const char *path, int64_t boot_id, const char *policy_path, b
 			  strerror(-rc));
 		goto out;
 	}
+	if (!json && !replay_trace_info(t)->has_pcs)
+		replay_no_pcs_note(stdout, replay_trace_info(t)->boot_id, path);
 	if (!json)
 		printf("%s: %" PRIu64 " of %" PRIu64 " recorded answers of boot %" PRId64 " differ under %s\n",
 		       differ ? "differs" : "agrees", differ, total, replay_trace_info(t)->boot_id, policy_path);

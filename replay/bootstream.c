@@ -58,6 +58,7 @@ static int read_info(struct bootstream *bs, char *why, size_t whylen)
 	in->kernel = dup_column(st, 0, &err);
 	in->impl = dup_column(st, 1, &err);
 	in->slide = (uint64_t)sqlite3_column_int64(st, 2);
+	in->has_pcs = db_boot_has_pcs(bs->db, in->boot_id);
 	in->image_base = (uint64_t)sqlite3_column_int64(st, 3);
 	in->vcpus = (uint32_t)sqlite3_column_int64(st, 4);
 	in->accesses = sqlite3_column_int64(st, 5);

@@ -17,6 +17,7 @@ struct bootstream_info {
 	uint64_t image_base;
 	uint32_t vcpus;		/* as announced in Hello (accesses may name fewer) */
 	int64_t accesses;	/* the boot's counter (rows actually read may differ) */
+	bool has_pcs;		/* false: imported without PCs (they are all 0) */
 };
 
 /* One row of `accesses`, compact: 32 bytes. */

@@ -24,6 +24,7 @@ struct cursor_vcpu {
 struct replay_cursor {
 	struct replay_trace *t;
 	uint64_t live_slide, rec_slide;
+	bool has_pcs;			/* the recording has PCs to compare */
 	pthread_mutex_t lock;		/* creates vCPU states */
 	_Atomic(struct cursor_vcpu *) vcpus[REPLAY_MAX_VCPUS];
 };
@@ -50,6 +51,7 @@ int replay_cursor_new(struct replay_trace *t, uint64_t live_slide, struct replay
 	c->t = t;
 	c->live_slide = live_slide;
 	c->rec_slide = replay_trace_info(t)->slide;
+	c->has_pcs = replay_trace_info(t)->has_pcs;
 	pthread_mutex_init(&c->lock, NULL);
 	*out = c;
 	return 0;
@@ -105,7 +107,7 @@ static enum replay_kind cursor_compare(const struct replay_cursor *c, const stru
 		return REPLAY_KIND_KEY;
 	if (a->is_write != r->is_write)
 		return REPLAY_KIND_DIRECTION;
-	if (a->pc - c->live_slide != r->pc - c->rec_slide)
+	if (c->has_pcs && a->pc - c->live_slide != r->pc - c->rec_slide)
 		return REPLAY_KIND_PC;
 	if (a->is_write && a->value != r->value)
 		return REPLAY_KIND_VALUE;

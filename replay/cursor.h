@@ -18,7 +18,8 @@
 enum replay_kind {
 	REPLAY_KIND_KEY = 1,		/* a different register */
 	REPLAY_KIND_DIRECTION,		/* read where a write was recorded, or back */
-	REPLAY_KIND_PC,			/* from another PC (after slide normalization) */
+	REPLAY_KIND_PC,			/* from another PC (after slide normalization; never when
+					   the recording has no PCs: replay_trace_info.has_pcs) */
 	REPLAY_KIND_VALUE,		/* the same write of another value */
 	REPLAY_KIND_EXTRA,		/* past the end of the vCPU's recording */
 	REPLAY_KIND_MISSING,		/* recorded accesses never reached by the boot's end */

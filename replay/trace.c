@@ -72,6 +72,7 @@ static int trace_read_boot(struct replay_trace *t, char *why, size_t whylen)
 	in->vm_name = trace_dup_column(st, 0);
 	in->impl = trace_dup_column(st, 1);
 	in->slide = (uint64_t)sqlite3_column_int64(st, 2);
+	in->has_pcs = db_boot_has_pcs(t->db, in->boot_id);
 	ret = -EINVAL;
 	if (sqlite3_column_int(st, 3)) {
 		snprintf(why, whylen, "%s: boot %" PRId64 " has not ended (still running, or its idsrd "

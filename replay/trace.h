@@ -31,6 +31,7 @@ struct replay_trace_info {
 	int64_t boot_id;
 	char *vm_name, *impl;		/* NULL when not recorded */
 	uint64_t slide;			/* recorded PCs minus this are link-time PCs */
+	bool has_pcs;			/* false: imported without PCs (match without them) */
 	uint32_t nvcpus;		/* streams: highest recorded vCPU + 1 */
 	uint64_t *recorded;		/* per vCPU: accesses recorded (max seq + 1) */
 	uint64_t total;			/* sum of recorded */
