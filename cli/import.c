@@ -330,19 +330,20 @@ static void import_report(const struct import_opts *o, const struct import_set *
 		return;
 	}
 	printf("%" PRId64 "\n", boot_id);
-	fprintf(stderr, "idsrctl: import: boot %" PRId64 " in %s: %zu accesses from %" PRIu64 " lines of %s",
-		boot_id, o->db, s->n, s->lines, o->file);
+	fflush(stdout);		/* the id first, then the summary: scripts read the first line */
+	fprintf(stderr, "idsrctl: import: boot %" PRId64 " in %s: %zu access%s from %" PRIu64 " lines of %s",
+		boot_id, o->db, s->n, s->n == 1 ? "" : "es", s->lines, o->file);
 	if (s->other_lines)
-		fprintf(stderr, "; %" PRIu64 " other lines skipped", s->other_lines);
+		fprintf(stderr, "; %" PRIu64 " other line%s skipped", s->other_lines, s->other_lines == 1 ? "" : "s");
 	if (s->outside_idsr)
-		fprintf(stderr, "; %" PRIu64 " accesses outside the IDSR space skipped (--all keeps them)",
-			s->outside_idsr);
+		fprintf(stderr, "; %" PRIu64 " access%s outside the IDSR space skipped (--all keeps them)",
+			s->outside_idsr, s->outside_idsr == 1 ? "" : "es");
 	if (!s->has_pcs)
 		fprintf(stderr, "; no PCs recorded");
 	fputc('\n', stderr);
 	if (s->bad_lines)
-		fprintf(stderr, "idsrctl: import: %" PRIu64 " lines that did not parse were skipped (--lenient);"
-			" the first: %s\n", s->bad_lines, s->first_bad);
+		fprintf(stderr, "idsrctl: import: %" PRIu64 " line%s that did not parse skipped (--lenient);"
+			" the first: %s\n", s->bad_lines, s->bad_lines == 1 ? "" : "s", s->first_bad);
 }
 
 int import_main(int argc, char **argv)

@@ -379,32 +379,33 @@ int regnames_impl_known(const char *impl)
 	return 0;
 }
 
-/* Case-insensitive edit distance, capped: anything past cap is cap + 1. */
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Case-insensitive edit distance counting a swap of two neighbours as one
+ * edit (HDI0 is one from HID0), capped: anything past cap is cap + 1. */
 static size_t name_distance(const char *a, const char *b, size_t cap)
 {
-	size_t la = strlen(a), lb = strlen(b), row[REGNAME_TEXT_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), d[REGNAME_TEXT_MAX + 1][REGNAME_TEXT_MAX + 1];
 
 	if (la > REGNAME_TEXT_MAX || lb > REGNAME_TEXT_MAX || (la > lb ? la - lb : lb - la) > cap)
 		return cap + 1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
+	for (size_t i = 0; i <= la; i++)
+		for (size_t j = 0; j <= lb; j++) {
+			int ai = i ? tolower((unsigned char)a[i - 1]) : 0, bj = j ? tolower((unsigned char)b[j - 1]) : 0;
 
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (tolower((unsigned char)a[i - 1]) !=
-							  tolower((unsigned char)b[j - 1]));
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
+			if (!i || !j) {
+				d[i][j] = i + j;
+				continue;
+			}
+			d[i][j] = min_size(min_size(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + (ai != bj));
+			if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == bj)
+				d[i][j] = min_size(d[i][j], d[i - 2][j - 2] + 1);
 		}
-	}
-	return row[lb] > cap ? cap + 1 : row[lb];
+	return min_size(d[la][lb], cap + 1);
 }
 
 size_t regnames_near(const char *name, const char *impl, const char **out, size_t max)
