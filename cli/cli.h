@@ -26,6 +26,7 @@ int policy_load_main(int argc, char **argv);
 int policy_set_main(int argc, char **argv);
 int policy_unset_main(int argc, char **argv);
 int policy_reload_main(int argc, char **argv);
+int policy_learn_main(int argc, char **argv);	/* cli/policy_learn.c */
 int replay_main(int argc, char **argv);
 int diff_main(int argc, char **argv);
 int tail_main(int argc, char **argv);

@@ -115,7 +115,7 @@ static int policy_check_main(int argc, char **argv)
 	return CLI_OK;
 }
 
-/* check works offline; the others talk to the daemon (cli/policy_ctl.c). */
+/* check and learn work offline; the others talk to the daemon (cli/policy_ctl.c). */
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -127,6 +127,7 @@ static const struct {
 	{ "unset", policy_unset_main, "Removes rule N from the live policy" },
 	{ "reload", policy_reload_main, "Makes idsrd re-read its --policy file" },
 	{ "check", policy_check_main, "Parses a policy file offline and reports its first error" },
+	{ "learn", policy_learn_main, "Writes a policy that answers as recorded boots were answered" },
 };
 #define NSUBCOMMANDS (sizeof(policy_subcommands) / sizeof(policy_subcommands[0]))
 
