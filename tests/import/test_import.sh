@@ -120,6 +120,13 @@ check "its rows: seqs in file order per vCPU, times 1 ns apart, el and action ke
 0|2|3|51072|ffff800010001008|1|0|0|emulate|-4
 1|0|2|51104|ffff800010001000|0|0|7|undef|-4" "$(rows "$T/imp.db" 6)"
 check "it has PCs" "1|2|1" "$(sqlite3 "$T/imp.db" "SELECT has_pcs, vcpus, undefs FROM boots WHERE id = 6")"
+"$B/idsrctl" export "$T/imp.db:6" --format csv -o "$T/export.csv"
+"$B/idsrctl" export "$T/imp.db:6" --format jsonl -o "$T/export.jsonl"
+check_rc "import what export --format csv wrote" 0 "$B/idsrctl" import --format csv --db "$T/imp.db" "$T/export.csv"
+check "identical rows (0 differ of 4)" "0|4" "$(same_rows "$T/imp.db" 6 7)"
+check_rc "import what export --format jsonl wrote" 0 "$B/idsrctl" import --format jsonl --db "$T/imp.db" "$T/export.jsonl"
+check "identical rows (0 differ of 4)" "0|4" "$(same_rows "$T/imp.db" 6 8)"
+check "both have PCs" "1|1" "$(sqlite3 "$T/imp.db" "SELECT group_concat(has_pcs, '|') FROM boots WHERE id IN (7, 8)")"
 bad_csv() { # NAME CSV EXPECTED_MESSAGE
 	printf '%s\n' "$2" > "$T/bad.csv"
 	check_rc "csv: $1: refused" 2 "$B/idsrctl" import --format csv --db "$T/imp.db" "$T/bad.csv"
@@ -156,7 +163,7 @@ bad_jsonl "a nested value" '{"vcpu": 0, "key": {"a": 1}}' "1:20: expected a stri
 bad_jsonl "a missing comma" '{"vcpu": 0 "key": 1}' "1:12: expected \`,' or \`}' after a member"
 bad_jsonl "a bad action" '{"vcpu": 0, "reg": "HID0", "dir": "read", "value": 1, "action": "maybe"}' \
 	"1:65: action \`maybe' is not emulate or undef"
-check "six boots: none from the failures" "6" "$(sqlite3 "$T/imp.db" "SELECT count(*) FROM boots")"
+check "eight boots: none from the failures" "8" "$(sqlite3 "$T/imp.db" "SELECT count(*) FROM boots")"
 
 # ---- imported boots in replay --against and diff ----
 printf 'impl apple\n*  raz-wi\n' > "$T/raz.conf"
