@@ -15,7 +15,7 @@
 #include "regnames.h"
 
 static const char learn_usage[] =
-	"Usage: idsrctl policy learn TRACE[:BOOT]... [-o FILE]\n"
+	"Usage: idsrctl policy learn TRACE... [-o FILE] [--db FILE] [--control PATH]\n"
 	"\n"
 	"Writes a policy (idsrd-policy(5)) that answers the guest as the recorded boots\n"
 	"were answered: one rule per register, after a comment saying what was seen.\n"
@@ -27,7 +27,8 @@ static const char learn_usage[] =
 	"the recordings never saw are UNDEF (a final `*  undef'), as stock KVM answers.\n"
 	"Check the result with idsrctl replay TRACE:BOOT --against FILE.\n"
 	"\n"
-	"  -o, --output FILE  write the policy to FILE (default: stdout)\n";
+	"  -o, --output FILE  write the policy to FILE (default: stdout)\n"
+	CLI_TRACE_USAGE;
 
 /* One recorded access, as learning needs it. */
 struct learn_access {
@@ -64,14 +65,16 @@ struct learned {
 
 /* ---- reading the boots -------------------------------------------------------- */
 
-static int learn_read_boot(struct learn *l, uint32_t index)
+static int learn_read_boot(struct learn *l, uint32_t index, const char *db_opt, const char *control)
 {
 	struct learn_boot *b = &l->boots[index];
+	struct cli_trace_arg t;
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
 	int rc;
 
-	if (cli_open_trace("policy learn", b->ref, &db, &b->id) < 0)
+	if (cli_trace_arg("policy learn", b->ref, db_opt, control, &t) < 0 ||
+	    cli_trace_open("policy learn", &t, &db, &b->id) < 0)
 		return -1;
 	b->path = strdup(sqlite3_db_filename(db, "main"));
 	b->has_pcs = db_boot_has_pcs(db, b->id);
@@ -485,9 +488,11 @@ static int learn_output(const struct learn *l, const char *output, const char *t
 
 int policy_learn_main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "output", required_argument, NULL, 'o' }, { 0 } };
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' }, { "db", required_argument, NULL, 'd' },
+		{ "control", required_argument, NULL, 'c' }, { 0 } };
 	struct learn l = { 0 };
-	const char *output = NULL;
+	const char *output = NULL, *db_opt = NULL, *control = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	int ret = CLI_ERROR, c;
@@ -495,21 +500,21 @@ int policy_learn_main(int argc, char **argv)
 	if (cli_wants_help(argc, argv, learn_usage))
 		return CLI_OK;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (c == 'o') {
-			output = optarg;
+		if (c == 'o' || c == 'd' || c == 'c') {
+			*(c == 'o' ? &output : c == 'd' ? &db_opt : &control) = optarg;
 			continue;
 		}
 		fputs("Try `idsrctl policy learn --help'.\n", stderr);
 		return CLI_ERROR;
 	}
 	if (optind == argc)
-		return cli_error("policy learn: which boots? give TRACE[:BOOT] (try idsrctl policy learn --help)");
+		return cli_error("policy learn: which boots? give TRACE (FILE, FILE:BOOT or :BOOT; try idsrctl policy learn --help)");
 	l.nboots = (size_t)(argc - optind);
 	if (!(l.boots = calloc(l.nboots, sizeof(*l.boots))))
 		return cli_error("policy learn: out of memory");
 	for (size_t i = 0; i < l.nboots; i++) {
 		l.boots[i].ref = argv[optind + (int)i];
-		if (learn_read_boot(&l, (uint32_t)i) < 0)
+		if (learn_read_boot(&l, (uint32_t)i, db_opt, control) < 0)
 			goto out;
 	}
 	if (!l.n) {

@@ -178,7 +178,7 @@ check_match "its header says so" "boot 1 .* no PCs \(imported\): matched on vCPU
 # ---- a database a running idsrd writes is refused (its boot ids are its own) ----
 start_daemon --policy examples/policy.conf || not_ok "idsrd starts"
 check_rc "import into the running idsrd's database" 2 "$B/idsrctl" import --format m1n1 --db "$T/trace.db" "$LOG"
-check "its message" "idsrctl: import: $T/trace.db is the database of the running idsrd (control socket $T/ctl.sock), which hands out its boot ids: import into another file with --db FILE (idsrctl replay reads any trace), or stop idsrd first" "$OUT"
+check "its message names the daemon" "idsrctl: import: $T/trace.db is in use by idsrd pid $DAEMON_PID (VMM socket $T/vmm.sock, control socket $T/ctl.sock): one writer at a time; stop it, or choose another database (idsrd hands out its boot ids itself: import into another file with --db FILE, which idsrctl replay reads as well)" "$OUT"
 check "nothing written to it" "0" "$(sqlite3 "$T/trace.db" "SELECT count(*) FROM boots")"
 stop_daemon
 check_rc "once idsrd has stopped, the import goes in" 0 "$B/idsrctl" import --format m1n1 --db "$T/trace.db" "$LOG"

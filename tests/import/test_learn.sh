@@ -123,7 +123,9 @@ check "0 divergences, matched without PCs" "note: boot 1 of $T/m1.db has no PCs 
 agrees: 0 of 26 recorded answers of boot 1 differ under $T/m1.conf" "$OUT"
 
 check_rc "no boot given" 2 "$B/idsrctl" policy learn
-check "its message" "idsrctl: policy learn: which boots? give TRACE[:BOOT] (try idsrctl policy learn --help)" "$OUT"
+check "its message" "idsrctl: policy learn: which boots? give TRACE (FILE, FILE:BOOT or :BOOT; try idsrctl policy learn --help)" "$OUT"
+check_rc "a boot of the default database (--db)" 0 "$B/idsrctl" policy learn --db "$T/m1.db" :1 -o "$T/m1b.conf"
+check "the same policy" "$(cat "$T/m1.conf")" "$(cat "$T/m1b.conf")"
 check_rc "no such boot" 2 "$B/idsrctl" policy learn "$T/m1.db:9"
 check "its message" "idsrctl: policy learn: $T/m1.db: no boot 9 in this trace (idsrctl boots lists them)" "$OUT"
 check_rc "an -o that cannot be written" 2 "$B/idsrctl" policy learn "$T/m1.db" -o "$T/no/such/dir.conf"
