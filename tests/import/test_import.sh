@@ -96,9 +96,9 @@ check_rc "a bad --timebase-hz" 2 "$B/idsrctl" import --format m1n1 --timebase-hz
 check "its message" "idsrctl: import: --timebase-hz: \` -5' is not a frequency in Hz (e.g. 24000000)" "$OUT"
 check "three boots, none from the failures" "3" "$(sqlite3 "$T/imp.db" "SELECT count(*) FROM boots")"
 
-# ---- what show --json prints, and a CSV of the contract columns, import back to identical rows ----
-"$B/idsrctl" show "$T/imp.db:1" --json > "$T/boot1.jsonl"
-check_rc "import show --json's lines" 0 "$B/idsrctl" import --format jsonl --db "$T/imp.db" "$T/boot1.jsonl"
+# ---- what show --json-lines prints, and a CSV of the contract columns, import back to identical rows ----
+"$B/idsrctl" show "$T/imp.db:1" --json-lines > "$T/boot1.jsonl"
+check_rc "import show --json-lines' output" 0 "$B/idsrctl" import --format jsonl --db "$T/imp.db" "$T/boot1.jsonl"
 check "identical rows (0 differ of 26)" "0|26" "$(same_rows "$T/imp.db" 1 4)"
 check "PCs all 0 are no PCs" "0|apple_boot.m1n1.log|jsonl" \
 	"$(sqlite3 "$T/imp.db" "SELECT has_pcs, vm_name IS NOT NULL, substr(imported_from, 1, 5) FROM boots WHERE id = 4" | sed 's/|1|/|apple_boot.m1n1.log|/')"
