@@ -94,7 +94,13 @@ $(BUILD)/gen/idsr.pb-c.c $(BUILD)/gen/idsr.pb-c.h: proto/idsr.proto
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
 
-$(BUILD)/obj/%.o: %.c | $(GEN_H)
+# where the installed configuration lives (registers.d): rewritten only when SYSCONFDIR changes
+$(BUILD)/gen/config.h: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '#define IDSR_SYSCONFDIR "$(SYSCONFDIR)"' > $@.tmp && (cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@)
+.PHONY: FORCE
+
+$(BUILD)/obj/%.o: %.c | $(GEN_H) $(BUILD)/gen/config.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -105,8 +111,8 @@ $(BUILD)/obj/$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes,$(CFLAGS)) -fPIC -c -o $@ $<
 
-# embeds data/registers.tsv and schema.sql (.incbin): data, not code
-$(BUILD)/obj/lib/embed.o: lib/embed.S data/registers.tsv schema.sql
+# embeds data/registers.tsv, data/midr.tsv and schema.sql (.incbin): data, not code
+$(BUILD)/obj/lib/embed.o: lib/embed.S data/registers.tsv data/midr.tsv schema.sql
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) -c -o $@ $<
@@ -235,7 +241,7 @@ install: $(BUILD)/idsrd $(BUILD)/idsrctl $(CLIENT_SO) $(CLIENT_DIST_A) $(MAN_PAG
 	install -m 0644 $(BUILD)/dist/idsrd.service $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.service
 	install -m 0644 systemd/idsrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/idsrd.conf
 	install -m 0644 systemd/idsrd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/idsrd.conf
-	install -d $(DESTDIR)$(SYSCONFDIR)/idsrd
+	install -d $(DESTDIR)$(SYSCONFDIR)/idsrd $(DESTDIR)$(SYSCONFDIR)/idsrd/registers.d
 	[ -e $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf ] || install -m 0644 examples/policy.conf $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf
 
 uninstall:
@@ -245,7 +251,7 @@ uninstall:
 	      $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.service $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd.socket \
 	      $(DESTDIR)$(SYSTEMDUNITDIR)/idsrd-control.socket $(DESTDIR)$(SYSUSERSDIR)/idsrd.conf \
 	      $(DESTDIR)$(TMPFILESDIR)/idsrd.conf
-	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,man8/idsrd.8 man1/idsrctl.1 man5/idsrd-policy.5)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,man8/idsrd.8 man1/idsrctl.1 man5/idsrd-policy.5 man5/idsrd-names.5)
 
 clean:
 	rm -rf $(BUILD)

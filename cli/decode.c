@@ -10,29 +10,31 @@
 #include "encoding.h"
 #include "regnames.h"
 
-#define MATCHES_MAX 16
-
 static const char decode_usage[] =
 	"Usage: idsrctl decode KEY|ENCODING|NAME... [--impl IMPL] [--json|--json-lines]\n\n"
 	"Shows, for each argument, the packed key (hex and decimal), the generic\n"
 	"encoding, its fields, whether HCR_EL2.TIDCP traps it (the IDSR space) and\n"
-	"its names in every implementation the register table knows.\n\n"
+	"its names in every implementation the register table knows, each with the\n"
+	"file and line it was read from and the source of its facts. Names come\n"
+	"from the built-in tables, the registers.d directories and idsrctl --names\n"
+	"FILE (see idsrctl(1)).\n\n"
 	"  KEY        a packed key: 0xc780 or 51072\n"
 	"  ENCODING   s3_0_c15_c0_0, p15:0:c9:c0:0, or p15:1:c15 (MCRR/MRRC)\n"
 	"  NAME       HID0_EL1 or hid0 (case-insensitive, _ELn optional)\n"
-	"  --impl I   look names up in implementation I (apple, arm-cortex-a57-a72,\n"
-	"             arm-cortex-a76, arm-architectural) and show its name first\n"
+	"  --impl I   look names up in implementation I (apple, arm-cortex-a53,\n"
+	"             arm-neoverse-n1, ...: an unknown one lists them) and show its\n"
+	"             name first\n"
 	"  --json     one JSON document: the argument's object; for several, their array\n"
 	"  --json-lines  one JSON object per argument and line\n";
 
 /* The implementations in the table, for error messages. */
 static void list_impls(char *buf, size_t len)
 {
-	const char *impls[16];
-	size_t n = regnames_impls(impls, 16), used = 0;
+	const char *impls[64];
+	size_t n = regnames_impls(impls, 64), used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < n && i < 16 && used < len; i++)
+	for (size_t i = 0; i < n && i < 64 && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", impls[i]);
 }
 
@@ -45,19 +47,10 @@ static bool looks_like_encoding(const char *arg)
 
 static int ambiguous(const char *arg, const char *impl)
 {
-	const struct regname *m[MATCHES_MAX];
-	size_t n = regnames_matches(arg, impl, m, MATCHES_MAX);
-	char list[512], enc[ENC_TEXT_MAX];
-	size_t used = 0;
+	char list[512];
 
-	list[0] = '\0';
-	for (size_t i = 0; i < n && i < MATCHES_MAX && used < sizeof(list); i++) {
-		enc_format(m[i]->key, enc, sizeof(enc));
-		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s %s (%s)",
-					 i ? ", " : "", m[i]->name, enc, m[i]->impl);
-	}
-	return cli_error("decode: `%s': names several encodings: %s%s; give --impl or an encoding",
-			 arg, list, n > MATCHES_MAX ? ", …" : "");
+	return cli_error("decode: `%s': names several encodings: %s; give --impl or an encoding",
+			 arg, regnames_candidates(arg, impl, list, sizeof(list)));
 }
 
 /* An argument's key: a number or encoding first, then a register name. */
@@ -104,6 +97,16 @@ static void print_json(const char *arg, uint32_t key, const struct enc_fields *f
 			json_str(&row, "name", o->name);
 			json_str(&row, "implementation", o->impl);
 			json_str(&row, "description", o->description);
+			json_str(&row, "source", o->source);
+			json_str(&row, "file", o->file);
+			json_uint(&row, "line", o->line);
+			json_bool(&row, "built_in", o->origin == 0);
+			if (o->replaces_file) {
+				char at[4200];
+
+				snprintf(at, sizeof(at), "%s:%u", o->replaces_file, o->replaces_line);
+				json_str(&row, "replaces", at);
+			}
 			fputc('}', mem);
 		}
 		fputc(']', mem);
@@ -138,6 +141,17 @@ static void print_json(const char *arg, uint32_t key, const struct enc_fields *f
 	free(names);
 }
 
+/* Where a name came from: the file and line it was read from, what it replaced, its source. */
+static void print_origin(const struct regname *o)
+{
+	printf("             from %s:%u%s", o->file, o->line, o->origin ? "" : " (built in)");
+	if (o->replaces_file)
+		printf(", replacing %s:%u", o->replaces_file, o->replaces_line);
+	if (*o->source)
+		printf("; source: %s", o->source);
+	putchar('\n');
+}
+
 static void print_text(uint32_t key, const struct enc_fields *f, const char *impl)
 {
 	size_t n;
@@ -161,8 +175,10 @@ static void print_text(uint32_t key, const struct enc_fields *f, const char *imp
 						: "no (outside the IMPLEMENTATION DEFINED space)");
 	if (r == end)
 		printf("  names    none known\n");
-	for (const struct regname *o = r; o < end; o++)
+	for (const struct regname *o = r; o < end; o++) {
 		printf("  %s %-16s %-20s %s\n", o == r ? "names   " : "        ", o->name, o->impl, o->description);
+		print_origin(o);
+	}
 }
 
 int decode_main(int argc, char **argv)
@@ -200,7 +216,7 @@ int decode_main(int argc, char **argv)
 		}
 	}
 	if (impl && !regnames_impl_known(impl)) {
-		char known[256];
+		char known[1024];
 
 		list_impls(known, sizeof(known));
 		return cli_error("decode: --impl `%s': no such implementation in the register table (known: %s)",

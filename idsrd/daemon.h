@@ -18,6 +18,8 @@ struct daemon_config {
 	const char *db_path;
 	const char *policy_path;	/* NULL: no file, everything UNDEF */
 	const char *impl;		/* --impl: names for boots whose MIDR says nothing */
+	const char **names_files;	/* --names FILE..., read after the registers.d directories */
+	size_t nnames_files;
 	const char *replay_ref;		/* --replay TRACE[:BOOT] at start-up */
 	unsigned poll_us;		/* --poll: spin this long after a frame (0: never) */
 	size_t queue_cap;		/* store queue, rows */
@@ -30,6 +32,7 @@ struct daemon_config {
 	const char *admin_group;	/* may read and change every user's boots */
 	bool foreground;
 	bool journal;			/* stderr goes to the journal */
+	bool system;			/* the system's service (root under systemd): reads no home directory */
 };
 
 struct boot;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "options.h"
 #include "paths.h"
+#include "regnames.h"
 #include "replayer.h"
 #include "unix_socket.h"
 
@@ -370,13 +371,22 @@ static int start_listening(const struct daemon_config *cfg, struct listeners *l)
 	return 0;
 }
 
-/* The policy to start with (an empty one without --policy); NULL if it has an error. */
+/* The register names, then the policy to start with (an empty one without
+ * --policy); NULL if either has an error. */
 static struct policy *load_start_policy(const struct daemon *d)
 {
 	struct policy *policy = NULL;
 	struct policy_error perr;
 	char why[512];
 
+	/* names before the policy: its rules may use them. The system's service
+	 * reads no home directory (ProtectHome= hides them anyway). */
+	if (regnames_init(d->cfg.names_files, d->cfg.nnames_files,
+			  REGNAMES_SYSTEM_DIR | (d->cfg.system ? 0 : REGNAMES_USER_DIR), why, sizeof(why)) < 0) {
+		log_err("register names: %s", why);
+		log_err("fix or remove that file and start again");
+		return NULL;
+	}
 	if (d->cfg.policy_path) {
 		if (policy_load_file(d->cfg.policy_path, &policy, &perr) < 0) {
 			log_err("%s", policy_error_format(&perr, why, sizeof(why)));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "frame.h"
 #include "log.h"
@@ -27,6 +28,9 @@ static const char usage_text[] =
 	"  --db PATH             trace database (default %s)\n"
 	"  --policy PATH         policy file (default: none, every access is UNDEF)\n"
 	"  --impl NAME           register names for boots whose MIDR names nothing\n"
+	"  --names FILE          more register names and MIDR rows (repeatable; read after\n"
+	"                        " IDSR_SYSCONFDIR "/idsrd/registers.d/*.tsv and\n"
+	"                        $XDG_CONFIG_HOME/idsrd/registers.d/*.tsv; see idsrd-names(5))\n"
 	"  --poll[=USEC]         low latency: after answering, a connection keeps polling\n"
 	"                        for the next frame for up to USEC µs (default 50) before sleeping;\n"
 	"                        costs CPU while VMMs trap often, for boots given a core\n"
@@ -69,7 +73,7 @@ static void usage(void)
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
-       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS };
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS, OPT_NAMES };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -77,6 +81,7 @@ static const struct option options[] = {
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "impl", required_argument, NULL, OPT_IMPL },
+	{ "names", required_argument, NULL, OPT_NAMES },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
 	{ "poll", optional_argument, NULL, OPT_POLL },
@@ -121,6 +126,12 @@ bool options_parse(int argc, char **argv, struct daemon_config *cfg)
 		case OPT_DB: cfg->db_path = optarg; break;
 		case OPT_POLICY: cfg->policy_path = optarg; break;
 		case OPT_IMPL: cfg->impl = optarg; break;
+		case OPT_NAMES:
+			/* argv outlives the daemon: keep pointers, argc of them at most */
+			if (!cfg->names_files && !(cfg->names_files = calloc((size_t)argc, sizeof(char *))))
+				return fprintf(stderr, "idsrd: out of memory\n"), false;
+			cfg->names_files[cfg->nnames_files++] = optarg;
+			break;
 		case OPT_REPLAY: cfg->replay_ref = optarg; break;
 		case OPT_WORKERS:
 			/* Old scripts' option: each connection has its own thread now. */
@@ -225,6 +236,8 @@ bool options_paths(struct daemon_config *cfg, char bufs[3][4096])
 void options_defaults(struct daemon_config *cfg)
 {
 	cfg->journal = getenv("JOURNAL_STREAM") != NULL;
+	/* the system's service: it reads no home directory's registers.d */
+	cfg->system = getenv("INVOCATION_ID") && getuid() == 0;
 	if (!cfg->queue_cap)
 		cfg->queue_cap = 1u << 20;
 	if (!cfg->max_connections)

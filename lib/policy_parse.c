@@ -303,17 +303,11 @@ static int parse_name(struct parser *ps, const struct token *t, struct selector 
 		ret = regnames_lookup(name, impl, &sel->key);
 	}
 	if (ret == -ENOTUNIQ) {
-		const struct regname *rows[4];
-		char which[128] = "", enc[ENC_TEXT_MAX];
-		size_t n = regnames_matches(name, impl, rows, 4);
+		char which[256];
 
-		for (size_t i = 0; i < n && i < 4; i++) {
-			enc_format(rows[i]->key, enc, sizeof(enc));
-			snprintf(which + strlen(which), sizeof(which) - strlen(which), "%s%s on %s",
-				 i ? ", " : "", enc, rows[i]->impl);
-		}
 		return fail(ps, t->column, "ambiguous register name `%.*s' (%s): add `impl NAME' "
-			    "before the rules or use the encoding", qlen(t->n), t->s, which);
+			    "before the rules or use the encoding", qlen(t->n), t->s,
+			    regnames_candidates(name, impl, which, sizeof(which)));
 	}
 	if (ret < 0 && impl)
 		return fail(ps, t->column, "unknown register `%.*s' in implementation %s: "
@@ -603,7 +597,7 @@ static int parse_rule(struct parser *ps, const struct token *first)
 static int parse_impl(struct parser *ps, const struct token *kw)
 {
 	struct token t, extra;
-	char known[160] = "";
+	char known[512] = "";
 
 	if (!next_token(ps, &t))
 		return fail(ps, end_column(ps), "expected an implementation name after `impl', got end of line");
@@ -620,10 +614,10 @@ static int parse_impl(struct parser *ps, const struct token *kw)
 	}
 	if (!regnames_impl_known(ps->p->impl)) {
 		/* List what the table knows, so the fix is in the message. */
-		const char *impls[16];
-		size_t n = regnames_impls(impls, 16);
+		const char *impls[64];
+		size_t n = regnames_impls(impls, 64);
 
-		for (size_t i = 0; i < n && i < 16; i++)
+		for (size_t i = 0; i < n && i < 64; i++)
 			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
 				 i ? ", " : "", impls[i]);
 		return fail(ps, t.column, "unknown implementation `%.*s': expected one of %s",

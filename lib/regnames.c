@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Register names per implementation: the embedded data/registers.tsv, parsed once, looked up both ways. */
+/* Register names per implementation (lib/regtable.c loads them), looked up both ways; MIDR -> implementation. */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -8,51 +8,49 @@
 #include <string.h>
 #include <strings.h>
 
-#include "embed.h"
 #include "encoding.h"
 #include "log.h"
 #include "regnames.h"
+#include "regtable.h"
 
 #define IMPL_ARCH "arm-architectural"
-#define IMPL_MAX 16
 
-/* Built once by regnames_load, read-only afterwards: no locks on lookups. */
-static struct {
-	char *text;			/* the TSV copy the strings point into */
-	struct regname *rows;		/* sorted by key, then by line */
-	size_t count;
-	const struct regname **by_name;	/* sorted by name, case-insensitive */
-	const struct regname **by_base;	/* sorted by name without its _ELn suffix */
-	size_t *base_len;		/* per row: length of the name without _ELn */
-	const char *impls[IMPL_MAX];
-	size_t nimpls;
-} regnames;
+/* Built once (regnames_init, else the built-in tables on first use), read-only
+ * afterwards: no locks on lookups. */
+static struct regtable *regnames;
 static pthread_once_t regnames_once = PTHREAD_ONCE_INIT;
 
-struct parsed_row {
-	struct regname r;
-	size_t line;
-};
-
-static int cmp_parsed(const void *a, const void *b)
+static void regnames_load_builtin(void)
 {
-	const struct parsed_row *x = a, *y = b;
+	char why[256];
 
-	if (x->r.key != y->r.key)
-		return x->r.key < y->r.key ? -1 : 1;
-	return x->line < y->line ? -1 : x->line > y->line;
+	if (regnames)
+		return;
+	regnames = regtable_load(NULL, 0, 0, why, sizeof(why));
+	if (!regnames) {
+		/* names are a convenience: without them we print generic encodings */
+		log_err("register names: %s; showing encodings only", why);
+		regnames = calloc(1, sizeof(*regnames));
+		if (!regnames)
+			abort();
+	}
 }
 
-/* Length of name without a trailing "_EL<digits>" ("HID0_EL1" -> 4). */
-static size_t base_length(const char *name)
+static void regnames_ensure(void)
 {
-	size_t len = strlen(name), i = len;
+	pthread_once(&regnames_once, regnames_load_builtin);
+}
 
-	while (i > 0 && isdigit((unsigned char)name[i - 1]))
-		i--;
-	if (i == len || i < 4 || strncasecmp(name + i - 3, "_EL", 3))
-		return len;
-	return i - 3;
+int regnames_init(const char *const *files, size_t nfiles, unsigned dirs, char *why, size_t whylen)
+{
+	struct regtable *t = regtable_load(files, nfiles, dirs, why, whylen);
+
+	if (!t)
+		return -EINVAL;
+	regnames_ensure();
+	regtable_free(regnames);
+	regnames = t;
+	return 0;
 }
 
 static int cmp_text(const char *a, size_t alen, const char *b, size_t blen)
@@ -66,133 +64,14 @@ static int cmp_text(const char *a, size_t alen, const char *b, size_t blen)
 
 static size_t row_base_len(const struct regname *r)
 {
-	return regnames.base_len[r - regnames.rows];
-}
-
-static int cmp_by_name(const void *a, const void *b)
-{
-	const struct regname *x = *(const struct regname *const *)a, *y = *(const struct regname *const *)b;
-
-	return cmp_text(x->name, strlen(x->name), y->name, strlen(y->name));
-}
-
-static int cmp_by_base(const void *a, const void *b)
-{
-	const struct regname *x = *(const struct regname *const *)a, *y = *(const struct regname *const *)b;
-
-	return cmp_text(x->name, row_base_len(x), y->name, row_base_len(y));
-}
-
-static void note_impl(const char *impl)
-{
-	for (size_t i = 0; i < regnames.nimpls; i++)
-		if (!strcmp(regnames.impls[i], impl))
-			return;
-	if (regnames.nimpls < IMPL_MAX)
-		regnames.impls[regnames.nimpls++] = impl;
-	else
-		log_warn("registers.tsv: more than %d implementations, `%s' ignored by regnames_impl_known",
-			 IMPL_MAX, impl);
-}
-
-/* Splits one TSV line in place; false (with a warning) if it is not a usable row. */
-static bool parse_line(char *line, size_t lineno, struct regname *r)
-{
-	char *col[5] = { 0 };
-	const char *why;
-	size_t n = 0;
-
-	for (char *p = line; n < 5; n++) {
-		col[n] = p;
-		p = strchr(p, '\t');
-		if (!p) {
-			n++;
-			break;
-		}
-		*p++ = '\0';
-	}
-	if (n < 3 || !*col[1] || !*col[2]) {
-		log_warn("registers.tsv line %zu: expected encoding, name and implementation columns; row ignored",
-			 lineno);
-		return false;
-	}
-	if (enc_parse(col[0], &r->key, &why)) {
-		log_warn("registers.tsv line %zu: `%s': %s; row ignored", lineno, col[0], why);
-		return false;
-	}
-	r->name = col[1];
-	r->impl = col[2];
-	r->description = n > 3 ? col[3] : "";
-	return true;
-}
-
-static void regnames_load(void)
-{
-	size_t len = (size_t)(idsr_registers_tsv_end - idsr_registers_tsv), lineno = 0, n = 0, cap = 0;
-	struct parsed_row *parsed = NULL;
-
-	regnames.text = malloc(len + 1);
-	if (!regnames.text)
-		goto nomem;
-	memcpy(regnames.text, idsr_registers_tsv, len);
-	regnames.text[len] = '\0';
-	for (char *p = regnames.text; p && *p; ) {
-		char *line = p, *nl = strchr(p, '\n');
-
-		p = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = '\0';
-		if (nl > line && nl[-1] == '\r')
-			nl[-1] = '\0';
-		lineno++;
-		if (!*line || *line == '#')
-			continue;
-		if (n == cap) {
-			struct parsed_row *more = realloc(parsed, (cap = cap ? 2 * cap : 1024) * sizeof(*parsed));
-
-			if (!more)
-				goto nomem;
-			parsed = more;
-		}
-		if (parse_line(line, lineno, &parsed[n].r))
-			parsed[n].line = lineno, n++;
-	}
-	qsort(parsed, n, sizeof(*parsed), cmp_parsed);
-	regnames.rows = calloc(n ? n : 1, sizeof(*regnames.rows));
-	regnames.by_name = calloc(n ? n : 1, sizeof(*regnames.by_name));
-	regnames.by_base = calloc(n ? n : 1, sizeof(*regnames.by_base));
-	regnames.base_len = calloc(n ? n : 1, sizeof(*regnames.base_len));
-	if (!regnames.rows || !regnames.by_name || !regnames.by_base || !regnames.base_len)
-		goto nomem;
-	for (size_t i = 0; i < n; i++) {
-		regnames.rows[i] = parsed[i].r;
-		regnames.by_name[i] = regnames.by_base[i] = &regnames.rows[i];
-		regnames.base_len[i] = base_length(parsed[i].r.name);
-		note_impl(parsed[i].r.impl);
-	}
-	regnames.count = n;
-	qsort(regnames.by_name, n, sizeof(*regnames.by_name), cmp_by_name);
-	qsort(regnames.by_base, n, sizeof(*regnames.by_base), cmp_by_base);
-	free(parsed);
-	return;
-nomem:
-	/* names are a convenience: without memory we print generic encodings */
-	log_err("register names: out of memory; showing encodings only");
-	free(parsed);
-	regnames.count = 0;
-	regnames.nimpls = 0;
-}
-
-static void regnames_ensure(void)
-{
-	pthread_once(&regnames_once, regnames_load);
+	return regnames->base_len[r - regnames->rows];
 }
 
 const struct regname *regnames_table(size_t *count)
 {
 	regnames_ensure();
-	*count = regnames.count;
-	return regnames.rows;
+	*count = regnames->count;
+	return regnames->rows;
 }
 
 /* The first row with key, and *end one past the last. */
@@ -251,8 +130,8 @@ struct match {
 
 static void match_stage(const char *name, bool by_base, const char *impl, struct match *m)
 {
-	const struct regname **idx = by_base ? regnames.by_base : regnames.by_name;
-	size_t len = strlen(name), lo = 0, hi = regnames.count;
+	const struct regname **idx = by_base ? regnames->by_base : regnames->by_name;
+	size_t len = strlen(name), lo = 0, hi = regnames->count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -263,7 +142,7 @@ static void match_stage(const char *name, bool by_base, const char *impl, struct
 		else
 			hi = mid;
 	}
-	for (; lo < regnames.count; lo++) {
+	for (; lo < regnames->count; lo++) {
 		const struct regname *r = idx[lo];
 
 		if (cmp_text(r->name, by_base ? row_base_len(r) : strlen(r->name), name, len))
@@ -315,6 +194,33 @@ int regnames_lookup(const char *name, const char *impl, uint32_t *key)
 	return 0;
 }
 
+const char *regnames_candidates(const char *name, const char *impl, char *buf, size_t len)
+{
+	const struct regname *m[256];
+	size_t n = regnames_matches(name, impl, m, 256), used = 0;
+	char enc[ENC_TEXT_MAX];
+
+	if (n > 256)
+		n = 256;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t more = 0;
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = m[j]->key == m[i]->key;
+		if (seen)
+			continue;
+		for (size_t j = i + 1; j < n; j++)
+			more += m[j]->key == m[i]->key;
+		enc_format(m[i]->key, enc, sizeof(enc));
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, more ? "%s%s on %s and %zu more" : "%s%s on %s",
+						 used ? ", " : "", enc, m[i]->impl, more);
+	}
+	return buf;
+}
+
 const struct regname *regnames_by_key(uint32_t key, size_t *n)
 {
 	const struct regname *end, *r = key_range(key, &end);
@@ -326,9 +232,9 @@ const struct regname *regnames_by_key(uint32_t key, size_t *n)
 size_t regnames_impls(const char **out, size_t max)
 {
 	regnames_ensure();
-	for (size_t i = 0; i < regnames.nimpls && i < max; i++)
-		out[i] = regnames.impls[i];
-	return regnames.nimpls;
+	for (size_t i = 0; i < regnames->nimpls && i < max; i++)
+		out[i] = regnames->impls[i];
+	return regnames->nimpls;
 }
 
 const char *regnames_format(uint32_t key, const char *impl, char *buf, size_t len)
@@ -342,30 +248,29 @@ const char *regnames_format(uint32_t key, const char *impl, char *buf, size_t le
 	return buf;
 }
 
-/*
- * MIDR_EL1: Implementer [31:24], PartNum [15:4] (ARM DDI 0487, D23.2 MIDR_EL1).
- * Implementer 0x41 is Arm, 0x61 Apple (DDI 0487's implementer code list).
- * Part numbers from the Technical Reference Manuals' MIDR_EL1 pages:
- * Cortex-A57 0xD07 (DDI 0488), Cortex-A72 0xD08 (DDI 100095),
- * Cortex-A76 0xD0B (DDI 100798).
- */
-const char *regnames_impl_from_midr(uint64_t midr)
+/* MIDR_EL1: Implementer [31:24], Variant [23:20], PartNum [15:4], Revision [3:0]
+ * (ARM DDI 0487, MIDR_EL1). The rows are data/midr.tsv's and the user's. */
+const struct regtable_midr *regnames_midr(uint64_t midr)
 {
 	unsigned implementer = (unsigned)(midr >> 24) & 0xff, part = (unsigned)(midr >> 4) & 0xfff;
+	unsigned rv = ((unsigned)(midr >> 20) & 0xf) << 4 | ((unsigned)midr & 0xf);
 
-	if (implementer == 0x61)
-		return "apple";
-	if (implementer != 0x41)
-		return NULL;
-	switch (part) {
-	case 0xd07:
-	case 0xd08:
-		return "arm-cortex-a57-a72";
-	case 0xd0b:
-		return "arm-cortex-a76";
-	default:
-		return NULL;
+	regnames_ensure();
+	for (size_t i = 0; i < regnames->nmidrs; i++) {
+		const struct regtable_midr *m = &regnames->midrs[i];
+
+		if (m->implementer == implementer && (m->part < 0 || (unsigned)m->part == part) &&
+		    rv >= m->rv_min && rv <= m->rv_max)
+			return m;
 	}
+	return NULL;
+}
+
+const char *regnames_impl_from_midr(uint64_t midr)
+{
+	const struct regtable_midr *m = regnames_midr(midr);
+
+	return m ? m->impl : NULL;
 }
 
 int regnames_impl_known(const char *impl)
@@ -373,8 +278,8 @@ int regnames_impl_known(const char *impl)
 	regnames_ensure();
 	if (!impl)
 		return 0;
-	for (size_t i = 0; i < regnames.nimpls; i++)
-		if (!strcasecmp(regnames.impls[i], impl))
+	for (size_t i = 0; i < regnames->nimpls; i++)
+		if (!strcasecmp(regnames->impls[i], impl))
 			return 1;
 	return 0;
 }
@@ -414,8 +319,8 @@ size_t regnames_near(const char *name, const char *impl, const char **out, size_
 
 	regnames_ensure();
 	for (size_t d = 1; d <= cap && n < max; d++)
-		for (size_t i = 0; i < regnames.count && n < max; i++) {
-			const struct regname *r = regnames.by_name[i];
+		for (size_t i = 0; i < regnames->count && n < max; i++) {
+			const struct regname *r = regnames->by_name[i];
 			bool dup = false;
 
 			if (impl && *impl && strcasecmp(r->impl, impl) && strcmp(r->impl, IMPL_ARCH))

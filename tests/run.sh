@@ -7,6 +7,8 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export BUILD CMOCKA_MESSAGE_OUTPUT=TAP
+# the tester's own register names ($XDG_CONFIG_HOME/idsrd/registers.d) stay out of the tests
+export XDG_CONFIG_HOME="$PWD/$BUILD/test-config"
 filter=${1:-}
 passed=0 failed=0 failed_names=()
 log_dir=$BUILD/test-logs

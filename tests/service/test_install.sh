@@ -13,6 +13,7 @@ check_rc "make install DESTDIR" 0 install_tree "$D"
 check "the installed tree" "drwxr-xr-x etc
 drwxr-xr-x etc/idsrd
 -rw-r--r-- etc/idsrd/policy.conf
+drwxr-xr-x etc/idsrd/registers.d
 drwxr-xr-x usr
 drwxr-xr-x usr/local
 drwxr-xr-x usr/local/bin
@@ -37,9 +38,10 @@ drwxr-xr-x usr/local/lib/tmpfiles.d
 drwxr-xr-x usr/local/sbin
 -rwxr-xr-x usr/local/sbin/idsrd" "$(tree "$D" | grep -v ' usr/local/share')"
 
-# Man pages are built by their own rule; once there, exactly these three.
+# Man pages are built by their own rule; once there, exactly these four.
 if [ -d "$D/usr/local/share/man" ]; then
 	check "the installed man pages" "usr/local/share/man/man1/idsrctl.1
+usr/local/share/man/man5/idsrd-names.5
 usr/local/share/man/man5/idsrd-policy.5
 usr/local/share/man/man8/idsrd.8" "$(cd "$D" && find usr/local/share -type f | LC_ALL=C sort)"
 else
