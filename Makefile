@@ -94,8 +94,10 @@ $(BUILD)/gen/idsr.pb-c.c $(BUILD)/gen/idsr.pb-c.h: proto/idsr.proto
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
 
-# where the installed configuration lives (registers.d): rewritten only when SYSCONFDIR changes
-$(BUILD)/gen/config.h: FORCE
+# Where the binaries look for SYSCONFDIR/idsrd/registers.d: a build follows SYSCONFDIR (the
+# header is rewritten when it changes); `make install` installs what was built, rebuilding
+# nothing (a sanitizer build stays one), and says so when SYSCONFDIR differs from the build's.
+$(BUILD)/gen/config.h: $(if $(filter install,$(MAKECMDGOALS)),,FORCE)
 	@mkdir -p $(dir $@)
 	$(Q)echo '#define IDSR_SYSCONFDIR "$(SYSCONFDIR)"' > $@.tmp && (cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@)
 .PHONY: FORCE
@@ -242,6 +244,8 @@ install: $(BUILD)/idsrd $(BUILD)/idsrctl $(CLIENT_SO) $(CLIENT_DIST_A) $(MAN_PAG
 	install -m 0644 systemd/idsrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/idsrd.conf
 	install -m 0644 systemd/idsrd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/idsrd.conf
 	install -d $(DESTDIR)$(SYSCONFDIR)/idsrd $(DESTDIR)$(SYSCONFDIR)/idsrd/registers.d
+	$(Q)grep -qF '"$(SYSCONFDIR)"' $(BUILD)/gen/config.h || echo "make install: idsrd and idsrctl were built" \
+	    "to read $$(sed 's/.*"\(.*\)"/\1/' $(BUILD)/gen/config.h)/idsrd/registers.d; build with SYSCONFDIR=$(SYSCONFDIR) to read $(SYSCONFDIR)/idsrd/registers.d" >&2
 	[ -e $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf ] || install -m 0644 examples/policy.conf $(DESTDIR)$(SYSCONFDIR)/idsrd/policy.conf
 
 uninstall:
