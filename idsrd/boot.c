@@ -157,7 +157,9 @@ static bool boot_resume_allowed(int64_t id, int64_t owner_uid, const void *inst,
 }
 
 /* Reads boot id's record and next seqs from the database into a new boot in
- * memory. Called with boots_lock held; rare (a VMM reconnecting). */
+ * memory. Rare (a VMM reconnecting), and called without boots_lock: a flush,
+ * an open and two SELECTs wait up to SQLite's busy timeout (5 s) when another
+ * process holds the database, and status and every Hello take that lock. */
 static struct boot *boot_reopen(const Idsr__V1__Hello *h, const struct boot_peer *peer,
 				char *why, size_t whylen)
 {
@@ -234,24 +236,41 @@ out:
 	return b;
 }
 
-/* The boot Hello.resume_boot names: in progress, or reopened. boots_lock held. */
+/* The boot in progress whose id is id, or NULL. boots_lock held. */
+static struct boot *boot_find_id_locked(int64_t id)
+{
+	for (struct boot *b = idsrd->boots; b; b = b->next)
+		if (b->id == id)
+			return b;
+	return NULL;
+}
+
+/* The boot Hello.resume_boot names: in progress, or `reopened' (read by
+ * boot_reopen before the lock was taken; freed if not used). boots_lock held. */
 static struct boot *boot_resume_locked(const Idsr__V1__Hello *h, const struct boot_peer *peer,
-				       unsigned in_progress, char *why, size_t whylen)
+				       unsigned in_progress, struct boot *reopened, char *why, size_t whylen)
 {
 	struct live_policy *lp;
-	struct boot *b;
+	struct boot *b = boot_find_id_locked((int64_t)h->resume_boot);
 
-	for (b = idsrd->boots; b; b = b->next)
-		if (b->id == (int64_t)h->resume_boot)
-			return boot_resume_allowed(b->id, b->peer.uid, b->instance, b->instance_len, h,
-						   peer, why, whylen) ? b : NULL;
-	if (idsrd->cfg.max_boots && in_progress >= idsrd->cfg.max_boots) {
-		snprintf(why, whylen, "%u boots in progress, the limit (--max-boots)", in_progress);
+	if (b) {
+		/* Still in progress, or another connection resumed it meanwhile. */
+		if (reopened)
+			boot_free(reopened);
+		return boot_resume_allowed(b->id, b->peer.uid, b->instance, b->instance_len, h,
+					   peer, why, whylen) ? b : NULL;
+	}
+	if (!reopened) {
+		snprintf(why, whylen, "cannot resume boot %llu: it ended while this connection joined it",
+			 (unsigned long long)h->resume_boot);
 		return NULL;
 	}
-	b = boot_reopen(h, peer, why, whylen);
-	if (!b)
+	if (idsrd->cfg.max_boots && in_progress >= idsrd->cfg.max_boots) {
+		snprintf(why, whylen, "%u boots in progress, the limit (--max-boots)", in_progress);
+		boot_free(reopened);
 		return NULL;
+	}
+	b = reopened;
 	lp = daemon_policy_get();
 	store_boot_resume(idsrd->store, b->id);
 	store_boot_policy(idsrd->store, b->id, policy_hash(lp->policy), db_now_ns());
@@ -263,9 +282,41 @@ static struct boot *boot_resume_locked(const Idsr__V1__Hello *h, const struct bo
 	return b;
 }
 
+/* Before boots_lock is taken for a resume: the boot read from the database
+ * into *out (NULL when it is in progress: nothing to read). 0, or -1 when
+ * refused (why filled). */
+static int boot_resume_read(const Idsr__V1__Hello *h, const struct boot_peer *peer, struct boot **out,
+			    char *why, size_t whylen)
+{
+	unsigned in_progress = 0;
+	bool known;
+
+	*out = NULL;
+	pthread_mutex_lock(&idsrd->boots_lock);
+	known = boot_find_id_locked((int64_t)h->resume_boot) != NULL;
+	for (struct boot *o = idsrd->boots; o; o = o->next)
+		in_progress++;
+	pthread_mutex_unlock(&idsrd->boots_lock);
+	if (known)
+		return 0;
+	if (idsrd->cfg.max_boots && in_progress >= idsrd->cfg.max_boots) {
+		snprintf(why, whylen, "%u boots in progress, the limit (--max-boots)", in_progress);
+		return -1;
+	}
+	*out = boot_reopen(h, peer, why, whylen);
+	if (*out)
+		return 0;
+	/* Another connection of the boot (its other vCPU) may have resumed it
+	 * meanwhile, so that the database says it is in progress: join it. */
+	pthread_mutex_lock(&idsrd->boots_lock);
+	known = boot_find_id_locked((int64_t)h->resume_boot) != NULL;
+	pthread_mutex_unlock(&idsrd->boots_lock);
+	return known ? 0 : -1;
+}
+
 struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, char *why, size_t whylen)
 {
-	struct boot *b = NULL;
+	struct boot *b = NULL, *reopened = NULL;
 	unsigned in_progress = 0;
 
 	if (h->instance.len > sizeof(b->instance)) {
@@ -277,11 +328,17 @@ struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, c
 		snprintf(why, whylen, "%u vCPUs, at most %d", h->vcpus, BOOT_MAX_VCPUS);
 		return NULL;
 	}
+	if (h->resume_boot) {
+		if (boot_resume_read(h, peer, &reopened, why, whylen) < 0) {
+			log_warn("refused a resume from pid %lld: %s", (long long)peer->pid, why);
+			return NULL;
+		}
+	}
 	pthread_mutex_lock(&idsrd->boots_lock);
 	for (struct boot *o = idsrd->boots; o; o = o->next)
 		in_progress++;
 	if (h->resume_boot) {
-		b = boot_resume_locked(h, peer, in_progress, why, whylen);
+		b = boot_resume_locked(h, peer, in_progress, reopened, why, whylen);
 		if (!b) {
 			log_warn("refused a resume from pid %lld: %s", (long long)peer->pid, why);
 			goto out;

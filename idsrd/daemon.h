@@ -61,17 +61,34 @@ static inline void daemon_policy_hit(struct live_policy *lp, int rule)
 		atomic_fetch_add_explicit(&lp->hits_el0, 1, memory_order_relaxed);
 }
 
+/*
+ * Lock order. A thread that holds one of these takes only those listed under
+ * it (as SQLite's and the kernel's headers state theirs):
+ *
+ *   boots_lock              the boots in progress, their lookup, the armed replay
+ *     boot->lock            a boot's connection count and rate (boot.h)
+ *     plan->lock            a replay plan's progress and report (replayer.c)
+ *     the store's lock      its queue (store.c): store_boot_* and store_policy
+ *                           are called under boots_lock and take it
+ *   policy_lock             a leaf: held only to swap `policy`
+ *
+ * Leaves too: server.c's sessions.lock, daemon.c's error_lock and a replay
+ * cursor's own locks. boots_lock is taken by `status`, every Hello and the
+ * main loop, so nothing that waits for the disk runs under it: boot_reopen
+ * reads the database before it is taken. (Queuing a control record can wait
+ * for queue space, but STORE_RESERVE slots are kept for those records.)
+ */
 struct daemon {
 	struct daemon_config cfg;
 	uv_loop_t *loop;		/* main loop: signals, listeners, control */
 	struct store *store;
 	int64_t start_ns;
 
-	pthread_mutex_t policy_lock;	/* guards `policy` swaps */
+	pthread_mutex_t policy_lock;	/* guards `policy` swaps (a leaf: see the lock order) */
 	struct live_policy *policy;
 	atomic_uint_fast64_t policy_generation;
 
-	pthread_mutex_t boots_lock;	/* guards the list and instance lookup */
+	pthread_mutex_t boots_lock;	/* guards the list and instance lookup (first in the lock order) */
 	struct boot *boots;		/* boots in progress */
 	uint64_t boots_total;
 	atomic_uint connections;

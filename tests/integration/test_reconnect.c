@@ -7,6 +7,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <dirent.h>
+#include <sys/syscall.h>
 
 #include "frame.h"
 #include "harness.h"
@@ -339,6 +341,134 @@ static void test_resume_refused(void **state)
 	assert_int_equal(kill(h.pid, 0), 0);
 }
 
+/* ---- a resume reads the database without boots_lock ---------------------- */
+
+struct resumer {
+	uint64_t boot;
+	atomic_bool done;
+	int body;			/* the answer's Frame body */
+};
+
+static void *resume_thread(void *arg)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__Hello hello = IDSR__V1__HELLO__INIT;
+	struct resumer *r = arg;
+	struct frame_reader rd;
+	Frame *reply = NULL;
+	int fd = harness_raw_connect(&h);
+
+	hello.protocol = IDSR_PROTOCOL_VERSION;
+	hello.vm_name = "locked";
+	hello.vcpus = 1;
+	hello.instance.data = (uint8_t *)"locked-instance";
+	hello.instance.len = 15;
+	hello.resume_boot = r->boot;
+	f.body_case = IDSR__V1__FRAME__BODY_HELLO;
+	f.hello = &hello;
+	frame_reader_init(&rd);
+	if (fd >= 0 && frame_send(fd, &f) == 0 && frame_recv(fd, &rd, &reply) == 0)
+		r->body = reply->body_case;
+	frame_free(reply);
+	frame_reader_free(&rd);
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/* Whether one of pid's threads named name is in system call nr now. */
+static bool thread_in_syscall(pid_t pid, const char *name, long nr)
+{
+	char path[320], comm[32];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && !found && (e = readdir(d))) {
+		FILE *f;
+		long now = -1;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+		if (e->d_name[0] == '.' || !(f = fopen(path, "r")))
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		comm[strcspn(comm, "\n")] = 0;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+		if (strcmp(comm, name) || !(f = fopen(path, "r")))
+			continue;
+		if (fscanf(f, "%ld", &now) != 1)
+			now = -1;
+		fclose(f);
+		found = now == nr;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Polls thread_in_syscall for up to 10 s. */
+static bool wait_thread_in_syscall(pid_t pid, const char *name, long nr)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (thread_in_syscall(pid, name, nr))
+			return true;
+		harness_sleep_ms(10);
+	}
+	return false;
+}
+
+/* A resume flushes the store, then reads the boot back from the database.
+ * With another process holding the database's write lock the writer waits
+ * SQLite's busy timeout (5 s), and the flush with it. Done under boots_lock,
+ * that stalled status (and every Hello, and the main loop) as long. */
+static void test_resume_while_database_locked(void **state)
+{
+	struct idsr_hello hello = { .vm_name = "locked", .vcpus = 1,
+				    .instance = (const uint8_t *)"locked-instance", .instance_len = 15 };
+	struct idsr_hello other = { .vm_name = "other", .vcpus = 1 };
+	struct idsr_access a = { .key = HID1, .el = 1 };
+	struct resumer r = { 0 };
+	struct idsr_verdict v;
+	struct idsr_conn *c, *o;
+	pthread_t t;
+	sqlite3 *db;
+	Frame *st;
+
+	assert_int_equal(idsr_connect(h.sock, &hello, &c), 0);
+	assert_int_equal(idsr_access(c, &a, &v), 0);
+	r.boot = idsr_boot_id(c);
+	assert_int_equal(harness_stop(&h), 0);		/* the boot is cut off: resumable */
+	idsr_close(c, NULL);
+	assert_int_equal(harness_start(&h, NULL), 0);
+
+	/* Another process writes: the store's writer waits for it with a new boot queued. */
+	assert_int_equal(sqlite3_open(h.db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(idsr_connect(h.sock, &other, &o), 0);
+	assert_true(wait_thread_in_syscall(h.pid, "idsrd-store", SYS_clock_nanosleep));
+	/* The resume's flush waits for that writer (on a condition variable). */
+	assert_int_equal(pthread_create(&t, NULL, resume_thread, &r), 0);
+	assert_true(wait_thread_in_syscall(h.pid, "idsrd-vmm", SYS_futex));
+	/* status answers meanwhile */
+	st = harness_status(&h);
+	assert_non_null(st);
+	assert_false(atomic_load(&r.done));
+	frame_free(st);
+
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	pthread_join(t, NULL);
+	assert_int_equal(r.body, IDSR__V1__FRAME__BODY_WELCOME);
+	assert_true(harness_log_has(&h, "resumed by pid"));
+	idsr_close(o, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +476,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_while_database_locked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
