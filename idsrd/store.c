@@ -21,11 +21,6 @@
 /* Slots kept for control records so a full queue of rows cannot block them. */
 #define STORE_RESERVE		1024
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 /* ---- the writer thread ------------------------------------------------- */
 
 /* Call with the lock held. */
@@ -416,84 +411,124 @@ static void *copy_bytes(const uint8_t *p, size_t n)
 	return c;
 }
 
+/* *dst = a copy of src (NULL stays NULL); false if out of memory. */
+static bool copy_text(const char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst;
+}
+
+/* Queues a control record; if it could not be copied (ok false: out of
+ * memory), frees what was and counts and logs its loss, as a row the queue
+ * has no room for is counted: never lost in silence. */
+static void store_push_copy(struct store *s, enum store_kind kind, void *rec, bool ok, int64_t boot_id)
+{
+	static const char *const what[] = {
+		[ITEM_BOOT_BEGIN] = "the start of boot", [ITEM_BOOT_END] = "the end of boot",
+		[ITEM_BOOT_RESUME] = "the resume of boot", [ITEM_BOOT_POLICY] = "the policy of boot",
+		[ITEM_POLICY] = "a policy change", [ITEM_DIVERGENCE] = "a divergence of boot",
+	};
+	struct store_item it = { .kind = kind, .rec = rec };
+
+	if (rec && ok) {
+		store_push_record(s, kind, rec);
+		return;
+	}
+	if (rec)
+		free_item(&it);
+	pthread_mutex_lock(&s->lock);
+	s->stats.records_dropped++;
+	pthread_mutex_unlock(&s->lock);
+	if (kind == ITEM_POLICY)
+		log_err("store: out of memory queuing %s; it is not in %s", what[kind], s->path);
+	else
+		log_err("store: out of memory queuing %s %lld; it is not in %s", what[kind],
+			(long long)boot_id, s->path);
+}
+
 void store_boot_begin(struct store *s, const struct store_boot *b)
 {
 	struct store_boot *c = malloc(sizeof(*c));
+	bool ok = true;
 
-	if (!c)
-		return;
-	*c = *b;
-	c->vmm = dup_or_null(b->vmm);
-	c->vm_name = dup_or_null(b->vm_name);
-	c->kernel = dup_or_null(b->kernel);
-	c->impl = dup_or_null(b->impl);
-	c->policy_hash = dup_or_null(b->policy_hash);
-	c->replay_source = dup_or_null(b->replay_source);
-	c->instance = copy_bytes(b->instance, b->instance_len);
-	c->build_id = copy_bytes(b->build_id, b->build_id_len);
-	store_push_record(s, ITEM_BOOT_BEGIN, c);
+	if (c) {
+		*c = *b;
+		ok = copy_text(&c->vmm, b->vmm) && ok;
+		ok = copy_text(&c->vm_name, b->vm_name) && ok;
+		ok = copy_text(&c->kernel, b->kernel) && ok;
+		ok = copy_text(&c->impl, b->impl) && ok;
+		ok = copy_text(&c->policy_hash, b->policy_hash) && ok;
+		ok = copy_text(&c->replay_source, b->replay_source) && ok;
+		c->instance = copy_bytes(b->instance, b->instance_len);
+		c->build_id = copy_bytes(b->build_id, b->build_id_len);
+		ok = ok && c->instance && c->build_id;
+	}
+	store_push_copy(s, ITEM_BOOT_BEGIN, c, ok, b->id);
 }
 
 void store_boot_end(struct store *s, const struct store_boot_end *e)
 {
 	struct store_boot_end *c = malloc(sizeof(*c));
+	bool ok = true;
 
-	if (!c)
-		return;
-	*c = *e;
-	c->reason = dup_or_null(e->reason);
-	store_push_record(s, ITEM_BOOT_END, c);
+	if (c) {
+		*c = *e;
+		ok = copy_text(&c->reason, e->reason);
+	}
+	store_push_copy(s, ITEM_BOOT_END, c, ok, e->id);
 }
 
 void store_boot_resume(struct store *s, int64_t boot_id)
 {
 	struct store_boot_end *c = calloc(1, sizeof(*c));
 
-	if (!c)
-		return;
-	c->id = boot_id;
-	store_push_record(s, ITEM_BOOT_RESUME, c);
+	if (c)
+		c->id = boot_id;
+	store_push_copy(s, ITEM_BOOT_RESUME, c, true, boot_id);
 }
 
 void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64_t since_ns)
 {
 	struct store_policy_rec *p = calloc(1, sizeof(*p));
+	bool ok = true;
 
-	if (!p)
-		return;
-	p->boot_id = boot_id;
-	p->hash = strdup(hash);
-	p->since_ns = since_ns;
-	store_push_record(s, ITEM_BOOT_POLICY, p);
+	if (p) {
+		p->boot_id = boot_id;
+		p->since_ns = since_ns;
+		ok = (p->hash = strdup(hash)) != NULL;
+	}
+	store_push_copy(s, ITEM_BOOT_POLICY, p, ok, boot_id);
 }
 
 void store_policy(struct store *s, const char *hash, const char *text, const char *source,
 		  const char *how, const char *old_hash, const struct boot_peer *peer)
 {
 	struct store_policy_rec *p = calloc(1, sizeof(*p));
+	bool ok = true;
 
-	if (!p)
-		return;
-	p->hash = strdup(hash);
-	p->text = strdup(text);
-	p->source = dup_or_null(source);
-	p->how = strdup(how);
-	p->old_hash = dup_or_null(old_hash);
-	p->peer_uid = peer->uid;
-	p->peer_gid = peer->gid;
-	p->peer_pid = peer->pid;
-	store_push_record(s, ITEM_POLICY, p);
+	if (p) {
+		ok = (p->hash = strdup(hash)) != NULL;
+		ok = (p->text = strdup(text)) != NULL && ok;
+		ok = (p->how = strdup(how)) != NULL && ok;
+		ok = (!source || (p->source = strdup(source))) && ok;
+		ok = (!old_hash || (p->old_hash = strdup(old_hash))) && ok;
+		p->peer_uid = peer->uid;
+		p->peer_gid = peer->gid;
+		p->peer_pid = peer->pid;
+	}
+	store_push_copy(s, ITEM_POLICY, p, ok, 0);
 }
 
 void store_divergence(struct store *s, const struct store_divergence *d)
 {
 	struct store_divergence *c = malloc(sizeof(*c));
+	bool ok = true;
 
-	if (!c)
-		return;
-	*c = *d;
-	c->kind = strdup(d->kind);
-	store_push_record(s, ITEM_DIVERGENCE, c);
+	if (c) {
+		*c = *d;
+		ok = (c->kind = strdup(d->kind)) != NULL;
+	}
+	store_push_copy(s, ITEM_DIVERGENCE, c, ok, d->boot_id);
 }
 
 void store_flush(struct store *s)
@@ -582,11 +617,13 @@ void store_close(struct store *s)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);
-	log_info("store: %llu rows written in %llu commits, %llu dropped; queue high water %llu;"
+	log_info("store: %llu rows written in %llu commits, %llu dropped; %llu control records lost;"
+		 " queue high water %llu;"
 		 " %llu rows waited for a commit, %llu stalls;"
 		 " %llu rows waited for the queue's lock (longest %llu µs)",
 		 (unsigned long long)s->stats.rows_written, (unsigned long long)s->stats.commits,
 		 (unsigned long long)s->stats.rows_dropped,
+		 (unsigned long long)s->stats.records_dropped,
 		 (unsigned long long)s->stats.queue_high_water,
 		 (unsigned long long)s->stats.paced, (unsigned long long)s->stats.stalls,
 		 (unsigned long long)s->stats.push_waits,

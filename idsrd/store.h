@@ -78,6 +78,7 @@ struct store_stats {
 	uint64_t rows_written;
 	uint64_t rows_dropped;		/* queue full or write failed */
 	uint64_t write_errors;
+	uint64_t records_dropped;	/* control records (boots, policies, divergences) lost: out of memory */
 	uint64_t commits;
 	uint64_t push_waits;		/* rows whose push found the queue locked */
 	uint64_t push_wait_max_ns;	/* the longest such wait */
@@ -100,7 +101,9 @@ int64_t store_next_boot_id(struct store *s);
 /* Waits for the writer only as STORE_PACE_ROWS says, never for a stuck disk:
  * false if the queue is full (count it on the boot). */
 bool store_push_row(struct store *s, const struct store_row *row);
-/* Control records are rare and always queued (they may wait for queue space). */
+/* Control records are rare and always queued (they may wait for queue space);
+ * one that cannot be copied (out of memory) is counted (records_dropped) and
+ * logged. */
 void store_boot_begin(struct store *s, const struct store_boot *b);
 void store_boot_end(struct store *s, const struct store_boot_end *e);
 /* A boot cut off by a crash or stop is resumed: it is in progress again. */
