@@ -275,12 +275,12 @@ static void strict_verdict(struct policy_verdict *pv)
 static void session_failed(struct boot *b, struct replay_session *rs, int rc)
 {
 	pthread_mutex_lock(&rs->plan->lock);
-	if (!rs->plan->message && asprintf(&rs->plan->message, "reading the recording %s failed: %s",
-					   rs->plan->path, strerror(-rc)) < 0)
+	if (!rs->plan->message && asprintf(&rs->plan->message, "replaying %s failed: %s",
+					   rs->plan->path, replay_cursor_strerror(rc)) < 0)
 		rs->plan->message = NULL;
 	pthread_mutex_unlock(&rs->plan->lock);
-	log_err("boot %" PRId64 ": reading the recording %s failed: %s", b->id, rs->plan->path,
-		strerror(-rc));
+	log_err("boot %" PRId64 ": replaying %s failed: %s", b->id, rs->plan->path,
+		replay_cursor_strerror(rc));
 	atomic_store(&rs->failed, true);
 }
 

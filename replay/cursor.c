@@ -32,6 +32,7 @@ struct replay_cursor {
 const char *replay_kind_name(enum replay_kind kind)
 {
 	switch (kind) {
+	case REPLAY_KIND_NONE: return "none";
 	case REPLAY_KIND_KEY: return "key";
 	case REPLAY_KIND_DIRECTION: return "direction";
 	case REPLAY_KIND_PC: return "pc";
@@ -74,32 +75,52 @@ void replay_cursor_free(struct replay_cursor *c)
 	free(c);
 }
 
-/* The vCPU's state, made on its first access. */
-static struct cursor_vcpu *cursor_vcpu(struct replay_cursor *c, uint32_t vcpu)
+/* The vCPU's state in *out, made on its first access: 0, -ERANGE (no such
+ * vCPU), -ENOMEM or -EIO (its recording cannot be read). */
+static int cursor_vcpu(struct replay_cursor *c, uint32_t vcpu, struct cursor_vcpu **out)
 {
 	struct cursor_vcpu *v;
+	int rc = 0;
 
 	if (vcpu >= REPLAY_MAX_VCPUS)
-		return NULL;
+		return -ERANGE;
 	v = atomic_load_explicit(&c->vcpus[vcpu], memory_order_acquire);
-	if (v)
-		return v;
+	if (v) {
+		*out = v;
+		return 0;
+	}
 	pthread_mutex_lock(&c->lock);
 	v = atomic_load(&c->vcpus[vcpu]);
-	if (!v && (v = calloc(1, sizeof(*v)))) {
-		if (replay_stream_open(c->t, vcpu, &v->stream) < 0) {
-			free(v);
-			v = NULL;
-		} else {
+	if (!v) {
+		v = calloc(1, sizeof(*v));
+		rc = v ? replay_stream_open(c->t, vcpu, &v->stream) : -ENOMEM;
+		if (rc == 0) {
 			pthread_mutex_init(&v->lock, NULL);
 			atomic_store_explicit(&c->vcpus[vcpu], v, memory_order_release);
+		} else {
+			free(v);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	return v;
+	if (rc == 0)
+		*out = v;
+	return rc;
 }
 
-/* 0 if a is the recorded access r, else the first thing that differs. */
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
+
+const char *replay_cursor_strerror(int err)
+{
+	switch (err) {
+	case -ERANGE: return "a vCPU numbered past the " TEXT(REPLAY_MAX_VCPUS) " a replay follows";
+	case -EIO: return "an SQLite error reading it";
+	case -ENOMEM: return "out of memory";
+	}
+	return "an unknown error";
+}
+
+/* REPLAY_KIND_NONE if a is the recorded access r, else the first thing that differs. */
 static enum replay_kind cursor_compare(const struct replay_cursor *c, const struct replay_access *a,
 				       const struct replay_record *r)
 {
@@ -111,7 +132,7 @@ static enum replay_kind cursor_compare(const struct replay_cursor *c, const stru
 		return REPLAY_KIND_PC;
 	if (a->is_write && a->value != r->value)
 		return REPLAY_KIND_VALUE;
-	return 0;
+	return REPLAY_KIND_NONE;
 }
 
 static void cursor_remember(struct cursor_vcpu *v, const struct replay_record *r)
@@ -155,7 +176,7 @@ static int cursor_find_ahead(struct replay_cursor *c, struct cursor_vcpu *v, con
 		if (rc <= 0)
 			return rc;
 		k = cursor_compare(c, a, found);
-		if (k == 0 || k == REPLAY_KIND_VALUE || (k == REPLAY_KIND_PC && !same_pc))
+		if (k == REPLAY_KIND_NONE || k == REPLAY_KIND_VALUE || (k == REPLAY_KIND_PC && !same_pc))
 			return (int)j;
 	}
 	return 0;
@@ -179,7 +200,7 @@ static int cursor_match_locked(struct replay_cursor *c, struct cursor_vcpu *v, c
 		return REPLAY_DIVERGED;
 	}
 	kind = cursor_compare(c, a, &r);
-	if (kind == 0 || kind == REPLAY_KIND_VALUE) {
+	if (kind == REPLAY_KIND_NONE || kind == REPLAY_KIND_VALUE) {
 		replay_stream_advance(v->stream, 1);
 		v->unsure = false;
 		if (kind == REPLAY_KIND_VALUE) {
@@ -211,7 +232,7 @@ static int cursor_match_locked(struct replay_cursor *c, struct cursor_vcpu *v, c
 		return REPLAY_DIVERGED;
 	}
 	replay_stream_advance(v->stream, (size_t)ahead + 1);
-	if (v->unsure && ahead == 1 && cursor_compare(c, a, &later) == 0) {
+	if (v->unsure && ahead == 1 && cursor_compare(c, a, &later) == REPLAY_KIND_NONE) {
 		/* The previous access replaced the record at the cursor (already
 		 * reported); this one is back in step. */
 		v->unsure = false;
@@ -229,11 +250,11 @@ static int cursor_match_locked(struct replay_cursor *c, struct cursor_vcpu *v, c
 int replay_cursor_match(struct replay_cursor *c, const struct replay_access *a,
 			struct replay_record *answer, struct replay_divergence *d)
 {
-	struct cursor_vcpu *v = cursor_vcpu(c, a->vcpu);
-	int rc;
+	struct cursor_vcpu *v;
+	int rc = cursor_vcpu(c, a->vcpu, &v);
 
-	if (!v)
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&v->lock);
 	rc = cursor_match_locked(c, v, a, answer, d);
 	pthread_mutex_unlock(&v->lock);
@@ -252,7 +273,7 @@ size_t replay_cursor_finish(struct replay_cursor *c,
 		struct cursor_vcpu *v;
 		uint64_t pos;
 
-		if (in->recorded[i] == 0 || !(v = cursor_vcpu(c, i)))
+		if (in->recorded[i] == 0 || cursor_vcpu(c, i, &v) < 0)
 			continue;
 		pthread_mutex_lock(&v->lock);
 		pos = replay_stream_pos(v->stream);

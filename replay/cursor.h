@@ -16,7 +16,8 @@
 #define REPLAY_LOOKAHEAD	8
 
 enum replay_kind {
-	REPLAY_KIND_KEY = 1,		/* a different register */
+	REPLAY_KIND_NONE = 0,		/* the recorded access itself: no divergence */
+	REPLAY_KIND_KEY,		/* a different register */
 	REPLAY_KIND_DIRECTION,		/* read where a write was recorded, or back */
 	REPLAY_KIND_PC,			/* from another PC (after slide normalization; never when
 					   the recording has no PCs: replay_trace_info.has_pcs) */
@@ -25,7 +26,8 @@ enum replay_kind {
 	REPLAY_KIND_MISSING,		/* recorded accesses never reached by the boot's end */
 };
 
-/* The `divergences.kind` text: "key", "direction", "pc", "value", "extra", "missing". */
+/* The `divergences.kind` text: "key", "direction", "pc", "value", "extra", "missing"
+ * ("none" for REPLAY_KIND_NONE, which is never stored). */
 const char *replay_kind_name(enum replay_kind kind);
 
 /* A live access as the VMM sent it. */
@@ -78,8 +80,10 @@ void replay_cursor_free(struct replay_cursor *c);
  * REPLAY_DIVERGED: *d describes it (and *answer is set if d->has_answer). After a divergence the cursor gets back in
  * step when it can: an inserted access, a removed one or a replaced one each
  * make one divergence, not one per access after it.
- * Returns -EIO if the recording cannot be read. Thread-safe: vCPUs may be
- * served from different threads (one access of one vCPU at a time).
+ * Fails with -ERANGE (a->vcpu is REPLAY_MAX_VCPUS or more), -EIO (the
+ * recording cannot be read: an SQLite error) or -ENOMEM; replay_cursor_strerror
+ * says which. Thread-safe: vCPUs may be served from different threads (one
+ * access of one vCPU at a time).
  */
 int replay_cursor_match(struct replay_cursor *c, const struct replay_access *a,
 			struct replay_record *answer, struct replay_divergence *d);
@@ -88,6 +92,9 @@ int replay_cursor_match(struct replay_cursor *c, const struct replay_access *a,
  * unreached (kind missing). Returns how many. */
 size_t replay_cursor_finish(struct replay_cursor *c,
 			    void (*fn)(void *arg, const struct replay_divergence *d), void *arg);
+
+/* What a replay_cursor_match failure means, for messages. */
+const char *replay_cursor_strerror(int err);
 
 /* Accesses matched so far on vCPU vcpu. */
 uint64_t replay_cursor_matched(struct replay_cursor *c, uint32_t vcpu);

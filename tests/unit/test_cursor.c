@@ -286,6 +286,32 @@ static void test_threads(void **state)
 	close_cursor(&f);
 }
 
+/* Each way a match fails says which (all three were -ENOMEM): a vCPU past the
+ * limit, and a recording that cannot be read (its table gone under the open
+ * trace). A matched access compares as REPLAY_KIND_NONE, which is named. */
+static void test_failures_named(void **state)
+{
+	struct replay_divergence d;
+	struct replay_record r;
+	struct fixture f;
+	sqlite3 *db;
+	char why[256];
+
+	open_cursor(&f, REC_SLIDE);
+	assert_int_equal(match(&f, rec(REPLAY_MAX_VCPUS, 0, REC_SLIDE), &r, &d), -ERANGE);
+	assert_string_equal(replay_cursor_strerror(-ERANGE), "a vCPU numbered past the 4096 a replay follows");
+	assert_int_equal(match(&f, rec(0, 0, REC_SLIDE), &r, &d), REPLAY_MATCHED);
+	/* vCPU 1's stream is opened on its first access: after the table went */
+	assert_int_equal(db_open(path, DB_CREATE, &db, why, sizeof(why)), 0);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE accesses RENAME TO gone", NULL, NULL, NULL), SQLITE_OK);
+	db_close(db);
+	assert_int_equal(match(&f, rec(1, 0, REC_SLIDE), &r, &d), -EIO);
+	assert_string_equal(replay_cursor_strerror(-EIO), "an SQLite error reading it");
+	assert_string_equal(replay_cursor_strerror(-ENOMEM), "out of memory");
+	assert_string_equal(replay_kind_name(REPLAY_KIND_NONE), "none");
+	close_cursor(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_all_match),
 		cmocka_unit_test(test_resync),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_failures_named),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
