@@ -12,21 +12,30 @@
 #include "regnames.h"
 #include "replay/symbols.h"
 
-static const char *rule_text(int rule, const char *source, char *buf, size_t len)
+/* The rule as people name it: FILE:LINE of the version that answered; for an
+ * edited version (no file has its lines) the rule's text; HASH:LINE when only
+ * the version is known (idsrctl policy show --hash HASH shows it). */
+static const char *rule_text(const struct cli_access *a, char *buf, size_t len)
 {
-	switch (rule) {
+	const char *source = a->rule_source;
+
+	switch (a->rule) {
 	case POLICY_RULE_DEFAULT: return "default";
 	case POLICY_RULE_EL0: return "el0-rule";
 	case POLICY_RULE_REPLAY: return "replay";
 	case POLICY_RULE_STRICT: return "replay-strict";
 	case POLICY_RULE_IMPORTED: return "imported";
 	}
-	if (source) {
+	if (source && !strcmp(source, POLICY_SOURCE_EDITED) && a->rule_line) {
+		snprintf(buf, len, "'%s'", a->rule_line);
+	} else if (source && strcmp(source, POLICY_SOURCE_EDITED)) {
 		const char *slash = strrchr(source, '/');
 
-		snprintf(buf, len, "%s:%d", slash ? slash + 1 : source, rule);
+		snprintf(buf, len, "%s:%d", slash ? slash + 1 : source, a->rule);
+	} else if (a->rule_hash[0]) {
+		snprintf(buf, len, "%s:%d", a->rule_hash, a->rule);
 	} else {
-		snprintf(buf, len, "line %d", rule);
+		snprintf(buf, len, "line %d", a->rule);
 	}
 	return buf;
 }
@@ -68,25 +77,6 @@ const char *cli_symbol_text(const struct symbols *syms, uint64_t pc, uint64_t sl
 	return buf;
 }
 
-const char *cli_rule_source(sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *buf, size_t len)
-{
-	sqlite3_stmt *st;
-	const char *ret = NULL;
-
-	if (sqlite3_prepare_v2(db, "SELECT p.source FROM boot_policies bp JOIN policies p"
-			       " ON p.hash = bp.policy_hash WHERE bp.boot_id = ?1 AND bp.since_ns <= ?2"
-			       " ORDER BY bp.since_ns DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_int64(st, 1, boot_id);
-	sqlite3_bind_int64(st, 2, ts_ns);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
-		ret = buf;
-	}
-	sqlite3_finalize(st);
-	return ret;
-}
-
 const char *cli_register_text(uint32_t key, const char *impl, char *buf, size_t len)
 {
 	char enc[ENC_TEXT_MAX];
@@ -123,6 +113,10 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		json_int(&j, "rule", a->rule);
 		if (a->rule_source)
 			json_str(&j, "rule_source", a->rule_source);
+		if (a->rule_hash[0])
+			json_str(&j, "policy_hash", a->rule_hash);
+		if (a->rule_line)
+			json_str(&j, "rule_text", a->rule_line);
 		if (a->symbol)
 			json_str(&j, "symbol", a->symbol);
 		json_str(&j, "name", name);
@@ -151,7 +145,7 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		fprintf(f, "%-28s ", a->symbol);
 	fprintf(f, "%-*s  %-34s  0x%016" PRIx64 "  %-7s %s\n", a->with_time ? 8 : 5,
 		a->with_time ? (a->is_write ? "-> write" : "<- read") : (a->is_write ? "write" : "read"), reg, a->value,
-		a->undef ? "UNDEF" : "emulate", rule_text(a->rule, a->rule_source, rule, sizeof(rule)));
+		a->undef ? "UNDEF" : "emulate", rule_text(a, rule, sizeof(rule)));
 }
 
 void cli_access_from_row(sqlite3_stmt *st, struct cli_access *a)

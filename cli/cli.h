@@ -27,6 +27,10 @@ int policy_set_main(int argc, char **argv);
 int policy_unset_main(int argc, char **argv);
 int policy_reload_main(int argc, char **argv);
 int policy_learn_main(int argc, char **argv);	/* cli/policy_learn.c */
+/* policy show --hash H: version H (or a unique prefix) from the trace database
+ * (db_opt, control: as a trace argument's default database). cli/policy.c. */
+enum policy_show_form { POLICY_SHOW_HUMAN, POLICY_SHOW_TEXT, POLICY_SHOW_JSON, POLICY_SHOW_JSON_LINES };
+int policy_show_version(const char *hash, const char *db_opt, const char *control, enum policy_show_form form);
 int replay_main(int argc, char **argv);
 int diff_main(int argc, char **argv);
 int tail_main(int argc, char **argv);
@@ -136,6 +140,8 @@ struct cli_access {
 	int rule;
 	const char *impl;		/* for the register name */
 	const char *rule_source;	/* the policy file the rule is a line of, or NULL */
+	char rule_hash[17];		/* the policy version the rule is a line of, or "" */
+	const char *rule_line;		/* the rule's text in that version, or NULL */
 	const char *symbol;		/* "function+0xoff" of pc, "-" for none; NULL: no --symbols */
 	uint64_t slide;			/* the boot's KASLR slide (for symbol) */
 	bool with_time;			/* human lines start with the local time of ts_ns */
@@ -149,9 +155,16 @@ const char *cli_register_text(uint32_t key, const char *impl, char *buf, size_t 
  * with_symbol: a symbol column after the PC). */
 void cli_print_access_header(FILE *f);
 void cli_print_access_header_cols(FILE *f, bool with_time, bool with_symbol);
-/* The policy file that answered boot's accesses at ts_ns (from boot_policies
- * and policies), or NULL; buf holds it. */
-const char *cli_rule_source(struct sqlite3 *db, int64_t boot_id, int64_t ts_ns, char *buf, size_t len);
+/* Names the rule that answered rows (cli/rule_origin.c): the policy version
+ * in force at the row's time and the rule's text in it, from boot_policies and
+ * policies. cli_rules_resolve fills a->rule_hash, rule_source and rule_line
+ * for a row with a->rule > 0; cli_rules_name does it for a known version
+ * (tail -f's Event.policy_hash). r may be NULL: nothing is filled. */
+struct cli_rules;
+struct cli_rules *cli_rules_new(struct sqlite3 *db);
+void cli_rules_free(struct cli_rules *r);
+void cli_rules_resolve(struct cli_rules *r, struct cli_access *a);
+void cli_rules_name(struct cli_rules *r, const char *hash, struct cli_access *a);
 /* Fills a from a row of "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el,
  * is_write, value, action, rule FROM accesses". */
 void cli_access_from_row(struct sqlite3_stmt *st, struct cli_access *a);

@@ -182,6 +182,7 @@ static bool export_parse_format(const char *s, enum export_format *fmt)
 /* Writes every row of the boot; 0, or -errno with why printed. */
 static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt)
 {
+	struct cli_rules *rules = fmt == EXPORT_JSONL ? cli_rules_new(db) : NULL;
 	struct cli_access a;
 	sqlite3_stmt *st;
 	int rc, ret = 0;
@@ -199,8 +200,10 @@ static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt
 		a.impl = x->boot->impl;
 		if (fmt == EXPORT_CSV)
 			csv_row(x->f, &a);
-		else if (fmt == EXPORT_JSONL)
+		else if (fmt == EXPORT_JSONL) {
+			cli_rules_resolve(rules, &a);
 			cli_print_access(x->f, &a, true);
+		}
 		else if ((ret = perfetto_row(x, &a)) < 0)
 			cli_error("export: out of memory");
 	}
@@ -209,6 +212,7 @@ static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt
 		ret = -EIO;
 	}
 	sqlite3_finalize(st);
+	cli_rules_free(rules);
 	return ret;
 }
 

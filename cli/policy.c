@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* idsrctl policy: checks a policy file offline; the home of the policy subcommands. */
+#include <inttypes.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "db.h"
 #include "policy.h"
 
 static const char check_usage[] =
@@ -113,6 +117,108 @@ static int policy_check_main(int argc, char **argv)
 		printf("%s: OK, %zu rule%s, hash %s\n", file, n, n == 1 ? "" : "s", policy_hash(p));
 	policy_free(p);
 	return CLI_OK;
+}
+
+/* Finds version `want' (a hash or a unique prefix of one) in db. 0 and a
+ * prepared row in *st, or prints why and returns CLI_ERROR. */
+static int version_find(sqlite3 *db, const char *path, const char *want, sqlite3_stmt **st)
+{
+	int rc;
+
+	if (!*want || strspn(want, "0123456789abcdef") != strlen(want) || strlen(want) > 16)
+		return cli_error("policy show: --hash `%s': a policy hash is up to 16 hex digits "
+				 "(idsrctl show --json gives a row's policy_hash)", want);
+	if (sqlite3_prepare_v2(db, "SELECT hash, text, source, first_ns FROM policies WHERE"
+			       " substr(hash, 1, length(?1)) = ?1 ORDER BY hash LIMIT 2", -1, st, NULL) != SQLITE_OK)
+		return cli_error("policy show: reading %s: %s", path, sqlite3_errmsg(db));
+	sqlite3_bind_text(*st, 1, want, -1, SQLITE_STATIC);
+	rc = sqlite3_step(*st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(*st);
+		return cli_error("policy show: no policy %s in %s (its policies table holds every version "
+				 "a boot ran under)", want, path);
+	}
+	if (strlen(want) < 16) {
+		char first[17];
+
+		snprintf(first, sizeof(first), "%s", (const char *)sqlite3_column_text(*st, 0));
+		if (sqlite3_step(*st) == SQLITE_ROW) {
+			cli_error("policy show: `%s' is the start of %s and %s at least: give more digits",
+				  want, first, (const char *)sqlite3_column_text(*st, 0));
+			sqlite3_finalize(*st);
+			return CLI_ERROR;
+		}
+		sqlite3_reset(*st);
+		sqlite3_step(*st);
+	}
+	return 0;
+}
+
+int policy_show_version(const char *want, const char *db_opt, const char *control, enum policy_show_form form)
+{
+	struct cli_trace_arg trace;
+	struct policy_error err;
+	struct policy *p = NULL;
+	const char *hash, *text, *source;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	char when[32], why[512];
+	time_t t;
+	struct tm tm;
+	int ret = CLI_ERROR;
+
+	if (cli_trace_arg("policy show", NULL, db_opt, control, &trace) < 0 ||
+	    cli_trace_open("policy show", &trace, &db, NULL) < 0)
+		return CLI_ERROR;
+	if (version_find(db, trace.path, want, &st)) {
+		db_close(db);
+		return CLI_ERROR;
+	}
+	hash = (const char *)sqlite3_column_text(st, 0);
+	text = (const char *)sqlite3_column_text(st, 1);
+	source = sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "";
+	if (form == POLICY_SHOW_TEXT) {
+		fputs(text, stdout);
+		ret = CLI_OK;
+		goto out;
+	}
+	if (policy_parse(text, strlen(text), source, &p, &err) < 0) {
+		cli_error("policy show: policy %s does not parse with this idsrctl (%s): --text prints it",
+			  hash, policy_error_format(&err, why, sizeof(why)));
+		goto out;
+	}
+	if (form == POLICY_SHOW_HUMAN) {
+		t = (time_t)(sqlite3_column_int64(st, 3) / 1000000000);
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("policy %s from %s, first in force %s\n\n%5s  %s\n", hash, source, when, "line", "rule");
+		for (size_t i = 0; i < policy_rule_count(p); i++)
+			printf("%5d  %s\n", policy_rule_at(p, i)->line, policy_rule_at(p, i)->text);
+		printf("\n--- text ---\n%s", text);
+		if (*text && text[strlen(text) - 1] != '\n')
+			putchar('\n');
+	} else {
+		if (form == POLICY_SHOW_JSON)
+			json_list_begin(stdout);
+		for (size_t i = 0; i < policy_rule_count(p); i++) {
+			struct json j;
+
+			json_begin(&j, stdout);
+			json_uint(&j, "index", i + 1);
+			json_int(&j, "line", policy_rule_at(p, i)->line);
+			json_str(&j, "text", policy_rule_at(p, i)->text);
+			json_str(&j, "source", source);
+			json_str(&j, "policy_hash", hash);
+			json_end(&j);
+		}
+		json_list_end();
+	}
+	ret = CLI_OK;
+out:
+	policy_free(p);
+	sqlite3_finalize(st);
+	db_close(db);
+	return ret;
 }
 
 /* check and learn work offline; the others talk to the daemon (cli/policy_ctl.c). */

@@ -13,7 +13,8 @@
 #include "frame.h"
 
 static const char show_usage[] =
-	"Usage: idsrctl policy show [--text|--json|--json-lines] [--control PATH]\n\n"
+	"Usage: idsrctl policy show [--text|--json|--json-lines] [--control PATH]\n"
+	"       idsrctl policy show --hash H [--db FILE] [--text|--json|--json-lines]\n\n"
 	"Shows idsrd's live policy: its hash and source, when it went live, each rule with\n"
 	"its number (for `policy unset'), line, where it came from (FILE:LINE, or who set\n"
 	"it) and how many accesses it answered since, then the policy text.\n\n"
@@ -21,7 +22,12 @@ static const char show_usage[] =
 	"  --json           one JSON array, an object per rule: index, line, text, origin,\n"
 	"                   hits, policy_hash\n"
 	"  --json-lines     one JSON object per rule and line instead\n"
-	"  --control PATH   the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n";
+	"  --control PATH   the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n"
+	"  --hash H         the policy version H (or a unique prefix) from the trace database,\n"
+	"                   with or without a daemon: the version a row's rule is a line of\n"
+	"                   (show and tail print it, or its FILE:LINE, with the row)\n"
+	"  --db FILE        that database (default $IDSRD_DB, else the running daemon's, else\n"
+	"                   idsrd's default file)\n";
 static const char load_usage[] =
 	"Usage: idsrctl policy load FILE [--control PATH]\n\n"
 	"Sends FILE to idsrd, which checks it and, if it is valid, swaps it in atomically:\n"
@@ -40,14 +46,19 @@ static const char reload_usage[] =
 	"Usage: idsrctl policy reload [--control PATH]\n\n"
 	"Makes idsrd re-read its --policy file (as SIGHUP does) and prints what changed.\n";
 
-/* Parses [--control PATH] [--json] [--text] [--json-lines] and at most `nargs'
- * operands; flags: 1 --json, 2 --text, 4 --json-lines (with 1). */
+/* policy show --hash H --db FILE: a version from the database. */
+static const char *show_hash, *show_db;
+
+/* Parses [--control PATH] [--json] [--text] [--json-lines] (and show's --hash,
+ * --db) and at most `nargs' operands; flags: 1 --json, 2 --text, 4 --json-lines
+ * (with 1). */
 static int policy_args(int argc, char **argv, const char *usage, const char **control,
 		       unsigned *flags, char **args, int nargs)
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
 		{ "text", no_argument, NULL, 't' }, { "json-lines", no_argument, NULL, 'J' },
+		{ "hash", required_argument, NULL, 'H' }, { "db", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	int c, n = 0;
 
@@ -57,6 +68,13 @@ static int policy_args(int argc, char **argv, const char *usage, const char **co
 		case 'j': *flags |= 1; break;
 		case 't': *flags |= 2; break;
 		case 'J': *flags |= 1 | 4; break;
+		case 'H':
+		case 'D':
+			if (strcmp(argv[0], "show"))
+				return cli_error("policy %s: --%s is for policy show", argv[0],
+						 c == 'H' ? "hash" : "db"), -1;
+			*(c == 'H' ? &show_hash : &show_db) = optarg;
+			break;
 		default:
 			fprintf(stderr, "%s", usage);
 			return -1;
@@ -148,6 +166,12 @@ int policy_show_main(int argc, char **argv)
 		return CLI_ERROR;
 	if ((flags & 3) == 3)
 		return cli_error("policy show: --text and --json exclude each other");
+	if (show_db && !show_hash)
+		return cli_error("policy show: --db goes with --hash (the live policy is the daemon's)");
+	if (show_hash)
+		return policy_show_version(show_hash, show_db, control,
+					   flags & 2 ? POLICY_SHOW_TEXT : flags & 4 ? POLICY_SHOW_JSON_LINES :
+					   flags & 1 ? POLICY_SHOW_JSON : POLICY_SHOW_HUMAN);
 	preq.op = IDSR__V1__POLICY_REQUEST__OP__SHOW;
 	if (policy_call("show", control, &preq, &reply) < 0)
 		return CLI_ERROR;

@@ -39,6 +39,7 @@ int show_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	const char *db_opt = NULL, *control = NULL;
 	struct cli_trace_arg trace;
+	struct cli_rules *rules;
 	long long vcpu = -1, limit = -1, nvcpus = 0;
 	const char *symfile = NULL;
 	struct symbols *syms = NULL;
@@ -116,9 +117,11 @@ int show_main(int argc, char **argv)
 		cli_print_access_header_cols(stdout, false, syms);
 	else if (!lines)
 		json_list_begin(stdout);
+	rules = cli_rules_new(db);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cli_access_from_row(st, &a);
 		a.impl = impl;
+		cli_rules_resolve(rules, &a);
 		if (syms)
 			a.symbol = cli_symbol_text(syms, a.pc, slide, symbol, sizeof(symbol));
 		cli_print_access(stdout, &a, json);
@@ -126,6 +129,7 @@ int show_main(int argc, char **argv)
 	if (rc != SQLITE_DONE)
 		cli_error("show: reading accesses: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
+	cli_rules_free(rules);
 	json_list_end();
 out:
 	symbols_free(syms);

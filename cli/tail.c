@@ -343,7 +343,8 @@ out:
 
 static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_rows *rows)
 {
-	char source[256], symbol[CLI_SYMBOL_MAX];
+	struct cli_rules *rules = cli_rules_new(db);
+	char symbol[CLI_SYMBOL_MAX];
 
 	if (!o->json)
 		cli_print_access_header_cols(stdout, true, o->syms);
@@ -355,9 +356,10 @@ static void tail_print_rows(sqlite3 *db, const struct tail_opts *o, struct tail_
 		a->with_time = true;
 		if (o->syms)
 			a->symbol = cli_symbol_text(o->syms, a->pc, a->slide, symbol, sizeof(symbol));
-		a->rule_source = a->rule > 0 ? cli_rule_source(db, a->boot_id, a->ts_ns, source, sizeof(source)) : NULL;
+		cli_rules_resolve(rules, a);
 		cli_print_access(stdout, a, o->json);
 	}
+	cli_rules_free(rules);
 	json_list_end();
 }
 
@@ -468,6 +470,9 @@ static bool tail_repeat(const struct tail_seen *seen, size_t n, const Idsr__V1__
 	return s && ev->seq <= s->seq;
 }
 
+/* tail -f: names the rules of live events from the database's policy texts. */
+static struct cli_rules *tail_live_rules;
+
 static void tail_print_event(const struct tail_opts *o, const Idsr__V1__Event *ev)
 {
 	struct cli_access a = {
@@ -490,6 +495,8 @@ static void tail_print_event(const struct tail_opts *o, const Idsr__V1__Event *e
 	}
 	if (o->syms)
 		a.symbol = cli_symbol_text(o->syms, a.pc, ev->slide, symbol, sizeof(symbol));
+	if (a.rule > 0 && ev->policy_hash && *ev->policy_hash)
+		cli_rules_name(tail_live_rules, ev->policy_hash, &a);
 	cli_print_access(stdout, &a, o->json);
 }
 
@@ -501,7 +508,8 @@ static int tail_follow(const struct tail_opts *o, const struct filter *f)
 	Idsr__V1__Frame frame = IDSR__V1__FRAME__INIT, *reply;
 	struct tail_seen *seen = NULL;
 	struct frame_reader reader;
-	char *db = NULL;
+	sqlite3 *names_db = NULL;
+	char *db = NULL, why[512];
 	size_t nseen = 0;
 	int64_t since;
 	int fd, rc = CLI_ERROR;
@@ -553,6 +561,9 @@ static int tail_follow(const struct tail_opts *o, const struct filter *f)
 		goto out_reader;
 	}
 	frame_free(reply);
+	/* A handle of its own for naming rules as events come (tail_database's is closed). */
+	if (db_open(db, DB_READONLY, &names_db, why, sizeof(why)) == 0)
+		tail_live_rules = cli_rules_new(names_db);
 	if (tail_database(db, o, f, since, &seen, &nseen) < 0)
 		goto out_reader;
 	for (;;) {
@@ -571,6 +582,10 @@ static int tail_follow(const struct tail_opts *o, const struct filter *f)
 out_reader:
 	frame_reader_free(&reader);
 out:
+	cli_rules_free(tail_live_rules);
+	tail_live_rules = NULL;
+	if (names_db)
+		db_close(names_db);
 	free(seen);
 	free(db);
 	close(fd);

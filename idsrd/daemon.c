@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The live policy: loaded, swapped atomically between accesses, reference-counted. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,29 @@ bool daemon_errors_over(int64_t uid, bool *first)
 	return over;
 }
 
+const struct policy *daemon_policy_at(struct live_policy **cur, int64_t *ts_ns)
+{
+	for (;;) {
+		uint64_t g = atomic_load(&idsrd->policy_generation);
+
+		if (g & 1) {		/* a swap is taking its time: a few instructions */
+			sched_yield();
+			continue;
+		}
+		atomic_thread_fence(memory_order_seq_cst);
+		*ts_ns = db_now_ns();
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load(&idsrd->policy_generation) != g)
+			continue;
+		if ((*cur)->generation == g)
+			return (*cur)->policy;
+		daemon_policy_put(*cur);
+		*cur = daemon_policy_get();	/* maybe newer than g already: then again */
+		if ((*cur)->generation == g)
+			return (*cur)->policy;
+	}
+}
+
 struct live_policy *daemon_policy_get(void)
 {
 	struct live_policy *lp;
@@ -105,7 +129,8 @@ void daemon_policy_install(struct policy *p, const char *how, const struct boot_
 	struct live_policy *lp = calloc(1, sizeof(*lp)), *old;
 	size_t nrules = policy_rule_count(p);
 	char old_hash[32] = "";
-	int64_t now = db_now_ns();
+	int64_t now;
+	uint64_t g;
 
 	if (lp) {
 		/* Rules are in line order: the last one has the highest line. */
@@ -122,22 +147,29 @@ void daemon_policy_install(struct policy *p, const char *how, const struct boot_
 		return;
 	}
 	lp->policy = p;
-	lp->since_ns = now;
 	atomic_init(&lp->refs, 1);
+	/* boots_lock first (the lock order): no boot starts during the swap, so
+	 * each one either has its start row under the old policy and gets a row
+	 * for the new one below, or starts under the new one. */
+	pthread_mutex_lock(&idsrd->boots_lock);
 	pthread_mutex_lock(&idsrd->policy_lock);
 	old = idsrd->policy;
 	if (old)
 		snprintf(old_hash, sizeof(old_hash), "%s", policy_hash(old->policy));
-	lp->generation = atomic_load(&idsrd->policy_generation) + 1;
+	g = atomic_load(&idsrd->policy_generation);
+	atomic_store(&idsrd->policy_generation, g + 1);		/* odd: accesses wait */
+	atomic_thread_fence(memory_order_seq_cst);
+	now = db_now_ns();
+	lp->since_ns = now;
+	lp->generation = g + 2;
 	idsrd->policy = lp;
-	atomic_store_explicit(&idsrd->policy_generation, lp->generation, memory_order_release);
+	atomic_store(&idsrd->policy_generation, g + 2);
 	pthread_mutex_unlock(&idsrd->policy_lock);
 	daemon_policy_put(old);
 
 	store_policy(idsrd->store, policy_hash(p), policy_text(p), policy_source(p), how,
 		     *old_hash ? old_hash : NULL, peer ? peer : &self);
 	/* Every boot in progress now also runs under this policy. */
-	pthread_mutex_lock(&idsrd->boots_lock);
 	for (struct boot *b = idsrd->boots; b; b = b->next)
 		store_boot_policy(idsrd->store, b->id, policy_hash(p), now);
 	pthread_mutex_unlock(&idsrd->boots_lock);

@@ -86,6 +86,8 @@ struct daemon {
 
 	pthread_mutex_t policy_lock;	/* guards `policy` swaps (a leaf: see the lock order) */
 	struct live_policy *policy;
+	/* Even: `policy` is that generation's; odd: a swap is under way (a
+	 * sequence lock, so that an access's time tells its policy: below). */
 	atomic_uint_fast64_t policy_generation;
 
 	pthread_mutex_t boots_lock;	/* guards the list and instance lookup (first in the lock order) */
@@ -108,6 +110,15 @@ bool daemon_errors_over(int64_t uid, bool *first);
 
 /* Live policy (daemon.c). */
 struct live_policy *daemon_policy_get(void);	/* a new reference */
+/*
+ * The policy for an access at *ts_ns, which it sets: *cur (a reference the
+ * caller keeps, replaced when a newer policy is in force). The time and the
+ * policy agree: a row's policy is the boot_policies entry with the greatest
+ * since_ns <= its ts_ns, exactly (docs/design.md "Rule identity"), because
+ * a swap takes its since_ns while the generation is odd and an access takes
+ * its time between two reads of one even generation.
+ */
+const struct policy *daemon_policy_at(struct live_policy **cur, int64_t *ts_ns);
 void daemon_policy_put(struct live_policy *lp);
 /* Installs p (taking ownership); how and who (peer, NULL: idsrd itself) are
  * recorded in policy_changes. Old state survives. */

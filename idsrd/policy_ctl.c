@@ -13,9 +13,7 @@
 #include "log.h"
 #include "policy_ctl.h"
 
-/* The source name of a policy edited by set or unset: its lines are the
- * live text's, no longer any file's. */
-#define POLICY_CTL_EDITED	"live"
+#define POLICY_CTL_EDITED	POLICY_SOURCE_EDITED
 
 /* Where each rule of the live policy came from ("FILE:LINE", or who set it).
  * Kept for one policy hash; every change happens on the main loop. */

@@ -78,16 +78,6 @@ static struct {
 
 /* ---- the live policy, per session --------------------------------------- */
 
-/* Switches to a newer policy between two accesses (never during one). */
-static const struct policy *session_policy(struct session *s)
-{
-	if (s->policy->generation != atomic_load_explicit(&idsrd->policy_generation,
-							  memory_order_acquire)) {
-		daemon_policy_put(s->policy);
-		s->policy = daemon_policy_get();
-	}
-	return s->policy->policy;
-}
 
 /* ---- sending -------------------------------------------------------------- */
 
@@ -208,8 +198,10 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
 	Idsr__V1__Verdict verdict = IDSR__V1__VERDICT__INIT;
 	struct boot *b = s->boot;
+	const struct policy *policy;
 	struct policy_verdict pv;
 	struct store_row row;
+	int64_t ts_ns;
 	char why[256];
 
 	if (!b) {
@@ -224,13 +216,16 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		.key = a->key, .vcpu = a->vcpu, .pc = a->pc, .el = (uint8_t)a->el,
 		.is_write = a->is_write, .value = a->value,
 	};
+	/* The row's time is taken with the policy (daemon_policy_at): it tells
+	 * which version answered, and so which rule the line names, for good. */
+	policy = daemon_policy_at(&s->policy, &ts_ns);
 	if (b->replay)
-		replayer_answer(b, session_policy(s), &pa, a->seq, &pv);
+		replayer_answer(b, policy, &pa, a->seq, &pv);
 	else
-		policy_decide(session_policy(s), b->state, &pa, &pv);
+		policy_decide(policy, b->state, &pa, &pv);
 
 	row = (struct store_row){
-		.boot_id = b->id, .ts_ns = db_now_ns(), .seq = a->seq, .pc = a->pc,
+		.boot_id = b->id, .ts_ns = ts_ns, .seq = a->seq, .pc = a->pc,
 		.value = a->is_write ? a->value : pv.value, .vcpu = a->vcpu, .key = a->key,
 		.rule = pv.rule, .el = (uint8_t)a->el, .is_write = a->is_write, .undef = pv.undef,
 	};

@@ -29,6 +29,7 @@ struct sub_event {
 	uint8_t el, is_write, undef;
 	char impl[24];
 	char source[48];
+	char hash[17];			/* the policy version rule is a line of */
 };
 
 struct subscriber {
@@ -112,6 +113,7 @@ void subscribe_publish(const struct boot *b, const struct store_row *row, const 
 			/* Only for an access somebody wants. */
 			snprintf(ev.impl, sizeof(ev.impl), "%s", b->impl ? b->impl : "");
 			snprintf(ev.source, sizeof(ev.source), "%s", base_name(policy_source(lp->policy)));
+			snprintf(ev.hash, sizeof(ev.hash), "%s", policy_hash(lp->policy));
 			named = true;
 		}
 		if (ring_push(s, &ev))
@@ -157,6 +159,7 @@ static size_t event_pack(const struct sub_event *se, uint8_t *out, size_t cap)
 		ev.rule = se->rule;
 		ev.impl = (char *)se->impl;
 		ev.rule_source = (char *)se->source;
+		ev.policy_hash = (char *)se->hash;
 		ev.slide = se->slide;
 	}
 	f.body_case = IDSR__V1__FRAME__BODY_EVENT;

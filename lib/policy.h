@@ -43,6 +43,11 @@ struct policy_rule {
 	bool scope_vm;			/* storage/counter/random shared by all vCPUs */
 };
 
+/* The source name of a policy edited by `idsrctl policy set' or `unset': its
+ * lines are the live text's, no longer any file's (views name its rules by
+ * their text). */
+#define POLICY_SOURCE_EDITED	"live"
+
 struct policy;		/* compiled, immutable once built: share it between threads */
 
 struct policy_error {

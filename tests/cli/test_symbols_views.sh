@@ -54,7 +54,7 @@ check "show: by function through the ELF" "$want" "$(printf '%s\n' "$OUT" | awk 
 check_rc "show --symbols nm listing" 0 "$CTL" show trace.db:1 --symbols "$G/apple_boot.map"
 check "show: by function through the listing" "$want" "$(printf '%s\n' "$OUT" | awk 'NR > 1 { print $5, $7 }')"
 check_rc "show --json --symbols" 0 "$CTL" show trace.db:1 --symbols "$G/apple_boot.elf" --json --limit 1
-check_match "show --json: a symbol key" '"rule": 2, "symbol": "hid_init\+0x0", "name": "HID0_EL1"' "$OUT"
+check_match "show --json: a symbol key" '"rule": 2, .*"symbol": "hid_init\+0x0", "name": "HID0_EL1"' "$OUT"
 check_rc "show without --symbols has no symbol column" 0 "$CTL" show trace.db:1 --limit 1
 check_match "show: plain header" '^ boot vcpu     seq  pc                 dir    register' "$OUT"
 
