@@ -3,7 +3,7 @@
 # Builds the libFuzzer harnesses (clang, -fsanitize=fuzzer,address,undefined) straight
 # against the parsers' own .c files and runs each for SECONDS (default 60) from its seed
 # corpus in tests/fuzz/corpus/<target>/.
-# Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: frame policy encoding symbols)
+# Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: frame policy encoding names symbols)
 # New inputs go to $BUILD/fuzz/corpus-<target>/; crashes to $BUILD/fuzz/crash-<target>-*.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -27,11 +27,12 @@ declare -A srcs=(
 	[policy]="lib/policy.c lib/policy_parse.c lib/policy_state.c lib/regnames.c lib/regtable.c lib/encoding.c lib/log.c lib/embed.S"
 	[encoding]="lib/encoding.c lib/regnames.c lib/regtable.c lib/log.c lib/embed.S"
 	[symbols]="replay/symbols.c"
+	[names]="lib/regtable.c lib/regnames.c lib/encoding.c lib/log.c lib/embed.S"
 )
 declare -A libs=([frame]="$(pkg-config --libs libprotobuf-c)" [symbols]="$(pkg-config --libs libelf)")
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-	targets=(frame policy encoding)
+	targets=(frame policy encoding names)
 	[ -f replay/symbols.c ] && [ -f tests/fuzz/fuzz_symbols.c ] && targets+=(symbols)
 fi
 
