@@ -11,6 +11,7 @@
 #include "db.h"
 #include "log.h"
 #include "regnames.h"
+#include "regtable.h"
 #include "replayer.h"
 
 static char *boot_strdup(const char *s)
@@ -18,25 +19,29 @@ static char *boot_strdup(const char *s)
 	return strdup(s ? s : "");
 }
 
-/* Names come from the Hello's impl, else its MIDR, else idsrd --impl. */
-static const char *boot_pick_impl(const Idsr__V1__Guest *g)
+/* Names come from the Hello's impl, else its MIDR, else idsrd --impl, else
+ * the policy's `impl` directive (the names its rules were written in). from
+ * says which, for the log: a user whose MIDR row did not match sees why. */
+static char *boot_impl(const Idsr__V1__Guest *g, const struct policy *p, char *from, size_t fromlen)
 {
-	const char *impl = NULL;
+	const struct regtable_midr *m = g && g->midr ? regnames_midr(g->midr) : NULL;
+	unsigned long long midr = g ? (unsigned long long)g->midr : 0;
+	const char *impl;
 
-	if (g && g->impl && *g->impl)
-		return g->impl;
-	if (g && g->midr)
-		impl = regnames_impl_from_midr(g->midr);
-	return impl ? impl : idsrd->cfg.impl;
-}
-
-/* Else the policy's `impl` directive: the names its rules were written in. */
-static char *boot_impl(const Idsr__V1__Guest *g, const struct policy *p)
-{
-	const char *impl = boot_pick_impl(g);
-
-	if (!impl)
-		impl = policy_impl(p);
+	if (g && g->impl && *g->impl) {
+		impl = g->impl;
+		snprintf(from, fromlen, "named by the VMM");
+	} else if (m) {
+		impl = m->impl;
+		snprintf(from, fromlen, "MIDR 0x%08llx, %s:%u", midr, m->file, m->line);
+	} else if ((impl = idsrd->cfg.impl) || (impl = policy_impl(p))) {
+		snprintf(from, fromlen, "%s%s", impl == idsrd->cfg.impl ? "idsrd --impl" : "the policy's impl line",
+			 midr ? ": no MIDR row matches the boot's MIDR" : "");
+	} else if (midr) {
+		snprintf(from, fromlen, "no MIDR row matches MIDR 0x%08llx", midr);
+	} else {
+		snprintf(from, fromlen, "no MIDR given");
+	}
 	return impl ? strdup(impl) : NULL;
 }
 
@@ -81,7 +86,7 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	b->nseq = h->vcpus && h->vcpus <= BOOT_MAX_VCPUS ? h->vcpus : BOOT_MAX_VCPUS;
 	b->next_seq = calloc(b->nseq, sizeof(*b->next_seq));
 	lp = daemon_policy_get();
-	b->impl = boot_impl(g, lp->policy);
+	b->impl = boot_impl(g, lp->policy, b->impl_from, sizeof(b->impl_from));
 	daemon_policy_put(lp);
 	if (!b->state || !b->vmm || !b->vm_name || !b->next_seq) {
 		boot_free(b);
@@ -360,8 +365,9 @@ struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, c
 		b->next = idsrd->boots;
 		idsrd->boots = b;
 		idsrd->boots_total++;
-		log_info("boot %lld started: vm `%s', vmm `%s', %u vCPUs, pid %lld", (long long)b->id,
-			 b->vm_name, b->vmm, b->vcpus, (long long)peer->pid);
+		log_info("boot %lld started: vm `%s', vmm `%s', %u vCPUs, pid %lld, register names %s (%s)",
+			 (long long)b->id, b->vm_name, b->vmm, b->vcpus, (long long)peer->pid,
+			 b->impl ? b->impl : "architectural only", b->impl_from);
 	}
 	pthread_mutex_lock(&b->lock);
 	b->connections++;

@@ -29,6 +29,7 @@ struct boot {
 	uint8_t instance[16];
 	size_t instance_len;		/* 0: a boot of its own connection */
 	char *vmm, *vm_name, *impl;
+	char impl_from[160];		/* where impl came from, for the log */
 	uint64_t slide;			/* the Guest's KASLR slide, for tail's symbols */
 	uint32_t vcpus;			/* as the Hello said */
 	struct boot_peer peer;

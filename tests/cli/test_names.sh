@@ -41,6 +41,8 @@ start_daemon --names "$T/lab.tsv" --policy "$T/policy.conf" || exit 1
 check_rc "a lab-core boot" 0 "$VMM" --midr 7a0f0010 --regs-out "$T/r.json" "$G/checksum.bin"
 wait_boot "$T/trace.db" 1
 check "the MIDR row named the implementation" "lab-core" "$(sqlite3 "$T/trace.db" "select impl from boots where id = 1")"
+check_match "the log says which row" "boot 1 started: .*, register names lab-core \(MIDR 0x7a0f0010, $T/lab.tsv:2\)$" \
+	"$(cat "$T/idsrd.log")"
 check "the rule on the user's name answered" "0x77|emulate" \
 	"$(sqlite3 "$T/trace.db" "select distinct printf('0x%x', value), action from accesses where boot_id = 1 and key = $((3 << 14 | 7 << 11 | 15 << 7 | 15 << 3 | 7))")"
 check "the trace's registers table has the user's rows" "LAB_LAST_EL1|lab-core" \
@@ -52,6 +54,8 @@ check_match "show without names: the encoding" " s3_7_c15_c15_7 +0x0000000000000
 # the override reaches a real boot: a Cortex-A57 shows the TRM's name
 check_rc "a Cortex-A57 boot" 0 "$VMM" --midr 411fd073 "$G/cortex_boot.bin"
 wait_boot "$T/trace.db" 2
+check_match "the log says which built-in row" "boot 2 started: .*, register names arm-cortex-a57 \(MIDR 0x411fd073, data/midr.tsv:8\)$" \
+	"$(cat "$T/idsrd.log")"
 check "A57 boot: the user's name for s3_1_c15_c2_1" "CPUACTLR_EL1 CPUECTLR_EL1 L2CTLR_EL1 L2ECTLR_EL1" \
 	"$("$B/idsrctl" --names "$T/lab.tsv" show "$T/trace.db:2" | awk 'NR > 1 { print $6 }' | uniq | tr '\n' ' ' | sed 's/ $//')"
 stop_daemon

@@ -49,6 +49,8 @@ CORES
 boot "unknown core" 410fd090 cortex_boot
 check "unknown core: no implementation" "(none)" "$(impl_of $b)"
 check "unknown core: agreed names only" "s3_0_c15_c1_0 CPUECTLR_EL1 CPUPWRCTLR_EL1" "$(registers $b)"
+check_match "unknown core: the log says why" \
+	"boot $b started: .*, register names architectural only \(no MIDR row matches MIDR 0x410fd090\)$" "$(cat "$T/idsrd.log")"
 
 # AArch32: the cp15 forms, 64-bit (MRRC/MCRR) and 32-bit, per core
 while IFS='|' read -r midr impl names; do
