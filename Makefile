@@ -58,7 +58,7 @@ CLIENT_SRC := proto/client.c proto/frame.c proto/paths.c proto/unix_socket.c $(G
 COMMON_SRC := $(filter-out lib/fuzz_%.c,$(wildcard lib/*.c)) lib/embed.S
 REPLAY_SRC := $(wildcard replay/*.c)
 DAEMON_SRC := $(filter-out idsrd/main.c,$(wildcard idsrd/*.c))
-CLI_SRC := $(wildcard cli/*.c)
+CLI_SRC := $(wildcard cli/*.c) cli/page_assets.S
 VMM_SRC := $(wildcard tests/vmm/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
@@ -115,6 +115,12 @@ $(BUILD)/obj/$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 
 # embeds data/registers.tsv, data/midr.tsv and schema.sql (.incbin): data, not code
 $(BUILD)/obj/lib/embed.o: lib/embed.S data/registers.tsv data/midr.tsv schema.sql
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) -c -o $@ $<
+
+# the HTML pages' style and scripts (.incbin), for report and diff --html
+$(BUILD)/obj/cli/page_assets.o: cli/page_assets.S $(wildcard cli/page/*)
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) -c -o $@ $<

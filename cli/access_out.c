@@ -15,7 +15,7 @@
 /* The rule as people name it: FILE:LINE of the version that answered; for an
  * edited version (no file has its lines) the rule's text; HASH:LINE when only
  * the version is known (idsrctl policy show --hash HASH shows it). */
-static const char *rule_text(const struct cli_access *a, char *buf, size_t len)
+const char *cli_rule_text(const struct cli_access *a, char *buf, size_t len)
 {
 	const char *source = a->rule_source;
 
@@ -145,7 +145,7 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		fprintf(f, "%-28s ", a->symbol);
 	fprintf(f, "%-*s  %-34s  0x%016" PRIx64 "  %-7s %s\n", a->with_time ? 8 : 5,
 		a->with_time ? (a->is_write ? "-> write" : "<- read") : (a->is_write ? "write" : "read"), reg, a->value,
-		a->undef ? "UNDEF" : "emulate", rule_text(a, rule, sizeof(rule)));
+		a->undef ? "UNDEF" : "emulate", cli_rule_text(a, rule, sizeof(rule)));
 }
 
 void cli_access_from_row(sqlite3_stmt *st, struct cli_access *a)

@@ -38,6 +38,7 @@ int stats_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int export_main(int argc, char **argv);
 int import_main(int argc, char **argv);
+int report_main(int argc, char **argv);
 
 /* "idsrctl: <what>: <why>" to stderr. Returns CLI_ERROR for `return cli_error(…)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -165,6 +166,10 @@ struct cli_rules *cli_rules_new(struct sqlite3 *db);
 void cli_rules_free(struct cli_rules *r);
 void cli_rules_resolve(struct cli_rules *r, struct cli_access *a);
 void cli_rules_name(struct cli_rules *r, const char *hash, struct cli_access *a);
+/* The rule that answered a, as people name it: "default", "el0-rule",
+ * "replay", "replay-strict", "imported"; FILE:LINE of the version that
+ * answered; an edited version's rule text; HASH:LINE; or "line N". */
+const char *cli_rule_text(const struct cli_access *a, char *buf, size_t len);
 /* Fills a from a row of "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el,
  * is_write, value, action, rule FROM accesses". */
 void cli_access_from_row(struct sqlite3_stmt *st, struct cli_access *a);
@@ -208,5 +213,7 @@ void json_raw(struct json *j, const char *key, const char *raw);	/* pre-encoded 
 void json_end(struct json *j);		/* "}\n" */
 /* Writes s as a JSON string literal. */
 void json_write_string(FILE *f, const char *s);
+/* The same, safe inside an HTML <script> element too (<, >, & escaped). */
+void json_write_string_html(FILE *f, const char *s);
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
 	{ "boots", boots_main, "Lists the boots in a trace database" },
 	{ "show", show_main, "Prints a boot's accesses with register names" },
 	{ "decode", decode_main, "Translates a packed key, encoding or register name" },
+	{ "report", report_main, "Writes a boot as one HTML page: timeline, registers, rules" },
 	{ "export", export_main, "Writes a boot's accesses as CSV, JSON lines or a Perfetto trace" },
 	{ "diff", diff_main, "Aligns two boots and shows the accesses added, removed or changed" },
 	{ "policy", policy_main, "Shows, loads, changes or checks the live policy" },

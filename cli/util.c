@@ -110,10 +110,16 @@ bool cli_wants_help(int argc, char **argv, const char *usage)
 	return false;
 }
 
-void json_write_string(FILE *f, const char *s)
+/* html: also <, > and & as \u escapes, so that the string can sit inside an
+ * HTML <script> element ("</script>" in a policy's text cannot end it). */
+static void json_string_out(FILE *f, const char *s, bool html)
 {
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (html && (*p == '<' || *p == '>' || *p == '&')) {
+			fprintf(f, "\\u%04x", *p);
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -128,6 +134,16 @@ void json_write_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+void json_write_string(FILE *f, const char *s)
+{
+	json_string_out(f, s, false);
+}
+
+void json_write_string_html(FILE *f, const char *s)
+{
+	json_string_out(f, s, true);
 }
 
 /* The open listing, if any: where, and how many elements so far. */

@@ -6,7 +6,8 @@
  *
  * Variants (tests/guests/guests.mk, --defsym): ADD_ACCESS=1 reads HID7 too, REMOVE_ACCESS=1
  * drops the HID11 read-modify-write, VALUE_CHANGED=1 writes a different HID4 value, MOVED=1
- * pads before acc_init so every later PC shifts by 0x40. */
+ * pads before acc_init so every later PC shifts by 0x40. REPEAT=N runs the whole sequence N times
+ * (a long boot for the report's measurements, docs/report.md). */
 	.ifndef ADD_ACCESS
 	.set ADD_ACCESS, 0
 	.endif
@@ -19,6 +20,9 @@
 	.ifndef MOVED
 	.set MOVED, 0
 	.endif
+	.ifndef REPEAT
+	.set REPEAT, 0
+	.endif
 
 	.text
 	.globl _start
@@ -27,9 +31,17 @@ _start:
 	msr	vbar_el1, x1
 	mov	x20, #0				// UNDEFs taken
 	mov	x19, x0				// keep the core number
+	.if REPEAT
+	ldr	x23, =REPEAT
+	.endif
+.Lagain:
 	bl	hid_init
 	bl	acc_init
 	bl	wait_counter
+	.if REPEAT
+	subs	x23, x23, #1
+	b.ne	.Lagain
+	.endif
 	brk	#0
 
 	.globl hid_init
