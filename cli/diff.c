@@ -15,11 +15,12 @@
 #include "replay/bootdiff.h"
 #include "replay/bootstream.h"
 #include "replay/symbols.h"
+#include "diff.h"
 
 static const char usage_text[] =
 	"Usage: idsrctl diff A B [--symbols FILE | --symbols-a FILE --symbols-b FILE]\n"
 	"                        [--by-symbol | --by-pc] [--slide-a N] [--slide-b N] [--context N]\n"
-	"                        [--color=auto|always|never] [--stat] [--json]\n\n"
+	"                        [--color=auto|always|never] [--stat] [--json | --html [-o FILE]]\n\n"
 	"Aligns two boots (each FILE, FILE:BOOT, :BOOT or BOOT, a boot of the default\n"
 	"database; a file's last boot when none is named) vCPU by vCPU\n"
 	"and shows the accesses only in A (-), only in B (+), and matched accesses\n"
@@ -37,49 +38,19 @@ static const char usage_text[] =
 	"  --context N       lines of context around changes (default 3)\n"
 	"  --color=WHEN      colour the output: auto (on a terminal), always, never\n"
 	"  --stat            print only the per-register summary\n"
-	"  --json            print one JSON document (hunks and summary)\n\n"
+	"  --json            print one JSON document (hunks and summary)\n"
+	"  --html            write one self-contained HTML page: the per-register summary,\n"
+	"                    then each vCPU's hunks side by side, changes marked, with\n"
+	"                    next/previous change (n, p); at most 50000 lines of hunks\n"
+	"  -o, --output FILE write the page to FILE (whole or not at all), not stdout\n\n"
 	"Exit status: 0 the boots are the same, 1 they differ, 2 error.\n";
-
-struct diff_opts {
-	const char *ref[2];
-	enum bootdiff_align how;
-	const char *symfile[2];
-	bool slide_set[2];
-	uint64_t slide[2];
-	size_t context;
-	bool color;
-	bool stat;
-	bool json;
-};
-
-/* One boot being compared. */
-struct diff_side {
-	const char *ref;
-	struct bootstream *bs;
-	const struct bootstream_info *info;
-	struct bootstream_vcpu *vcpus;
-	size_t nvcpus;
-	size_t rows;
-	struct symbols *syms;
-	uint64_t slide;
-	int err;			/* of reading the rows, with why */
-	char why[512];
-};
-
-struct diff_out {
-	FILE *f;
-	const struct diff_opts *o;
-	struct diff_side *side[2];
-	const struct bootdiff *d;
-	const char *red, *green, *yellow, *cyan, *bold, *reset;
-};
 
 /* ---- options ------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, struct diff_opts *o)
 {
 	enum { OPT_SYMBOL = 256, OPT_PC, OPT_SYMS, OPT_SYMS_A, OPT_SYMS_B, OPT_SLIDE_A, OPT_SLIDE_B,
-	       OPT_CONTEXT, OPT_COLOR, OPT_STAT, OPT_JSON };
+	       OPT_CONTEXT, OPT_COLOR, OPT_STAT, OPT_JSON, OPT_HTML };
 	static const struct option longopts[] = {
 		{ "by-symbol", no_argument, NULL, OPT_SYMBOL },
 		{ "by-pc", no_argument, NULL, OPT_PC },
@@ -93,6 +64,8 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		{ "colour", optional_argument, NULL, OPT_COLOR },
 		{ "stat", no_argument, NULL, OPT_STAT },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "html", no_argument, NULL, OPT_HTML },
+		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *color = "auto";
@@ -103,7 +76,7 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 	*o = (struct diff_opts){ .how = BOOTDIFF_BY_KEY, .context = 3 };
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SYMBOL: by_symbol = true; break;
 		case OPT_PC: by_pc = true; break;
@@ -125,6 +98,8 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		case OPT_COLOR: color = optarg ? optarg : "always"; break;
 		case OPT_STAT: o->stat = true; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_HTML: o->html = true; break;
+		case 'o': o->output = optarg; break;
 		default:
 			cli_error("diff: `%s': unknown option (try idsrctl diff --help)", argv[optind - 1]);
 			return -EINVAL;
@@ -144,6 +119,14 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 	if (by_symbol && (!o->symfile[0] || !o->symfile[1])) {
 		cli_error("diff: --by-symbol: needs symbols of both boots: --symbols FILE, or --symbols-a FILE "
 			  "and --symbols-b FILE");
+		return -EINVAL;
+	}
+	if (o->html && (o->json || o->stat)) {
+		cli_error("diff: --html: not with %s (the page holds the hunks and the summary)", o->json ? "--json" : "--stat");
+		return -EINVAL;
+	}
+	if (o->output && !o->html) {
+		cli_error("diff: -o: only with --html (the text goes to standard output)");
 		return -EINVAL;
 	}
 	o->how = by_symbol ? BOOTDIFF_BY_SYMBOL : by_pc ? BOOTDIFF_BY_PC : BOOTDIFF_BY_KEY;
@@ -220,8 +203,8 @@ static void side_free(struct diff_side *s)
 
 /* ---- one access as text -------------------------------------------------- */
 
-static const char *where_text(const struct diff_side *s, const struct bootstream_access *r, char *buf,
-			      size_t len)
+const char *diff_where_text(const struct diff_side *s, const struct bootstream_access *r, char *buf,
+			    size_t len)
 {
 	/* below every symbol: the PC itself */
 	if (!s->syms || !strcmp(cli_symbol_text(s->syms, r->pc, s->slide, buf, len), "-"))
@@ -245,12 +228,12 @@ static void text_line(const struct diff_out *p, int op, const struct bootstream_
 
 	value_text(r, val, sizeof(val));
 	fprintf(p->f, "%s%c %6" PRId64 "  %-18s  %-34s  %-5s  %s", color, op, r->seq,
-		where_text(s, r, where, sizeof(where)), cli_register_text(r->key, s->info->impl, reg, sizeof(reg)),
+		diff_where_text(s, r, where, sizeof(where)), cli_register_text(r->key, s->info->impl, reg, sizeof(reg)),
 		r->is_write ? "write" : "read", val);
 	if (op == '~') {
 		value_text(rb, val, sizeof(val));
 		fprintf(p->f, " -> %s  (B: %" PRId64 "  %s)", val, rb->seq,
-			where_text(p->side[1], rb, where, sizeof(where)));
+			diff_where_text(p->side[1], rb, where, sizeof(where)));
 	}
 	fprintf(p->f, "%s\n", *color ? p->reset : "");
 }
@@ -276,7 +259,7 @@ static void json_row(const struct diff_out *p, const char *key, int which, uint3
 	json_str(&j, "encoding", enc);
 	json_uint(&j, "pc", r->pc);
 	if (s->syms)
-		json_str(&j, "symbol", where_text(s, r, where, sizeof(where)));
+		json_str(&j, "symbol", diff_where_text(s, r, where, sizeof(where)));
 	json_uint(&j, "el", r->el);
 	json_int(&j, "is_write", r->is_write);
 	json_uint(&j, "value", r->value);
@@ -300,28 +283,12 @@ static void json_line(const struct diff_out *p, bool first, int op, uint32_t vcp
 
 /* ---- hunks --------------------------------------------------------------- */
 
-struct hunk {
-	size_t start, end;		/* lines [start, end) */
-	size_t a_start, b_start;	/* positions in A and B at start */
-	size_t a_count, b_count;
-};
-
-static bool consumes_a(int op)
-{
-	return op != BOOTDIFF_ADDED;
-}
-
-static bool consumes_b(int op)
-{
-	return op != BOOTDIFF_REMOVED;
-}
-
 /*
  * Finds the next hunk at or after line *from: changes closer than 2 * context
  * share one hunk. *ai and *bi track the A and B positions of line *from.
  */
-static bool next_hunk(const struct bootdiff_vcpu *v, size_t context, size_t *from, size_t *ai, size_t *bi,
-		      struct hunk *h)
+bool diff_next_hunk(const struct bootdiff_vcpu *v, size_t context, size_t *from, size_t *ai, size_t *bi,
+		    struct diff_hunk *h)
 {
 	const uint8_t *l = v->lines;
 	size_t i = *from, end;
@@ -353,7 +320,7 @@ static bool next_hunk(const struct bootdiff_vcpu *v, size_t context, size_t *fro
 	return true;
 }
 
-static void print_hunk(const struct diff_out *p, const struct bootdiff_vcpu *v, const struct hunk *h,
+static void print_hunk(const struct diff_out *p, const struct bootdiff_vcpu *v, const struct diff_hunk *h,
 		       bool *first_hunk)
 {
 	size_t ai = h->a_start, bi = h->b_start;
@@ -389,16 +356,16 @@ static void print_hunks(const struct diff_out *p)
 	for (size_t i = 0; i < p->d->nvcpus; i++) {
 		const struct bootdiff_vcpu *v = &p->d->vcpus[i];
 		size_t from = 0, ai = 0, bi = 0;
-		struct hunk h;
+		struct diff_hunk h;
 
-		while (next_hunk(v, p->o->context, &from, &ai, &bi, &h))
+		while (diff_next_hunk(v, p->o->context, &from, &ai, &bi, &h))
 			print_hunk(p, v, &h, &first);
 	}
 }
 
 /* ---- summary ------------------------------------------------------------- */
 
-static const char *register_impl(const struct diff_out *p)
+const char *diff_register_impl(const struct diff_out *p)
 {
 	/* one name per register in the summary: A's implementation, else B's */
 	return p->side[0]->info->impl ? p->side[0]->info->impl : p->side[1]->info->impl;
@@ -428,7 +395,7 @@ static void print_summary_text(const struct diff_out *p)
 		const struct bootdiff_register *r = &d->regs[i];
 
 		fprintf(p->f, "%-34s %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 "  ",
-			cli_register_text(r->key, register_impl(p), reg, sizeof(reg)), r->count_a, r->count_b,
+			cli_register_text(r->key, diff_register_impl(p), reg, sizeof(reg)), r->count_a, r->count_b,
 			r->added, r->removed, r->changed);
 		if (r->changes)
 			fprintf(p->f, "%c vcpu %" PRIu32 " seq %" PRId64 "\n", r->first_line, r->first_vcpu,
@@ -482,7 +449,7 @@ static void print_json(const struct diff_out *p)
 		enc_format(r->key, enc, sizeof(enc));
 		fprintf(p->f, "%s\n    {", i ? "," : "");
 		json_uint(&j, "key", r->key);
-		json_str(&j, "name", regnames_name(r->key, register_impl(p)));
+		json_str(&j, "name", regnames_name(r->key, diff_register_impl(p)));
 		json_str(&j, "encoding", enc);
 		json_uint(&j, "count_a", r->count_a);
 		json_uint(&j, "count_b", r->count_b);
@@ -547,7 +514,10 @@ int diff_main(int argc, char **argv)
 	} else {
 		p.red = p.green = p.yellow = p.cyan = p.bold = p.reset = "";
 	}
-	if (o.json) {
+	if (o.html) {
+		if (diff_html(&p) < 0)
+			goto out;
+	} else if (o.json) {
 		print_json(&p);
 	} else {
 		if (!o.stat) {

@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libsystemd-dev systemd libunicorn-dev binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf
-scdoc clang libclang-rt-14-dev tmux valgrind diffutils libelf-dev chromium"
+scdoc clang libclang-rt-14-dev tmux valgrind diffutils libelf-dev chromium jq python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

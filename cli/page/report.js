@@ -84,12 +84,7 @@ function hover(ev) {
       const d = Math.abs(x(r[1], w) - px);
       if (d < bd) { bd = d; best = r; }
     }
-    if (best) {
-      const rule = DATA.rules[best[7]];
-      text = `vCPU ${best[0]}  seq ${best[2]}  t ${duration(best[1])}\nPC ${where(best[4])}\n` +
-        `${regName(best[3])} (${REGS[best[3]].enc})\n${best[5] & 1 ? "write" : "read"} ${hex16(best[6])}\n` +
-        `answer ${best[5] & 2 ? "UNDEF" : "emulate"}  rule ${rule.label}${rule.text ? ": " + rule.text : ""}`;
-    }
+    if (best) text = accessText(best);
   }
   if (!text) {
     const bw = SPAN / Math.max(1, DATA.buckets - 1), b = Math.round(tAt(px, w) / bw), c = l.v.cells, parts = [];
@@ -99,11 +94,33 @@ function hover(ev) {
       text = `vCPU ${l.v.vcpu}  ${duration(Math.round((b - 0.5) * bw))} – ${duration(Math.round((b + 0.5) * bw))}\n` +
         parts.join("\n");
   }
-  if (!text) return;
+  if (text) showTip(text, px, py);
+}
+
+function accessText(r) {
+  const rule = DATA.rules[r[7]];
+  return `vCPU ${r[0]}  seq ${r[2]}  t ${duration(r[1])}\nPC ${where(r[4])}\n` +
+    `${regName(r[3])} (${REGS[r[3]].enc})\n${r[5] & 1 ? "write" : "read"} ${hex16(r[6])}\n` +
+    `answer ${r[5] & 2 ? "UNDEF" : "emulate"}  rule ${rule.label}${rule.text ? ": " + rule.text : ""}`;
+}
+
+function showTip(text, px, py) {
   tip.textContent = text;
   tip.style.display = "block";
-  tip.style.left = Math.min(px + 14, w - tip.offsetWidth - 4) + "px";
+  tip.style.left = Math.max(0, Math.min(px + 14, canvas.clientWidth - tip.offsetWidth - 4)) + "px";
   tip.style.top = py + 14 + "px";
+}
+
+// report.html#access=V:SEQ zooms to that access and shows it as a hover would (a link to one access).
+function showLinkedAccess() {
+  const m = /^#access=(\d+):(\d+)$/.exec(location.hash);
+  const r = m && EXACT.rows.find((e) => e[0] === +m[1] && e[2] === +m[2]);
+  if (!r) return;
+  const half = Math.max(500, SPAN / 200);
+  view = [Math.max(0, r[1] - half), Math.min(SPAN, r[1] + half)];
+  draw();
+  const li = lanes.findIndex((l) => l.v.vcpu === r[0]);
+  showTip(accessText(r), x(r[1], canvas.clientWidth), li * LANE + BARS);
 }
 
 function zoom(factor, at) {
@@ -119,7 +136,7 @@ function timeline() {
   ctx = canvas.getContext("2d");
   tip = el("div", { id: "tip" });
   const mid = () => (view[0] + view[1]) / 2;
-  const legend = el("div", { class: "legend" }, ...REGS.map((r, i) =>
+  const legend = el("div", { class: "legend", id: "legend" }, ...REGS.map((r, i) =>
     el("span", {}, el("span", { class: "swatch", style: `background:${regColour(i)}` }), regName(i))),
   el("span", {}, el("span", { class: "swatch", style: "background:#b3261e" }), "UNDEF"));
   const nexact = EXACT.rows.length, more = DATA.vcpus.some((v) => v.more);
@@ -220,4 +237,5 @@ const app = document.getElementById("app");
 app.append(summary(), timeline(), registers(), rules());
 sizeCanvas();
 window.addEventListener("resize", sizeCanvas);
+showLinkedAccess();
 rendered();
