@@ -31,7 +31,7 @@ fi
 
 # The diff benchmark belongs to the diff work (bench/diff*); it runs when it is there.
 diff_ran=false
-for script in bench/diff*.sh; do
+for script in bench/diff*.sh bench/report.sh; do
 	[ -x "$script" ] || continue
 	"$script" || echo "$script: failed (exit $?); its section is missing"
 	diff_ran=true

@@ -101,7 +101,7 @@ function accessText(r) {
   const rule = DATA.rules[r[7]];
   return `vCPU ${r[0]}  seq ${r[2]}  t ${duration(r[1])}\nPC ${where(r[4])}\n` +
     `${regName(r[3])} (${REGS[r[3]].enc})\n${r[5] & 1 ? "write" : "read"} ${hex16(r[6])}\n` +
-    `answer ${r[5] & 2 ? "UNDEF" : "emulate"}  rule ${rule.label}${rule.text ? ": " + rule.text : ""}`;
+    `answer ${r[5] & 2 ? "UNDEF" : "emulate"}  rule ${rule.label}${rule.text ? ": " + rule.text.replace(/\s+/g, " ") : ""}`;
 }
 
 function showTip(text, px, py) {
