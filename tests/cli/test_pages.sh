@@ -16,7 +16,7 @@ fi
 cd "$T" || exit 1
 
 # browse FILE[#FRAGMENT]: the DOM after the page's scripts ran into FILE.dom, its console into FILE.log
-# (flags: ../shared/notes/chromium.md; the D-Bus complaints of a container without a bus are not the page's)
+# (headless as root needs --no-sandbox; the D-Bus complaints of a container without a bus are not the page's)
 browse() {
 	local file=${1%%#*}
 	timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 \
