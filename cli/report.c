@@ -16,7 +16,7 @@
 #include "report.h"
 
 static const char report_usage[] =
-	"Usage: idsrctl report [DB[:BOOT]] [-o FILE.html] [--symbols FILE] [--exact N] [--from SEQ]\n"
+	"Usage: idsrctl report [TRACE] [--db FILE] [-o FILE.html] [--symbols FILE] [--exact N] [--from SEQ]\n"
 	"\n"
 	"Writes one boot (default: the database's last boot) as one HTML page that opens\n"
 	"from disk with nothing else: the boot's summary and policy, a timeline per vCPU\n"
@@ -24,7 +24,9 @@ static const char report_usage[] =
 	"hover shows an access), a sortable register table with each register's value\n"
 	"history, and the policy's rules with their hit counts.\n"
 	"\n"
-	"The timeline's counts cover the whole boot (" "1000" " buckets per vCPU); the hover\n"
+	CLI_TRACE_USAGE
+	"\n"
+	"The timeline's counts cover the whole boot (1000 buckets per vCPU); the hover\n"
 	"shows exact accesses for a bounded part of it, so a boot of millions stays a\n"
 	"page of a few MB:\n"
 	"  --exact N          exact accesses in all (default 40000), split evenly among\n"
@@ -268,9 +270,11 @@ int report_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' }, { "symbols", required_argument, NULL, 'S' },
 		{ "exact", required_argument, NULL, 'x' }, { "from", required_argument, NULL, 'f' },
+		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	struct report_opts o = { .exact = REPORT_EXACT_DEFAULT };
-	const char *outpath = NULL, *symfile = NULL, *ref;
+	const char *outpath = NULL, *symfile = NULL, *ref, *db_opt = NULL, *control = NULL;
+	struct cli_trace_arg trace;
 	struct symbols *syms = NULL;
 	struct cli_output out;
 	struct report r;
@@ -284,6 +288,8 @@ int report_main(int argc, char **argv)
 		switch (c) {
 		case 'o': outpath = optarg; break;
 		case 'S': symfile = optarg; break;
+		case 'd': db_opt = optarg; break;
+		case 'c': control = optarg; break;
 		case 'x': if (!cli_parse_u64("report", "--exact", optarg, UINT32_MAX, &o.exact)) return CLI_ERROR; break;
 		case 'f': if (!cli_parse_u64("report", "--from", optarg, INT64_MAX, &o.from_seq)) return CLI_ERROR; break;
 		default:
@@ -292,16 +298,17 @@ int report_main(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1)
-		return cli_error("report: one boot reference at most, got `%s' too", argv[optind + 1]);
+		return cli_error("report: one trace at most, got `%s' too", argv[optind + 1]);
 	if (!outpath && isatty(STDOUT_FILENO))
 		return cli_error("report: the report is an HTML page: write it with -o FILE.html (or redirect it)");
 	if (symfile && cli_symbols_load("report", symfile, &syms))
 		return CLI_ERROR;
-	ref = optind < argc ? argv[optind] : cli_default_db();
-	if (cli_open_trace("report", ref, &db, &boot_id) < 0) {
+	if (cli_trace_arg("report", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0 ||
+	    cli_trace_open("report", &trace, &db, &boot_id) < 0) {
 		symbols_free(syms);
 		return CLI_ERROR;
 	}
+	ref = optind < argc ? argv[optind] : trace.path;
 	ret = report_build(db, boot_id, &o, &r, "report");
 	db_close(db);
 	if (!ret && !(ret = cli_output_open("report", outpath, &out))) {

@@ -114,6 +114,6 @@ check_rc "report: bad --exact" 2 "$CTL" report trace.db --exact -3 -o r.html
 check_rc "report: unwritable -o" 2 "$CTL" report trace.db -o "$T/no/dir/r.html"
 check "report: no file left behind" "" "$(ls "$T" | grep -E '^r9?\.html')"
 check_rc "report --help" 0 "$CTL" report --help
-check_match "report --help text" '^Usage: idsrctl report \[DB\[:BOOT\]\] \[-o FILE.html\]' "$OUT"
+check_match "report --help text" '^Usage: idsrctl report \[TRACE\] \[--db FILE\] \[-o FILE.html\]' "$OUT"
 
 done_testing
