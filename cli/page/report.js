@@ -139,7 +139,7 @@ function timeline() {
   const legend = el("div", { class: "legend", id: "legend" }, ...REGS.map((r, i) =>
     el("span", {}, el("span", { class: "swatch", style: `background:${regColour(i)}` }), regName(i))),
   el("span", {}, el("span", { class: "swatch", style: "background:#b3261e" }), "UNDEF"));
-  const nexact = EXACT.rows.length, more = DATA.vcpus.some((v) => v.more);
+  const nexact = EXACT.rows.length, more = EXACT.from_seq > 0 || DATA.vcpus.some((v) => v.more);
   const sec = el("section", { id: "timeline-section" }, el("h2", {}, "Timeline"),
     el("div", { class: "controls" },
       el("button", { onclick: () => zoom(0.5, mid()) }, "Zoom in"),

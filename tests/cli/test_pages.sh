@@ -73,6 +73,18 @@ check_match "report: the hover's first line" '^vCPU 1  seq 5  t [0-9.]+ (ns|µs|
 check "report: a legend entry per register and UNDEF" "HID0_EL1HID4_EL1HID5_EL1HID11_EL1ACNTPCT_EL0ACC_CFG_EL1CYC_OVRD_EL1UNDEF" \
 	"$($ROWS report.html.dom text legend)"
 
+# the bound on exact accesses: --exact 4 on 2 vCPUs keeps each vCPU's 2 from seq 3; counts stay whole
+check_rc "report --exact 4 --from 3" 0 "$CTL" report trace.db:1 --exact 4 --from 3 --symbols "$G/apple_boot.map" -o bound.html
+browse "bound.html#access=0:4"
+check "bound: no console message" "" "$(grep 'INFO:CONSOLE' bound.html.log)"
+check_match "bound: the page says what it kept" "exact accesses \(4 kept: each vCPU's first 2 from seq 3\)" \
+	"$($ROWS bound.html.dom text timeline-section)"
+check_match "bound: an access inside the window has its hover" '^vCPU 0  seq 4 ' "$($ROWS bound.html.dom text tip)"
+check "bound: the register table still counts every access" "$($ROWS report.html.dom table registers)" \
+	"$($ROWS bound.html.dom table registers)"
+browse "bound.html#access=0:5"
+check "bound: an access past the window has no hover" "" "$($ROWS bound.html.dom text tip)"
+
 # ---- diff --html ------------------------------------------------------------------------
 check_rc "diff --html" 1 "$CTL" diff trace.db:1 trace.db:2 --html -o diff.html --symbols-a "$G/apple_boot.elf" \
 	--symbols-b "$G/apple_boot_v2.elf"
