@@ -148,9 +148,9 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 			break;
 		case 'R':
 		case 'W':
-			if (o->spec.direction && o->spec.direction != (c == 'R' ? 1 : 2))
+			if (o->spec.direction && o->spec.direction != (c == 'R' ? FILTER_READS : FILTER_WRITES))
 				return cli_error("tail: --read and --write exclude each other (give neither for both)"), -1;
-			o->spec.direction = c == 'R' ? 1 : 2;
+			o->spec.direction = c == 'R' ? FILTER_READS : FILTER_WRITES;
 			break;
 		case 'p':
 			if (!tail_parse_pc(optarg, &o->spec))
@@ -158,9 +158,9 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 			break;
 		case 'a':
 			if (!strcmp(optarg, "undef"))
-				o->spec.action = 2;
+				o->spec.action = FILTER_UNDEF;
 			else if (!strcmp(optarg, "emulate"))
-				o->spec.action = 1;
+				o->spec.action = FILTER_EMULATED;
 			else
 				return cli_error("tail: --action: `%s' is not undef or emulate", optarg), -1;
 			break;

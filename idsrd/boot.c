@@ -83,7 +83,7 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	b->vm_name = boot_strdup(h->vm_name);
 	/* Every vCPU's counter from the start (32 KiB at most, when the Hello
 	 * gives no count): the trap path then checks seqs without a lock. */
-	b->nseq = h->vcpus && h->vcpus <= BOOT_MAX_VCPUS ? h->vcpus : BOOT_MAX_VCPUS;
+	b->nseq = h->vcpus && h->vcpus <= IDSR_MAX_VCPUS ? h->vcpus : IDSR_MAX_VCPUS;
 	b->next_seq = calloc(b->nseq, sizeof(*b->next_seq));
 	lp = daemon_policy_get();
 	b->impl = boot_impl(g, lp->policy, b->impl_from, sizeof(b->impl_from));
@@ -329,8 +329,8 @@ struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, c
 			 sizeof(b->instance));
 		return NULL;
 	}
-	if (h->vcpus > BOOT_MAX_VCPUS) {
-		snprintf(why, whylen, "%u vCPUs, at most %d", h->vcpus, BOOT_MAX_VCPUS);
+	if (h->vcpus > IDSR_MAX_VCPUS) {
+		snprintf(why, whylen, "%u vCPUs, at most %d", h->vcpus, IDSR_MAX_VCPUS);
 		return NULL;
 	}
 	if (h->resume_boot) {

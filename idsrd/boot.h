@@ -9,14 +9,14 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "idsr_client.h"
 #include "policy.h"
 
-#define BOOT_MAX_VCPUS 4096
 /* The end reason of boots still connected when idsrd stopped: they, and boots
  * cut off by a crash, may be resumed by their VMM (Hello.resume_boot). */
 #define BOOT_STOPPED_REASON "idsrd stopped while the VMM was connected"
 
-struct replay_session;
+struct replay_run;
 
 struct boot_peer {
 	int64_t uid, gid, pid;
@@ -26,7 +26,7 @@ struct boot {
 	struct boot *next;		/* daemon's list (boots_lock) */
 	int64_t id;
 	int64_t start_ns;
-	uint8_t instance[16];
+	uint8_t instance[IDSR_INSTANCE_LEN];
 	size_t instance_len;		/* 0: a boot of its own connection */
 	char *vmm, *vm_name, *impl;
 	char impl_from[160];		/* where impl came from, for the log */
@@ -34,11 +34,11 @@ struct boot {
 	uint32_t vcpus;			/* as the Hello said */
 	struct boot_peer peer;
 	struct policy_state *state;	/* storage, counters, random streams */
-	struct replay_session *replay;	/* answering from a recording, or NULL */
+	struct replay_run *replay;	/* answering from a recording, or NULL */
 	int64_t replay_of;
 
 	_Atomic uint64_t *next_seq;	/* per vCPU: the seq it must send next */
-	uint32_t nseq;			/* the vCPUs counted: Hello's, or BOOT_MAX_VCPUS */
+	uint32_t nseq;			/* the vCPUs counted: Hello's, or IDSR_MAX_VCPUS */
 	pthread_mutex_t lock;		/* guards what follows */
 	unsigned connections;
 	char *end_reason;		/* first error, else Bye's reason */

@@ -244,7 +244,7 @@ static void on_vmm_connect(uv_poll_t *h, int status, int events)
 			continue;
 		}
 		atomic_fetch_add(&idsrd->connections, 1);
-		server_dispatch(idsrd, fd);
+		server_dispatch(fd);
 	}
 }
 
@@ -308,7 +308,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		uv_close((uv_handle_t *)&watchdog, NULL);
 	control_stop();
 	replayer_stop();
-	server_drain(idsrd);
+	server_drain();
 }
 
 /* idsrd --replay TRACE[:BOOT]: the first boot is answered from the recording. */
@@ -541,14 +541,14 @@ int main(int argc, char **argv)
 	if (open_store(&d, policy) < 0 || start_listening(&d.cfg, &l) < 0)
 		goto out;
 	d.loop = uv_default_loop();
-	err = server_start(&d);
+	err = server_start();
 	if (err < 0) {
 		log_err("cannot serve VMM connections: %s", strerror(-err));
 		goto out;
 	}
 	if (serve(&d, l.control_fd, &stop_signals) == 0)
 		rc = 0;
-	server_stop(&d);
+	server_stop();
 	replayer_stop();
 	replayer_cleanup();
 out:

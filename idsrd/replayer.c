@@ -33,14 +33,14 @@ struct replay_plan {
 	struct replay_watcher *watchers;	/* main loop only */
 	char *vm_name;
 	bool lenient;
-	struct replay_trace *trace;	/* the session's once a boot takes the plan */
+	struct replay_trace *trace;	/* the run's once a boot takes the plan */
 	char *path, *impl;
 	int64_t source_boot;
 	uint32_t nvcpus;
 	uint64_t *recorded, total;
 
 	pthread_mutex_t lock;		/* what follows is shared with the connections' threads */
-	struct replay_session *session;	/* while the boot runs */
+	struct replay_run *run;		/* while the boot runs */
 	int64_t boot_id;
 	bool done, failed;
 	int64_t done_ns;
@@ -51,7 +51,9 @@ struct replay_plan {
 	struct replay_divergence details[REPLAYER_DETAILS];
 };
 
-struct replay_session {
+/* A boot being answered from a plan's recording (server.c's sessions are
+ * connections: another thing). */
+struct replay_run {
 	struct replay_plan *plan;
 	struct replay_cursor *cursor;
 	atomic_bool failed;		/* strict: UNDEF from the first divergence on */
@@ -193,24 +195,24 @@ int replayer_disarm(char *why, size_t whylen)
 void replayer_attach(struct boot *b, const char *vm_name, uint64_t slide, struct store_boot *sb)
 {
 	struct replay_plan *p = idsrd->replay;
-	struct replay_session *rs;
+	struct replay_run *run;
 
 	if (!p || (*p->vm_name && strcmp(p->vm_name, vm_name ? vm_name : "")))
 		return;
-	rs = calloc(1, sizeof(*rs));
-	if (!rs || replay_cursor_new(p->trace, slide, &rs->cursor) < 0) {
+	run = calloc(1, sizeof(*run));
+	if (!run || replay_cursor_new(p->trace, slide, &run->cursor) < 0) {
 		log_err("replay %" PRIu64 ": out of memory starting boot %" PRId64 "; it runs live",
 			p->arm_id, b->id);
-		free(rs);
+		free(run);
 		return;
 	}
-	rs->plan = p;
+	run->plan = p;
 	idsrd->replay = NULL;
 	pthread_mutex_lock(&p->lock);
-	p->session = rs;
+	p->run = run;
 	p->boot_id = b->id;
 	pthread_mutex_unlock(&p->lock);
-	b->replay = rs;
+	b->replay = run;
 	b->replay_of = p->source_boot;
 	sb->replay = true;
 	sb->replay_of = p->source_boot;
@@ -236,10 +238,10 @@ static void event_from_record(Idsr__V1__Event *e, int64_t boot_id, uint32_t vcpu
 }
 
 /* Logs a divergence of b, counts it and keeps its details for reports. */
-static void session_report(struct boot *b, const struct replay_divergence *d)
+static void run_report(struct boot *b, const struct replay_divergence *d)
 {
-	struct replay_session *rs = b->replay;
-	struct replay_plan *p = rs->plan;
+	struct replay_run *run = b->replay;
+	struct replay_plan *p = run->plan;
 	struct store_divergence sd = {
 		.boot_id = b->id, .replay_of = p->source_boot, .ts_ns = db_now_ns(),
 		.vcpu = d->vcpu, .seq = d->seq, .kind = replay_kind_name(d->kind),
@@ -272,22 +274,22 @@ static void strict_verdict(struct policy_verdict *pv)
 }
 
 /* The recording could not be read: said once, then answered as after a divergence. */
-static void session_failed(struct boot *b, struct replay_session *rs, int rc)
+static void run_failed(struct boot *b, struct replay_run *run, int rc)
 {
-	pthread_mutex_lock(&rs->plan->lock);
-	if (!rs->plan->message && asprintf(&rs->plan->message, "replaying %s failed: %s",
-					   rs->plan->path, replay_cursor_strerror(rc)) < 0)
-		rs->plan->message = NULL;
-	pthread_mutex_unlock(&rs->plan->lock);
-	log_err("boot %" PRId64 ": replaying %s failed: %s", b->id, rs->plan->path,
+	pthread_mutex_lock(&run->plan->lock);
+	if (!run->plan->message && asprintf(&run->plan->message, "replaying %s failed: %s",
+					   run->plan->path, replay_cursor_strerror(rc)) < 0)
+		run->plan->message = NULL;
+	pthread_mutex_unlock(&run->plan->lock);
+	log_err("boot %" PRId64 ": replaying %s failed: %s", b->id, run->plan->path,
 		replay_cursor_strerror(rc));
-	atomic_store(&rs->failed, true);
+	atomic_store(&run->failed, true);
 }
 
 void replayer_answer(struct boot *b, const struct policy *live, const struct policy_access *pa,
 		     uint64_t seq, struct policy_verdict *pv)
 {
-	struct replay_session *rs = b->replay;
+	struct replay_run *run = b->replay;
 	struct replay_access a = {
 		.seq = seq, .pc = pa->pc, .value = pa->value, .vcpu = pa->vcpu, .key = pa->key,
 		.el = pa->el, .is_write = pa->is_write,
@@ -298,25 +300,25 @@ void replayer_answer(struct boot *b, const struct policy *live, const struct pol
 
 	/* Failed: strict after its first divergence, either after the recording
 	 * could not be read. */
-	if (atomic_load_explicit(&rs->failed, memory_order_relaxed)) {
-		if (rs->plan->lenient)
+	if (atomic_load_explicit(&run->failed, memory_order_relaxed)) {
+		if (run->plan->lenient)
 			policy_decide(live, b->state, pa, pv);
 		else
 			strict_verdict(pv);
 		return;
 	}
-	rc = replay_cursor_match(rs->cursor, &a, &rec, &d);
-	if (rc == REPLAY_MATCHED || (rc == REPLAY_DIVERGED && d.has_answer && rs->plan->lenient)) {
+	rc = replay_cursor_match(run->cursor, &a, &rec, &d);
+	if (rc == REPLAY_MATCHED || (rc == REPLAY_DIVERGED && d.has_answer && run->plan->lenient)) {
 		pv->undef = rec.undef;
 		pv->value = rec.is_write ? 0 : rec.value;
 		pv->rule = POLICY_RULE_REPLAY;
 	} else {
 		if (rc < 0)
-			session_failed(b, rs, rc);
-		if (rs->plan->lenient) {
+			run_failed(b, run, rc);
+		if (run->plan->lenient) {
 			policy_decide(live, b->state, pa, pv);
 		} else {
-			atomic_store(&rs->failed, true);
+			atomic_store(&run->failed, true);
 			strict_verdict(pv);
 		}
 	}
@@ -326,34 +328,34 @@ void replayer_answer(struct boot *b, const struct policy *live, const struct pol
 		d.answer_undef = pv->undef;
 		d.answer_value = pv->value;
 		d.answer_rule = pv->rule;
-		session_report(b, &d);
+		run_report(b, &d);
 	}
 }
 
-static void session_missing(void *arg, const struct replay_divergence *d)
+static void run_missing(void *arg, const struct replay_divergence *d)
 {
-	session_report(arg, d);
+	run_report(arg, d);
 }
 
 void replayer_boot_end(struct boot *b, const char *reason)
 {
-	struct replay_session *rs = b->replay;
+	struct replay_run *run = b->replay;
 	struct replay_plan *p;
 	uint32_t vcpus = 0;
 	bool failed;
 
-	if (!rs)
+	if (!run)
 		return;
-	p = rs->plan;
+	p = run->plan;
 	/* After a strict failure the guest ran on UNDEFs: what it did not reach is noise. */
-	if (!atomic_load(&rs->failed))
-		replay_cursor_finish(rs->cursor, session_missing, b);
+	if (!atomic_load(&run->failed))
+		replay_cursor_finish(run->cursor, run_missing, b);
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < p->nvcpus; i++) {
-		p->matched[i] = replay_cursor_matched(rs->cursor, i);
+		p->matched[i] = replay_cursor_matched(run->cursor, i);
 		vcpus += p->recorded[i] > 0;
 	}
-	p->session = NULL;
+	p->run = NULL;
 	p->end_reason = strdup(reason ? reason : "");
 	failed = p->divergences > 0 || p->message;
 	if (p->message) {
@@ -373,8 +375,8 @@ void replayer_boot_end(struct boot *b, const char *reason)
 	log_info("boot %" PRId64 " (replay %" PRIu64 " of boot %" PRId64 "): %s", b->id, p->arm_id,
 		 p->source_boot, p->message ? p->message : "done");
 	pthread_mutex_unlock(&p->lock);
-	replay_cursor_free(rs->cursor);
-	free(rs);
+	replay_cursor_free(run->cursor);
+	free(run);
 	b->replay = NULL;
 	/* The trace is closed on the main loop (plan_free), never under a connection thread's feet. */
 }
@@ -448,7 +450,7 @@ static void plan_send(struct replay_plan *p, struct control_client *c)
 		goto out;
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < p->nvcpus; i++)
-		matched[i] = p->session ? replay_cursor_matched(p->session->cursor, i) : p->matched[i];
+		matched[i] = p->run ? replay_cursor_matched(p->run->cursor, i) : p->matched[i];
 	pr.boot_id = (uint64_t)p->boot_id;
 	pr.replay_of = (uint64_t)p->source_boot;
 	pr.n_matched = p->nvcpus;

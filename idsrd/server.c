@@ -539,7 +539,7 @@ static void on_park(uv_async_t *a)
 
 /* ---- the server ----------------------------------------------------------- */
 
-void server_dispatch(struct daemon *d, int fd)
+void server_dispatch(int fd)
 {
 	struct session *s = NULL;
 	struct timeval idle = { SESSION_IDLE_MS / 1000, SESSION_IDLE_MS % 1000 * 1000 };
@@ -574,17 +574,17 @@ void server_dispatch(struct daemon *d, int fd)
 refuse:
 	free(s);
 	close(fd);
-	atomic_fetch_sub(&d->connections, 1);
+	atomic_fetch_sub(&idsrd->connections, 1);
 }
 
-int server_start(struct daemon *d)
+int server_start(void)
 {
-	sessions.loop = d->loop;
+	sessions.loop = idsrd->loop;
 	sessions.stopping = false;
-	return uv_async_init(d->loop, &sessions.parker, on_park) < 0 ? -ENOMEM : 0;
+	return uv_async_init(idsrd->loop, &sessions.parker, on_park) < 0 ? -ENOMEM : 0;
 }
 
-void server_drain(struct daemon *d)
+void server_drain(void)
 {
 	pthread_mutex_lock(&sessions.lock);
 	sessions.stopping = true;
@@ -597,9 +597,9 @@ void server_drain(struct daemon *d)
 	pthread_mutex_unlock(&sessions.lock);
 }
 
-void server_stop(struct daemon *d)
+void server_stop(void)
 {
-	server_drain(d);
+	server_drain();
 	pthread_mutex_lock(&sessions.lock);
 	while (sessions.live)
 		pthread_cond_wait(&sessions.gone, &sessions.lock);

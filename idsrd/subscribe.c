@@ -276,8 +276,8 @@ void subscribe_request(struct control_client *c, const Idsr__V1__Filter *f)
 	}
 	struct filter_spec spec = {
 		.boot_id = (int64_t)f->boot_id, .vm_name = f->vm_name, .vcpu = f->has_vcpu ? (int64_t)f->vcpu : -1,
-		.regs = regs, .direction = (int)f->direction, .has_pc = f->has_pc,
-		.pc_lo = f->pc_lo, .pc_hi = f->pc_hi, .action = (int)f->action,
+		.regs = regs, .direction = (enum filter_direction)f->direction, .has_pc = f->has_pc,
+		.pc_lo = f->pc_lo, .pc_hi = f->pc_hi, .action = (enum filter_action)f->action,
 	};
 	rc = filter_new(&spec, &s->filter, why, sizeof(why));
 	if (rc < 0) {

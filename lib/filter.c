@@ -12,7 +12,7 @@
 struct filter {
 	int64_t boot_id;
 	char *vm_name;			/* NULL: any */
-	int action;
+	enum filter_action action;
 	/* One `SELECTOR [read|write] [vcpu=N] [pc=A-B] raz-wi' line per --reg:
 	 * the policy language already knows names, encodings and patterns.
 	 * NULL when nothing but boot, VM or action is asked for. */
@@ -34,8 +34,8 @@ static void filter_qualifiers(const struct filter_spec *spec, char *buf, size_t 
 	int n = 0;
 
 	buf[0] = 0;
-	if (spec->direction == 1 || spec->direction == 2)
-		n += snprintf(buf + n, len - (size_t)n, " %s", spec->direction == 1 ? "read" : "write");
+	if (spec->direction == FILTER_READS || spec->direction == FILTER_WRITES)
+		n += snprintf(buf + n, len - (size_t)n, " %s", spec->direction == FILTER_READS ? "read" : "write");
 	if (spec->vcpu >= 0)
 		n += snprintf(buf + n, len - (size_t)n, " vcpu=%" PRId64, spec->vcpu);
 	if (spec->has_pc)
@@ -137,7 +137,7 @@ bool filter_match(const struct filter *f, const struct filter_access *a)
 		return false;
 	if (f->vm_name && (!a->vm_name || strcmp(f->vm_name, a->vm_name)))
 		return false;
-	if (f->action && (f->action == 2) != a->undef)
+	if (f->action != FILTER_ANY_ACTION && (f->action == FILTER_UNDEF) != a->undef)
 		return false;
 	if (!f->match)
 		return true;

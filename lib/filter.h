@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The values of the wire's Filter.direction and Filter.action (docs/design.md):
+ * not the Action enum of verdicts and events, whose EMULATE is 0 and UNDEF 1. */
+enum filter_direction { FILTER_ANY_DIRECTION = 0, FILTER_READS = 1, FILTER_WRITES = 2 };
+enum filter_action { FILTER_ANY_ACTION = 0, FILTER_EMULATED = 1, FILTER_UNDEF = 2 };
+
 /* What a filter asks for; zero/NULL/-1 fields match anything. */
 struct filter_spec {
 	int64_t boot_id;		/* 0: any boot */
@@ -14,10 +19,10 @@ struct filter_spec {
 	int64_t vcpu;			/* -1: any vCPU */
 	const char *regs;		/* comma-separated register names, encodings or patterns
 					 * (the policy language's selectors); NULL or "": any */
-	int direction;			/* 0 any, 1 read, 2 write */
+	enum filter_direction direction;
 	bool has_pc;
 	uint64_t pc_lo, pc_hi;		/* inclusive */
-	int action;			/* 0 any, 1 emulate, 2 undef */
+	enum filter_action action;
 };
 
 /* One access as the filter sees it. */

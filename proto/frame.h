@@ -14,6 +14,9 @@
 #define IDSR_PROTOCOL_VERSION	1
 #define FRAME_HEADER		4
 #define FRAME_MAX		65536	/* largest payload */
+/* The most vCPUs a boot has (Hello.vcpus); vCPU numbers are below it. idsrd
+ * refuses more, and a replay follows no more. */
+#define IDSR_MAX_VCPUS		4096
 
 typedef Idsr__V1__Frame Frame;
 

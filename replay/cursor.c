@@ -26,7 +26,7 @@ struct replay_cursor {
 	uint64_t live_slide, rec_slide;
 	bool has_pcs;			/* the recording has PCs to compare */
 	pthread_mutex_t lock;		/* creates vCPU states */
-	_Atomic(struct cursor_vcpu *) vcpus[REPLAY_MAX_VCPUS];
+	_Atomic(struct cursor_vcpu *) vcpus[IDSR_MAX_VCPUS];
 };
 
 const char *replay_kind_name(enum replay_kind kind)
@@ -62,7 +62,7 @@ void replay_cursor_free(struct replay_cursor *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < REPLAY_MAX_VCPUS; i++) {
+	for (size_t i = 0; i < IDSR_MAX_VCPUS; i++) {
 		struct cursor_vcpu *v = atomic_load(&c->vcpus[i]);
 
 		if (!v)
@@ -82,7 +82,7 @@ static int cursor_vcpu(struct replay_cursor *c, uint32_t vcpu, struct cursor_vcp
 	struct cursor_vcpu *v;
 	int rc = 0;
 
-	if (vcpu >= REPLAY_MAX_VCPUS)
+	if (vcpu >= IDSR_MAX_VCPUS)
 		return -ERANGE;
 	v = atomic_load_explicit(&c->vcpus[vcpu], memory_order_acquire);
 	if (v) {
@@ -113,7 +113,7 @@ static int cursor_vcpu(struct replay_cursor *c, uint32_t vcpu, struct cursor_vcp
 const char *replay_cursor_strerror(int err)
 {
 	switch (err) {
-	case -ERANGE: return "a vCPU numbered past the " TEXT(REPLAY_MAX_VCPUS) " a replay follows";
+	case -ERANGE: return "a vCPU numbered past the " TEXT(IDSR_MAX_VCPUS) " a replay follows";
 	case -EIO: return "an SQLite error reading it";
 	case -ENOMEM: return "out of memory";
 	}
@@ -294,7 +294,7 @@ uint64_t replay_cursor_matched(struct replay_cursor *c, uint32_t vcpu)
 {
 	struct cursor_vcpu *v;
 
-	if (vcpu >= REPLAY_MAX_VCPUS || !(v = atomic_load_explicit(&c->vcpus[vcpu], memory_order_acquire)))
+	if (vcpu >= IDSR_MAX_VCPUS || !(v = atomic_load_explicit(&c->vcpus[vcpu], memory_order_acquire)))
 		return 0;
 	return atomic_load_explicit(&v->matched, memory_order_relaxed);
 }

@@ -104,10 +104,10 @@ static int trace_count_streams(struct replay_trace *t, char *why, size_t whylen)
 				     " ORDER BY vcpu LIMIT 1", in->boot_id, vcpu, &vcpu);
 		if (rc <= 0)
 			break;
-		if (vcpu < 0 || vcpu >= REPLAY_MAX_VCPUS) {
+		if (vcpu < 0 || vcpu >= IDSR_MAX_VCPUS) {
 			snprintf(why, whylen, "%s: boot %" PRId64 " has an access of vCPU %" PRId64
 				 ", outside 0..%d: the file is damaged", in->path, in->boot_id, vcpu,
-				 REPLAY_MAX_VCPUS - 1);
+				 IDSR_MAX_VCPUS - 1);
 			return -EINVAL;
 		}
 		rc = trace_query_int(t->db, "SELECT seq FROM accesses WHERE boot_id = ?1 AND vcpu = ?2"

@@ -7,10 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frame.h"
+
 /* Rows a stream holds at a time: memory is O(vCPUs x this), never O(rows). */
 #define REPLAY_TRACE_CHUNK	512
-/* A recording names at most this many vCPUs (idsrd's own limit). */
-#define REPLAY_MAX_VCPUS	4096
 
 /* One recorded access: the columns replay compares and answers with. */
 struct replay_record {

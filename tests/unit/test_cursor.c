@@ -298,7 +298,7 @@ static void test_failures_named(void **state)
 	char why[256];
 
 	open_cursor(&f, REC_SLIDE);
-	assert_int_equal(match(&f, rec(REPLAY_MAX_VCPUS, 0, REC_SLIDE), &r, &d), -ERANGE);
+	assert_int_equal(match(&f, rec(IDSR_MAX_VCPUS, 0, REC_SLIDE), &r, &d), -ERANGE);
 	assert_string_equal(replay_cursor_strerror(-ERANGE), "a vCPU numbered past the 4096 a replay follows");
 	assert_int_equal(match(&f, rec(0, 0, REC_SLIDE), &r, &d), REPLAY_MATCHED);
 	/* vCPU 1's stream is opened on its first access: after the table went */

@@ -47,7 +47,7 @@ static void test_everything(void **state)
 
 static void test_boot_vm_action(void **state)
 {
-	struct filter_spec spec = { .vcpu = -1, .boot_id = 7, .vm_name = "vm1", .action = 2 };
+	struct filter_spec spec = { .vcpu = -1, .boot_id = 7, .vm_name = "vm1", .action = FILTER_UNDEF };
 	struct filter *f = compile(&spec);
 	struct filter_access a = { .boot_id = 8, .vm_name = "vm1", .key = HID0, .undef = true };
 
@@ -60,7 +60,7 @@ static void test_boot_vm_action(void **state)
 	a.vm_name = NULL;
 	assert_false(filter_match(f, &a));
 	filter_free(f);
-	spec = (struct filter_spec){ .vcpu = -1, .action = 1 };
+	spec = (struct filter_spec){ .vcpu = -1, .action = FILTER_EMULATED };
 	f = compile(&spec);
 	assert_true(match(f, HID0, 0, 0, false, false));
 	assert_false(match(f, HID0, 0, 0, false, true));
@@ -86,7 +86,7 @@ static void test_regs(void **state)
 
 static void test_qualifiers(void **state)
 {
-	struct filter_spec spec = { .vcpu = 1, .direction = 2, .has_pc = true, .pc_lo = 0x1000, .pc_hi = 0x1fff };
+	struct filter_spec spec = { .vcpu = 1, .direction = FILTER_WRITES, .has_pc = true, .pc_lo = 0x1000, .pc_hi = 0x1fff };
 	struct filter *f = compile(&spec);
 
 	assert_true(match(f, HID0, 1, 0x1000, true, false));
@@ -96,7 +96,7 @@ static void test_qualifiers(void **state)
 	assert_false(match(f, HID0, 1, 0x2000, true, false));	/* PC */
 	assert_false(match(f, HID0, 1, 0xfff, true, false));
 	filter_free(f);
-	spec = (struct filter_spec){ .vcpu = -1, .direction = 1, .regs = "HID1" };
+	spec = (struct filter_spec){ .vcpu = -1, .direction = FILTER_READS, .regs = "HID1" };
 	f = compile(&spec);
 	assert_true(match(f, HID1, 5, 0, false, false));
 	assert_false(match(f, HID1, 5, 0, true, false));
