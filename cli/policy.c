@@ -13,7 +13,10 @@
 static const char check_usage[] =
 	"Usage: idsrctl policy check FILE [--json|--json-lines]\n\n"
 	"Parses FILE as idsrd would, without a daemon, and prints\n"
-	"`FILE: OK, N rules, hash H', or the first error as FILE:LINE:COLUMN and exits 2.\n\n"
+	"`FILE: OK, N rules, hash H', or the first error as FILE:LINE:COLUMN and exits 2.\n"
+	"Warns (on standard error, exit 0) about rules that can never answer: after rules\n"
+	"that answer every access they name, naming no register in the trapped IDSR space,\n"
+	"or el=0 without an `allow-el0' line.\n\n"
 	"  --json   print the rules as one JSON array, an object each\n"
 	"  --json-lines  one JSON object per rule and line instead\n";
 
@@ -77,6 +80,12 @@ static void print_rule_json(const struct policy_rule *r)
 	json_end(&j);
 }
 
+/* policy check's warnings: FILE:LINE: warning: … on stderr. */
+static void check_warn(void *arg, const struct policy_rule *r, const char *msg)
+{
+	fprintf(stderr, "%s:%d: warning: `%s' %s\n", (const char *)arg, r->line, r->text, msg);
+}
+
 static int policy_check_main(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -107,6 +116,7 @@ static int policy_check_main(int argc, char **argv)
 	if (policy_load_file(file, &p, &err) < 0)
 		return cli_error("policy check: %s", policy_error_format(&err, why, sizeof(why)));
 	n = policy_rule_count(p);
+	policy_lint(p, check_warn, (void *)file);
 	if (json) {
 		if (!lines)
 			json_list_begin(stdout);

@@ -35,9 +35,15 @@ static const char load_usage[] =
 	"FILE:LINE:COLUMN and the old policy stays in force. The change is recorded with\n"
 	"your uid. Storage, counters and random streams keep their state.\n";
 static const char set_usage[] =
-	"Usage: idsrctl policy set 'RULE' [--control PATH]\n\n"
+	"Usage: idsrctl policy set [--first|--before N] 'RULE' [--control PATH]\n\n"
 	"Adds one rule to the live policy, before its trailing catch-all `*' rules (or at\n"
 	"the end), e.g.  idsrctl policy set 'HID4 read value 0x44'\n"
+	"The first rule that matches answers: a rule after one that answers the same\n"
+	"registers never does (set says so); put it in front with --first or --before.\n"
+	"A directive works too: idsrctl policy set allow-el0 lets EL0 accesses reach the rules.\n\n"
+	"  --first          put the rule first\n"
+	"  --before N       put it before rule number N (as `policy show' numbers them)\n"
+	"  --control PATH   the daemon's control socket\n\n"
 	"The change is recorded with your uid; `policy show' lists who set which rule.\n";
 static const char unset_usage[] =
 	"Usage: idsrctl policy unset N [--control PATH]\n\n"
@@ -48,6 +54,8 @@ static const char reload_usage[] =
 
 /* policy show --hash H --db FILE: a version from the database. */
 static const char *show_hash, *show_db;
+/* policy set --first (1) or --before N: the position; 0: before the catch-all. */
+static uint32_t set_before;
 
 /* Parses [--control PATH] [--json] [--text] [--json-lines] (and show's --hash,
  * --db) and at most `nargs' operands; flags: 1 --json, 2 --text, 4 --json-lines
@@ -59,6 +67,7 @@ static int policy_args(int argc, char **argv, const char *usage, const char **co
 		{ "control", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
 		{ "text", no_argument, NULL, 't' }, { "json-lines", no_argument, NULL, 'J' },
 		{ "hash", required_argument, NULL, 'H' }, { "db", required_argument, NULL, 'D' },
+		{ "first", no_argument, NULL, 'F' }, { "before", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' }, { 0 } };
 	int c, n = 0;
 
@@ -74,6 +83,24 @@ static int policy_args(int argc, char **argv, const char *usage, const char **co
 				return cli_error("policy %s: --%s is for policy show", argv[0],
 						 c == 'H' ? "hash" : "db"), -1;
 			*(c == 'H' ? &show_hash : &show_db) = optarg;
+			break;
+		case 'F':
+		case 'B':
+			if (strcmp(argv[0], "set"))
+				return cli_error("policy %s: --%s is for policy set", argv[0],
+						 c == 'F' ? "first" : "before"), -1;
+			if (c == 'F') {
+				set_before = 1;
+			} else {
+				uint64_t v;
+
+				if (!cli_parse_u64("policy set", "--before", optarg, UINT32_MAX, &v))
+					return -1;
+				if (v < 1)
+					return cli_error("policy set: --before: `%s' is not a rule number (1 or "
+							 "more; see idsrctl policy show)", optarg), -1;
+				set_before = (uint32_t)v;
+			}
 			break;
 		default:
 			fprintf(stderr, "%s", usage);
@@ -284,7 +311,8 @@ int policy_set_main(int argc, char **argv)
 		return CLI_OK;
 	if (policy_args(argc, argv, set_usage, &control, &flags, &rule, 1) < 0)
 		return CLI_ERROR;
-	preq.op = IDSR__V1__POLICY_REQUEST__OP__SET;
+	preq.op = set_before ? IDSR__V1__POLICY_REQUEST__OP__SET_AT : IDSR__V1__POLICY_REQUEST__OP__SET;
+	preq.index = set_before;
 	preq.text = rule;
 	return policy_change("set", control, &preq);
 }

@@ -305,64 +305,28 @@ static bool catch_all(const struct policy_rule *r)
 	       r->dir == POLICY_ANY && r->el < 0 && r->vcpu < 0 && !r->has_pc;
 }
 
-/* Registers a set rule names, and which earlier rule answers them first. */
-struct shadow {
-	const struct policy *p, *alone;
-	const struct policy_rule *rule;
-	size_t named, shadowed;
-	const struct policy_rule *by;
-};
-
-static void shadow_key(uint32_t key, void *arg)
-{
-	struct shadow *sh = arg;
-	const struct policy_rule *r = sh->rule, *first;
-	/* One access the rule's qualifiers accept. */
-	struct policy_access a = {
-		.key = key, .vcpu = r->vcpu >= 0 ? (uint32_t)r->vcpu : 0, .pc = r->has_pc ? r->pc_lo : 0,
-		.el = (uint8_t)(r->el >= 0 ? r->el : 1), .is_write = r->dir == POLICY_WRITE,
-	};
-
-	if (!policy_match(sh->alone, &a))
-		return;
-	sh->named++;
-	first = policy_match(sh->p, &a);
-	if (first && first->line != r->line) {
-		sh->shadowed++;
-		if (!sh->by)
-			sh->by = first;
-	}
-}
-
 /* First match wins: say so when a set rule comes after one that answers its
  * registers already (the catch-all aside, earlier rules stay in front). */
 static void shadow_note(const struct policy *p, size_t at, const char *rule, char *note, size_t len)
 {
-	struct shadow sh = { .p = p, .rule = policy_rule_at(p, at) };
-	struct policy_error err;
-	struct policy *alone;
-	char *text = NULL;
+	struct policy_shadow sh;
 
 	note[0] = 0;
-	if (asprintf(&text, "%s%s%s%s\n", policy_impl(p) ? "impl " : "", policy_impl(p) ? policy_impl(p) : "",
-		     policy_impl(p) ? "\n" : "", rule) < 0)
+	if (policy_rule_shadow(p, at, &sh) < 0)
 		return;
-	if (policy_parse(text, strlen(text), "rule", &alone, &err) == 0) {
-		sh.alone = alone;
-		enc_for_each_idsr(shadow_key, &sh);
-		policy_free(alone);
-	}
-	free(text);
 	if (sh.shadowed == sh.named && sh.named)
 		snprintf(note, len, "note: the new rule never answers: line %d (`%s') comes first for every "
-			 "access it names; unset that rule, or edit the file and `policy load' it",
-			 sh.by->line, sh.by->text);
+			 "access it names; put it first (policy set --first), unset that rule, or edit the "
+			 "file and `policy load' it", sh.by->line, sh.by->text);
 	else if (sh.shadowed)
 		snprintf(note, len, "note: line %d (`%s') and other earlier rules come first for %zu of the "
 			 "%zu registers the new rule names", sh.by->line, sh.by->text, sh.shadowed, sh.named);
 }
 
-static void policy_ctl_set(struct control_client *c, const char *rule)
+/* Adds rule before rule number `before' (1-based as policy show numbers them;
+ * 0: before the trailing run of `*' rules, else at the end). A directive
+ * (allow-el0, impl) is added the same way when it changes the policy. */
+static void policy_ctl_set(struct control_client *c, const char *rule, uint32_t before)
 {
 	struct live_policy *lp = daemon_policy_get();
 	const struct policy *old = lp->policy;
@@ -376,9 +340,19 @@ static void policy_ctl_set(struct control_client *c, const char *rule)
 		control_fail(c, "policy set takes one rule on one line");
 		goto out;
 	}
-	/* Before the trailing run of `*' rules, else at the end. */
-	while (at > 0 && catch_all(policy_rule_at(old, at - 1)))
-		at--;
+	if (before > n) {
+		snprintf(msg, sizeof(msg), "policy set --before %u: the policy has %zu rule%s (idsrctl policy "
+			 "show numbers them)", before, n, n == 1 ? "" : "s");
+		control_fail(c, msg);
+		goto out;
+	}
+	if (before) {
+		at = before - 1;
+	} else {
+		/* Before the trailing run of `*' rules, else at the end. */
+		while (at > 0 && catch_all(policy_rule_at(old, at - 1)))
+			at--;
+	}
 	line = at < n ? policy_rule_at(old, at)->line : INT32_MAX;
 	text = text_edit(policy_text(old), line, rule, &at_line);
 	if (!text) {
@@ -393,9 +367,18 @@ static void policy_ctl_set(struct control_client *c, const char *rule)
 		control_fail(c, msg);
 		goto out;
 	}
+	if (policy_rule_count(p) == n && (policy_allows_el0(p) != policy_allows_el0(old) ||
+					  strcmp(policy_impl(p) ? policy_impl(p) : "", policy_impl(old) ? policy_impl(old) : ""))) {
+		/* a directive: the rules stay, with their origins */
+		list = origins_edit(old, n, NULL, false, &norig);
+		policy_ctl_install(c, p, "set", list, n, 0, 0, NULL);
+		goto out;
+	}
 	if (policy_rule_count(p) != n + 1) {
-		snprintf(msg, sizeof(msg), "`%s' is not a rule: expected SELECTOR [read|write] [el=N] "
-			 "[vcpu=N] [pc=A-B] ACTION [ARGS]", rule);
+		snprintf(msg, sizeof(msg), policy_rule_count(p) == n ?
+			 "`%s' changes nothing: the policy says so already" :
+			 "`%s' is not a rule: expected SELECTOR [read|write] [el=N] "
+			 "[vcpu=N] [pc=A-B] ACTION [ARGS], or a directive (allow-el0, impl NAME)", rule);
 		control_fail(c, msg);
 		policy_free(p);
 		goto out;
@@ -494,7 +477,14 @@ void policy_ctl_request(struct control_client *c, const Idsr__V1__PolicyRequest 
 		policy_ctl_load(c, req);
 		break;
 	case IDSR__V1__POLICY_REQUEST__OP__SET:
-		policy_ctl_set(c, req->text);
+		policy_ctl_set(c, req->text, 0);
+		break;
+	case IDSR__V1__POLICY_REQUEST__OP__SET_AT:
+		if (req->index < 1) {
+			control_fail(c, "policy set: a position is a rule number from 1");
+			break;
+		}
+		policy_ctl_set(c, req->text, req->index);
 		break;
 	case IDSR__V1__POLICY_REQUEST__OP__UNSET:
 		policy_ctl_unset(c, req->index);

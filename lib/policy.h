@@ -88,6 +88,19 @@ struct policy_access {
 /* The first rule that matches a, or NULL. Lock-free; no allocation. */
 const struct policy_rule *policy_match(const struct policy *p, const struct policy_access *a);
 
+/* Rule i of p against the IDSR space (lib/policy_lint.c): how many
+ * registers it names (one access each, as its qualifiers accept), how many
+ * of those an earlier rule answers first, and the first such rule. */
+struct policy_shadow {
+	size_t named, shadowed;
+	const struct policy_rule *by;
+};
+int policy_rule_shadow(const struct policy *p, size_t i, struct policy_shadow *out);
+/* Calls warn for each rule that can never answer (after rules that answer
+ * all it names, outside the trapped space, el=0 without allow-el0); the count. */
+size_t policy_lint(const struct policy *p, void (*warn)(void *arg, const struct policy_rule *r, const char *msg),
+		   void *arg);
+
 /* Per-boot state of storage, counters and random streams, keyed by register
  * (and vCPU unless scope=vm), so that it survives policy reloads.
  * Thread-safe: vCPUs of one boot may be served from several threads. */

@@ -70,7 +70,7 @@ printf 'impl apple\nHID0 raz-wi\nHID1 read valu 3\n' > "$T/bad.conf"
 bad "policy load bad file" "^idsrctl: policy load: $T/bad.conf:3:11: expected an action" policy load "$T/bad.conf"
 check "bad file: the old policy stays" "$hash" "$("$C" status --json | sed 's/.*"policy_hash": "\([0-9a-f]*\)".*/\1/')"
 bad "policy set bad rule" "^idsrctl: policy set: rule \`HID4 red value 1': column 6: expected an action" policy set 'HID4 red value 1'
-bad "policy set a directive" "^idsrctl: policy set: rule \`allow-el0': column 1|is not a rule" policy set 'allow-el0'
+bad "policy set a second impl" "^idsrctl: policy set: rule \`impl apple': column 1: duplicate \`impl'" policy set 'impl apple'
 bad "policy unset out of range" "^idsrctl: policy unset: there is no rule 4: the live policy has 3 rules" policy unset 4
 
 check_rc "policy set" 0 "$C" policy set 'HID4 read value 0x44'
@@ -79,7 +79,7 @@ check_rc "policy show --text" 0 "$C" policy show --text
 check "policy set: before the catch-all" "$(printf 'impl apple\nHID0_EL1   storage init=0x10\nHID1       read value 0x1111\nHID4 read value 0x44\n*          undef')" "$OUT"
 check_rc "policy set a shadowed rule" 0 "$C" policy set 'HID1 read value 0x2222'
 check "policy set: says which rule answers first" \
-	"note: the new rule never answers: line 3 (\`HID1       read value 0x1111') comes first for every access it names; unset that rule, or edit the file and \`policy load' it" \
+	"note: the new rule never answers: line 3 (\`HID1       read value 0x1111') comes first for every access it names; put it first (policy set --first), unset that rule, or edit the file and \`policy load' it" \
 	"$(echo "$OUT" | sed -n 3p)"
 check_rc "policy set a partly shadowed rule" 0 "$C" policy set 's3_0_c15_c0-c1_0 write ignore'
 check_match "policy set: partly" "^note: line 2 \(\`HID0_EL1   storage init=0x10'\) and other earlier rules come first for 1 of the 2 registers" "$OUT"
