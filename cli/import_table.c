@@ -267,6 +267,9 @@ static int jsonl_object(char *line, size_t line_no, const struct import_opts *o,
 	bool quoted;
 	size_t col;
 
+	if (*p == '[')
+		return jsonl_bad(s, o, line_no, line, p, "a JSON array: give one object a line"
+				 " (idsrctl show --json-lines, not --json)");
 	if (*p != '{')
 		return jsonl_bad(s, o, line_no, line, p, "expected `{': one JSON object a line");
 	p = (char *)json_ws(p + 1);

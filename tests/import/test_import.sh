@@ -58,6 +58,11 @@ check_rc "--all keeps MDSCR_EL1; --timebase-hz halves the times; --vm-name; --js
 check "--json outcome" "{\"boot_id\": 2, \"db\": \"$T/imp.db\", \"format\": \"m1n1\", \"file\": \"$LOG\", \"accesses\": 27, \"has_pcs\": false, \"lines\": 32, \"other_lines\": 5, \"outside_idsr\": 0, \"bad_lines\": 0}" "$OUT"
 check "MDSCR_EL1 (s2_0_c0_c2_2) kept, at 500 ns a tick" "0|8|4500|32786|0|1|1|1000|emulate|-4" "$(rows "$T/imp.db" 2 | sed -n 9p)"
 check "vm name" "j274" "$(sqlite3 "$T/imp.db" "SELECT vm_name FROM boots WHERE id = 2")"
+printf '[cpu0] Shadow: msr DBGBCR3_EL1, x0 = 1e5\n[cpu0] Pass: msr DC CIVAC, x0 = 8000c000 (OK) (DC CIVAC)\n' > "$T/dbg.log"
+check_rc "--all: debug registers and cache maintenance by their encodings" 0 \
+	"$B/idsrctl" import --format m1n1 --all --db "$T/dbg.db" "$T/dbg.log"
+check "DBGBCR3_EL1 is s2_0_c0_c3_5, DC CIVAC s1_3_c7_c14_1" "32797|1e5
+23537|8000c000" "$(sqlite3 "$T/dbg.db" "SELECT key, printf('%x', value) FROM accesses ORDER BY seq")"
 
 # ---- bad m1n1 input: the file, line and column; nothing written, not even the database ----
 bad_m1n1() { # NAME LINE EXPECTED_MESSAGE
@@ -158,7 +163,8 @@ bad_jsonl() { # NAME LINE EXPECTED_MESSAGE
 	check_rc "jsonl: $1: refused" 2 "$B/idsrctl" import --format jsonl --db "$T/imp.db" "$T/bad.jsonl"
 	check "jsonl: $1: message" "idsrctl: import: $T/bad.jsonl:$3" "$OUT"
 }
-bad_jsonl "not an object" "[1]" "1:1: expected \`{': one JSON object a line"
+bad_jsonl "not an object" "1" "1:1: expected \`{': one JSON object a line"
+bad_jsonl "a JSON array (show --json)" '[{"vcpu": 0}]' "1:1: a JSON array: give one object a line (idsrctl show --json-lines, not --json)"
 bad_jsonl "a nested value" '{"vcpu": 0, "key": {"a": 1}}' "1:20: expected a string, number, true, false or null"
 bad_jsonl "a missing comma" '{"vcpu": 0 "key": 1}' "1:12: expected \`,' or \`}' after a member"
 bad_jsonl "a bad action" '{"vcpu": 0, "reg": "HID0", "dir": "read", "value": 1, "action": "maybe"}' \
