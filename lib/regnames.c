@@ -315,20 +315,33 @@ static size_t name_distance(const char *a, const char *b, size_t cap)
 
 size_t regnames_near(const char *name, const char *impl, const char **out, size_t max)
 {
-	size_t n = 0, cap = strlen(name) / 3 + 1;
+	size_t n = 0, cap = strlen(name) / 3 + 1, dist[16];
 
 	regnames_ensure();
-	for (size_t d = 1; d <= cap && n < max; d++)
-		for (size_t i = 0; i < regnames->count && n < max; i++) {
-			const struct regname *r = regnames->by_name[i];
-			bool dup = false;
+	if (max > 16)
+		max = 16;
+	/* One pass, keeping the max nearest in out (by distance, then table order). */
+	for (size_t i = 0; i < regnames->count; i++) {
+		const struct regname *r = regnames->by_name[i];
+		size_t d, at;
+		bool dup = false;
 
-			if (impl && *impl && strcasecmp(r->impl, impl) && strcmp(r->impl, IMPL_ARCH))
-				continue;
-			for (size_t k = 0; k < n && !dup; k++)
-				dup = !strcasecmp(out[k], r->name);
-			if (!dup && name_distance(name, r->name, cap) == d)
-				out[n++] = r->name;
+		if (impl && *impl && strcasecmp(r->impl, impl) && strcmp(r->impl, IMPL_ARCH))
+			continue;
+		d = name_distance(name, r->name, cap);
+		if (d > cap || (n == max && d >= dist[n - 1]))
+			continue;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = !strcasecmp(out[k], r->name);
+		if (dup)
+			continue;
+		for (at = n < max ? n : max - 1; at > 0 && dist[at - 1] > d; at--) {
+			out[at] = out[at - 1];
+			dist[at] = dist[at - 1];
 		}
+		out[at] = r->name;
+		dist[at] = d;
+		n += n < max;
+	}
 	return n;
 }
