@@ -460,6 +460,62 @@ static void test_stalled_subscriber(void **state)
 	wait_subscribers(0);
 }
 
+/* ---- a policy operation this idsrd does not know is refused ---------------- */
+
+/* Sends a PolicyRequest op (with text and index) and returns the reply. */
+static Frame *policy_request(uint32_t op, const char *text, uint32_t index)
+{
+	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
+	Idsr__V1__PolicyRequest pr = IDSR__V1__POLICY_REQUEST__INIT;
+	struct frame_reader r;
+	Frame *reply = NULL;
+	int fd = harness_connect_path(h.ctl);
+
+	assert_true(fd >= 0);
+	pr.op = (Idsr__V1__PolicyRequest__Op)op;
+	pr.text = (char *)text;
+	pr.index = index;
+	req.protocol = IDSR_PROTOCOL_VERSION;
+	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_POLICY;
+	req.policy = &pr;
+	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
+	f.control = &req;
+	frame_reader_init(&r);
+	assert_int_equal(frame_send(fd, &f), 0);
+	assert_int_equal(frame_recv(fd, &r, &reply), 0);
+	frame_reader_free(&r);
+	close(fd);
+	assert_int_equal(reply->body_case, IDSR__V1__FRAME__BODY_REPLY);
+	return reply;
+}
+
+/* SET_AT is an op of its own so that an idsrd without it refuses the position
+ * instead of ignoring it: what this idsrd does with an op newer than itself. */
+static void test_policy_unknown_op(void **state)
+{
+	Frame *before = harness_status(&h), *reply, *after;
+
+	assert_non_null(before);
+	reply = policy_request(IDSR__V1__POLICY_REQUEST__OP__SET_AT + 1, "HID4 read value 0x44", 1);
+	assert_false(reply->reply->ok);
+	assert_string_equal(reply->reply->message,
+			    "unknown policy operation (idsrctl and idsrd differ in version?)");
+	frame_free(reply);
+	after = harness_status(&h);
+	assert_string_equal(after->reply->status->policy_hash, before->reply->status->policy_hash);
+	frame_free(after);
+	/* and this one knows SET_AT: rule 1 now */
+	reply = policy_request(IDSR__V1__POLICY_REQUEST__OP__SET_AT, "HID4 read value 0x44", 1);
+	assert_true(reply->reply->ok);
+	frame_free(reply);
+	reply = policy_request(IDSR__V1__POLICY_REQUEST__OP__SHOW, NULL, 0);
+	assert_true(reply->reply->n_rules >= 1);
+	assert_string_equal(reply->reply->rules[0]->text, "HID4 read value 0x44");
+	frame_free(reply);
+	frame_free(before);
+}
+
 /* ---- policy set / load / unset mid-boot ----------------------------------- */
 
 static void test_policy_mid_boot(void **state)
@@ -685,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_tail_follow_exact),
 		cmocka_unit_test(test_stalled_subscriber),
 		cmocka_unit_test(test_policy_mid_boot),
+		cmocka_unit_test(test_policy_unknown_op),
 		cmocka_unit_test(test_stats_and_top),
 	};
 
