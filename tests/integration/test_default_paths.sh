@@ -67,4 +67,14 @@ check_rc "a symlink is refused" 1 run "$B/idsrd" --db "$T/db/x.db"
 check_match "says it is not a directory" "$D is not a directory" "$OUT"
 check "no database made by the refused starts" "" "$(ls "$T/db" | grep x.db)"
 
+# A socket this user may not use: the VMM says how to get access, not to start idsrd.
+if [ "$(id -u)" -eq 0 ]; then
+	start_daemon --socket-mode 0600 || exit 1
+	check_rc "a VMM socket of mode 0600, as nobody: exit 1" 1 as_user "$B/idsr-vmm" --socket "$T/vmm.sock" "$G/apple_boot.bin"
+	check_match "says permission denied" "cannot connect to idsrd at $T/vmm.sock: Permission denied" "$OUT"
+	check_match "and how to get access" "idsrd is running but this user may not use its socket: run as a member of the socket's group" "$OUT"
+	check "and not to start one" "" "$(printf '%s\n' "$OUT" | grep 'start idsrd (its socket')"
+	stop_daemon
+fi
+check_match "idsrd --help: --workers, as the man page says" "--workers N +accepted for old scripts and ignored" "$("$B/idsrd" --help)"
 done_testing
