@@ -64,12 +64,9 @@ static int import_check_rows(struct import_set *s, const struct import_opts *o, 
 	uint64_t *next = NULL;
 	uint32_t nv = 0;
 
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++)	/* the readers keep vCPUs under 4096 */
 		if (s->rows[i].vcpu >= nv)
 			nv = s->rows[i].vcpu + 1;
-	if (nv > 4096)
-		return cli_error("import: %s:%zu: vCPU %u is beyond idsrd's 4096", o->file,
-				 s->rows[0].line, nv - 1), -1;
 	if (!s->has_seq && !(next = calloc(nv ? nv : 1, sizeof(*next))))
 		return cli_error("import: out of memory"), -1;
 	for (size_t i = 0; i < s->n; i++) {

@@ -87,6 +87,28 @@ check_rc "learn from boots 1 and 4" 0 "$B/idsrctl" policy learn "$T/trace.db:1" 
 check "the difference is reported" "idsrctl: policy learn: HID1_EL1 differs between boots: boot 1 of $T/trace.db: value 0x11; boot 4 of $T/trace.db: value 0x12
 idsrctl: policy learn: 9 rules for 7 registers from 64 accesses; 1 vary, answered with their most common value: HID1_EL1" "$OUT"
 
+# EL0 accesses answered by the rules make the learned policy allow-el0; refused by the EL0 rule, undef.
+printf 'impl apple\nallow-el0\nHID0_EL1 value 0x77\n' > "$T/el0.conf"
+"$B/idsrctl" policy load "$T/el0.conf" >/dev/null
+"$B/idsr-vmm" --socket "$T/vmm.sock" --el0 --undef skip "$B/guests/el0.bin" >/dev/null 2>&1 && ok "boot 5 at EL0, allowed" || not_ok "boot 5 at EL0, allowed"
+check_rc "learn from it" 0 "$B/idsrctl" policy learn "$T/trace.db:5" -o "$T/el0-learned.conf"
+check "allow-el0 and the value" "impl apple
+allow-el0
+
+HID0_EL1         value 0x77
+
+*                undef" "$(grep -v '^#' "$T/el0-learned.conf")"
+check_rc "it agrees" 0 "$B/idsrctl" replay "$T/trace.db:5" --against "$T/el0-learned.conf"
+"$B/idsrctl" policy load "$T/known.conf" >/dev/null
+"$B/idsr-vmm" --socket "$T/vmm.sock" --el0 --undef skip "$B/guests/el0.bin" >/dev/null 2>&1 && ok "boot 6 at EL0, refused" || not_ok "boot 6 at EL0, refused"
+check_rc "learn from it" 0 "$B/idsrctl" policy learn "$T/trace.db:6" -o "$T/el0-undef.conf"
+check "no allow-el0; UNDEF" "impl apple
+
+HID0_EL1         undef
+
+*                undef" "$(grep -v '^#' "$T/el0-undef.conf")"
+check_rc "it agrees" 0 "$B/idsrctl" replay "$T/trace.db:6" --against "$T/el0-undef.conf"
+
 # An imported m1n1 log: a policy that agrees with it.
 "$B/idsrctl" import --format m1n1 --db "$T/m1.db" tests/import/apple_boot.m1n1.log >/dev/null 2>&1
 check_rc "learn from an imported m1n1 log" 0 "$B/idsrctl" policy learn "$T/m1.db" -o "$T/m1.conf"
