@@ -421,6 +421,7 @@ static void json_side(const struct diff_out *p, int w)
 	json_str(&j, "impl", s->info->impl);
 	json_uint(&j, "vcpus", s->info->vcpus);
 	json_uint(&j, "slide", s->slide);
+	json_bool(&j, "has_pcs", s->info->has_pcs);
 	json_uint(&j, "accesses", s->rows);
 	fputs("},\n", p->f);
 }

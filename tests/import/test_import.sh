@@ -180,6 +180,8 @@ check_rc "diff --by-pc refuses a boot without PCs" 2 "$B/idsrctl" diff "$T/imp.d
 check "its message" "idsrctl: diff: boot 1 of $T/imp.db has no PCs (imported): --by-pc cannot match its accesses; leave it out to match on register and direction" "$OUT"
 check_rc "diff of two imported boots" 0 "$B/idsrctl" diff "$T/imp.db:1" "$T/imp.db:4"
 check_match "its header says so" "boot 1 .* no PCs \(imported\): matched on vCPU order, register, direction and value" "$OUT"
+check_rc "diff --json (they differ)" 1 "$B/idsrctl" diff "$T/imp.db:1" "$T/imp.db:6" --stat --json
+check "--json says which side has PCs" "false true" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(str(d["a"]["has_pcs"]).lower(), str(d["b"]["has_pcs"]).lower())')"
 
 # ---- a database a running idsrd writes is refused (its boot ids are its own) ----
 start_daemon --policy examples/policy.conf || not_ok "idsrd starts"
