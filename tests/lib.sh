@@ -57,6 +57,17 @@ stop_daemon() {
 }
 export IDSRD_CONTROL="$T/ctl.sock" IDSRD_SOCKET="$T/vmm.sock"
 
+# boot_ended N [DB]: waits (up to 60 s) until boot N's end is committed in DB ($T/trace.db):
+# a VMM exits once it has said Bye, before idsrd has ended the boot and committed its rows
+boot_ended() {
+	local i
+	for i in $(seq 1200); do
+		[ "$(sqlite3 "${2:-$T/trace.db}" "SELECT count(*) FROM boots WHERE id = $1 AND end_ns IS NOT NULL")" = 1 ] && return 0
+		sleep 0.05
+	done
+	echo "# boot $1 never ended"; return 1
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

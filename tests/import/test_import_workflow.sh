@@ -21,6 +21,7 @@ for _ in $(seq 1 1200); do   # wait (up to 60 s) until the daemon has the arm
 done
 check_rc "the guest boots on 2 vCPUs" 0 "$B/idsr-vmm" --socket "$T/vmm.sock" --vcpus 2 --regs-out "$T/regs.json" "$B/guests/apple_boot.bin"
 wait "$replay_pid"; rc=$?
+boot_ended 1
 check "replay reports the imported boot reproduced, matched without PCs" "0
 note: boot 1 of $T/m1.db has no PCs (imported): accesses were matched on vCPU order, register, direction and value only
 reproduced: 26 accesses on 2 vCPUs matched" "$rc
@@ -39,6 +40,7 @@ check_rc "policy learn" 0 "$B/idsrctl" policy learn "$T/m1.db:1" -o "$T/m1.conf"
 check_rc "replay --against: 0 divergences" 0 "$B/idsrctl" replay "$T/m1.db:1" --against "$T/m1.conf"
 check_rc "load the learned policy" 0 "$B/idsrctl" policy load "$T/m1.conf"
 check_rc "the guest boots under it" 0 "$B/idsr-vmm" --socket "$T/vmm.sock" --vcpus 2 --regs-out "$T/regs.json" "$B/guests/apple_boot.bin"
+boot_ended 2
 check "it got the recorded values: no UNDEF, the same answers as the machine gave" "0|0" \
 	"$(q "ATTACH '$T/m1.db' AS m1; SELECT (SELECT count(*) FROM accesses WHERE boot_id = 2 AND action = 'undef'),
 		(SELECT count(*) FROM (SELECT vcpu, seq, key, is_write, value FROM accesses WHERE boot_id = 2

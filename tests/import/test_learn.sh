@@ -17,8 +17,11 @@ HID4_EL1          raz-wi
 *                 undef
 POL
 start_daemon --policy "$T/known.conf" || not_ok "idsrd starts"
-boot() { # the next boot of the learn guest on 2 vCPUs
-	"$B/idsr-vmm" --socket "$T/vmm.sock" --vcpus 2 --undef skip "$B/guests/learn.bin" >/dev/null 2>&1
+booted=0
+boot() { # the next boot of the learn guest on 2 vCPUs (args: idsr-vmm's, else the learn guest's)
+	booted=$((booted + 1))
+	if [ $# -eq 0 ]; then set -- --vcpus 2 --undef skip "$B/guests/learn.bin"; fi
+	"$B/idsr-vmm" --socket "$T/vmm.sock" "$@" >/dev/null 2>&1 && boot_ended $booted
 }
 boot && ok "boot 1 under the known policy" || not_ok "boot 1 under the known policy"
 check_rc "learn a policy from it" 0 "$B/idsrctl" policy learn "$T/trace.db:1" -o "$T/learned.conf"
@@ -90,7 +93,7 @@ idsrctl: policy learn: 9 rules for 7 registers from 64 accesses; 1 vary, answere
 # EL0 accesses answered by the rules make the learned policy allow-el0; refused by the EL0 rule, undef.
 printf 'impl apple\nallow-el0\nHID0_EL1 value 0x77\n' > "$T/el0.conf"
 "$B/idsrctl" policy load "$T/el0.conf" >/dev/null
-"$B/idsr-vmm" --socket "$T/vmm.sock" --el0 --undef skip "$B/guests/el0.bin" >/dev/null 2>&1 && ok "boot 5 at EL0, allowed" || not_ok "boot 5 at EL0, allowed"
+boot --el0 --undef skip "$B/guests/el0.bin" && ok "boot 5 at EL0, allowed" || not_ok "boot 5 at EL0, allowed"
 check_rc "learn from it" 0 "$B/idsrctl" policy learn "$T/trace.db:5" -o "$T/el0-learned.conf"
 check "allow-el0 and the value" "impl apple
 allow-el0
@@ -100,7 +103,7 @@ HID0_EL1         value 0x77
 *                undef" "$(grep -v '^#' "$T/el0-learned.conf")"
 check_rc "it agrees" 0 "$B/idsrctl" replay "$T/trace.db:5" --against "$T/el0-learned.conf"
 "$B/idsrctl" policy load "$T/known.conf" >/dev/null
-"$B/idsr-vmm" --socket "$T/vmm.sock" --el0 --undef skip "$B/guests/el0.bin" >/dev/null 2>&1 && ok "boot 6 at EL0, refused" || not_ok "boot 6 at EL0, refused"
+boot --el0 --undef skip "$B/guests/el0.bin" && ok "boot 6 at EL0, refused" || not_ok "boot 6 at EL0, refused"
 check_rc "learn from it" 0 "$B/idsrctl" policy learn "$T/trace.db:6" -o "$T/el0-undef.conf"
 check "no allow-el0; UNDEF" "impl apple
 
