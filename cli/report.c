@@ -81,7 +81,7 @@ static void write_boot(FILE *f, const struct report *r, const char *ref)
 		", \"slide\": ", b->start_ns, b->end_ns ? b->end_ns - b->start_ns : -1, b->vcpus, b->accesses, r->total,
 		b->undefs, b->divergences, b->rows_dropped);
 	hex_str(f, b->slide);
-	fprintf(f, ", \"midr\": \"0x%08" PRIx64 "\"},\n", b->midr);
+	fprintf(f, ", \"midr\": \"0x%08" PRIx64 "\", \"has_pcs\": %s},\n", b->midr, r->has_pcs ? "true" : "false");
 }
 
 static void write_regs(FILE *f, const struct report *r, const struct symbols *syms)

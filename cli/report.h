@@ -81,6 +81,7 @@ struct report_vcpu {
 
 struct report {
 	struct cli_boot boot;
+	bool has_pcs;			/* false: imported without PCs (every pc is 0) */
 	int64_t t0, t1;			/* first and last access, ns */
 	uint64_t total;
 	struct report_reg *regs;	/* sorted by key */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "db.h"
 #include "report.h"
 
 /* ---- a set of 64-bit values -------------------------------------------------- */
@@ -322,6 +323,7 @@ int report_build(sqlite3 *db, int64_t boot_id, const struct report_opts *o, stru
 	memset(r, 0, sizeof(*r));
 	if (cli_boot_read(cmd, db, boot_id, &r->boot) < 0)
 		return -EIO;
+	r->has_pcs = db_boot_has_pcs(db, boot_id);
 	if (read_policies(db, r) < 0 || read_span(db, r) < 0) {
 		cli_error("%s: reading boot %" PRId64 ": %s", cmd, boot_id, sqlite3_errmsg(db));
 		return -EIO;

@@ -3,8 +3,9 @@
 const B = DATA.boot, REGS = DATA.regs, EXACT = DATA.exact;
 const SPAN = Math.max(1, ...REGS.map((r) => r.last_t));
 const regName = (i) => REGS[i].name || REGS[i].enc;
-const where = (pcIndex) => EXACT.pcs[pcIndex] + (EXACT.syms ? "  " + EXACT.syms[pcIndex] : "");
-const regWhere = (pc, sym) => el("code", { title: pc }, sym || pc);
+const where = (pcIndex) => !B.has_pcs ? "not recorded" :
+  EXACT.pcs[pcIndex] + (EXACT.syms ? "  " + EXACT.syms[pcIndex] : "");
+const regWhere = (pc, sym) => el("code", { title: pc }, !B.has_pcs ? "-" : sym || pc);
 const shortHex = (h) => h.replace(/^0x0+(?=.)/, "0x");
 
 function summary() {
@@ -15,7 +16,7 @@ function summary() {
     ["VM", B.vm_name], ["VMM", B.vmm], ["Kernel", B.kernel], ["Implementation", B.impl],
     ["vCPUs", B.vcpus], ["Accesses", num(B.rows)], ["UNDEFs", num(B.undefs)], ["Divergences", num(B.divergences)],
     ["Rows dropped", num(B.rows_dropped)], ["Duration", duration(B.duration_ns)], ["Mode", B.mode],
-    ["Ended", B.end_reason], ["KASLR slide", shortHex(B.slide)], ["Policy hash", B.policy_hash], ["Trace", B.trace]]),
+    ["Ended", B.end_reason], ["PCs", B.has_pcs ? "recorded" : "not recorded (imported)"], ["KASLR slide", shortHex(B.slide)], ["Policy hash", B.policy_hash], ["Trace", B.trace]]),
     ...pol);
 }
 

@@ -85,6 +85,16 @@ check "bound: the register table still counts every access" "$($ROWS report.html
 browse "bound.html#access=0:5"
 check "bound: an access past the window has no hover" "" "$($ROWS bound.html.dom text tip)"
 
+# a boot imported from an m1n1 log has no PCs: the page says so instead of showing zeros
+check_rc "import an m1n1 log" 0 "$CTL" import --format m1n1 --db imported.db "$OLDPWD/tests/import/apple_boot.m1n1.log"
+check_rc "report of the imported boot" 0 "$CTL" report imported.db -o imported.html
+browse "imported.html#access=0:0"
+check "imported: no console message" "" "$(grep 'INFO:CONSOLE' imported.html.log)"
+check_match "imported: PCs not recorded" 'PCsnot recorded \(imported\)' "$($ROWS imported.html.dom text summary | tr -d '\n')"
+check "imported: no first or last PC" "-|-" "$($ROWS imported.html.dom table registers | head -1 | cut -d'|' -f7,8)"
+check_match "imported: the hover says the PC was not recorded" '^PC not recorded$' \
+	"$($ROWS imported.html.dom text tip | sed -n 2p)"
+
 # ---- diff --html ------------------------------------------------------------------------
 check_rc "diff --html" 1 "$CTL" diff trace.db:1 trace.db:2 --html -o diff.html --symbols-a "$G/apple_boot.elf" \
 	--symbols-b "$G/apple_boot_v2.elf"
