@@ -23,8 +23,12 @@ VERSION := 0.1.0
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -MMD -MP
+# -Wconversion -Wsign-conversion: a value that does not fit where it goes is
+# a bug in a daemon that copies 64-bit register values between wire, database
+# and guest; a conversion that is meant says so with a cast.
 CFLAGS += -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
-          -Wshadow -Wpointer-arith -Wvla -Wundef -Wno-unused-parameter
+          -Wshadow -Wpointer-arith -Wvla -Wundef -Wno-unused-parameter \
+          -Wconversion -Wsign-conversion
 CFLAGS += -I. -Ilib -Iproto -I$(BUILD)/gen -DIDSR_VERSION='"$(VERSION)"'
 WERROR ?= 1
 ifeq ($(WERROR),1)
@@ -111,7 +115,7 @@ $(BUILD)/obj/%.o: %.c | $(GEN_H) $(BUILD)/gen/config.h
 $(BUILD)/obj/$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes,$(CFLAGS)) -fPIC -c -o $@ $<
+	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes -Wconversion -Wsign-conversion,$(CFLAGS)) -fPIC -c -o $@ $<
 
 # embeds data/registers.tsv, data/midr.tsv and schema.sql (.incbin): data, not code
 $(BUILD)/obj/lib/embed.o: lib/embed.S data/registers.tsv data/midr.tsv schema.sql
@@ -134,7 +138,7 @@ $(CLIENT_LIB): $(call obj,$(CLIENT_SRC)) Makefile
 # The shared client library is built position-independent from the same sources.
 $(BUILD)/pic/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes,$(CFLAGS)) -fPIC -fvisibility=hidden -DIDSR_CLIENT_SHARED -c -o $@ $<
+	$(Q)$(CC) $(filter-out -Werror -Wmissing-prototypes -Wconversion -Wsign-conversion,$(CFLAGS)) -fPIC -fvisibility=hidden -DIDSR_CLIENT_SHARED -c -o $@ $<
 
 $(CLIENT_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(CLIENT_SRC))
 	@echo "  LD      $@"

@@ -227,7 +227,7 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	row = (struct store_row){
 		.boot_id = b->id, .ts_ns = ts_ns, .seq = a->seq, .pc = a->pc,
 		.value = a->is_write ? a->value : pv.value, .vcpu = a->vcpu, .key = a->key,
-		.rule = pv.rule, .el = (uint8_t)a->el, .is_write = a->is_write, .undef = pv.undef,
+		.rule = pv.rule, .el = (uint8_t)a->el, .is_write = a->is_write ? 1 : 0, .undef = pv.undef,
 	};
 	if (!store_push_row(idsrd->store, &row))
 		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);

@@ -357,7 +357,8 @@ static struct anchor *anchors_find(const uint64_t *a, int32_t n, const uint64_t 
 			*g = (struct gram){ .h = h, .pos_a = (uint32_t)i };
 			used++;
 		}
-		g->count_a += g->count_a < 2;
+		if (g->count_a < 2)
+			g->count_a++;
 	}
 	gram_start(&roll, b);
 	for (int32_t j = 0; j + ANCHOR_LEN <= m; j++) {
@@ -371,7 +372,8 @@ static struct anchor *anchors_find(const uint64_t *a, int32_t n, const uint64_t 
 			continue;
 		g = gram_slot(tab, mask, h);
 		if (g->h) {
-			g->count_b += g->count_b < 2;
+			if (g->count_b < 2)
+				g->count_b++;
 			g->pos_b = (uint32_t)j;
 		}
 	}
@@ -505,8 +507,8 @@ static int emitter_match(struct search *s, int32_t x, int32_t y, int32_t len)
 	int ret = 0;
 
 	if (!e->map_a) {
-		ret = emitter_gap_to(e, e->base + x, e->base + y);
-		return ret ? ret : emitter_put(e, ALIGNER_MATCH, len);
+		ret = emitter_gap_to(e, e->base + (size_t)x, e->base + (size_t)y);
+		return ret ? ret : emitter_put(e, ALIGNER_MATCH, (size_t)len);
 	}
 	for (int32_t t = 0; t < len && !ret; t++) {
 		ret = emitter_gap_to(e, e->base + e->map_a[x + t], e->base + e->map_b[y + t]);

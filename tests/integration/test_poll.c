@@ -94,7 +94,7 @@ static void *vcpu_main(void *arg)
 		else
 			v->failures += check(!vk.undef && vk.value == 0x100 + 4 * (uint64_t)(i / 2),
 					     "counter out of step", v->id, i);
-		v->failures += check(w.seq == (uint64_t)3 * i && k.seq == (uint64_t)3 * i + 2,
+		v->failures += check(w.seq == 3 * (uint64_t)i && k.seq == 3 * (uint64_t)i + 2,
 				     "seq numbering", v->id, i);
 	}
 	idsr_close(c, "done");
