@@ -482,6 +482,11 @@ static void apply_overrides(struct builder *b)
 	struct regname first = { 0 };	/* the group's first row, copied: rows move as they are kept */
 	bool in_group = false;
 
+	/* the built-in tables alone replace nothing: the sort by group is not needed */
+	if (b->origin == 0) {
+		qsort(b->rows, b->n, sizeof(*b->rows), cmp_table);
+		return;
+	}
 	qsort(b->rows, b->n, sizeof(*b->rows), cmp_override);
 	for (size_t i = 0; i < b->n; i++) {
 		struct regname r = b->rows[i];
