@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "embed.h"
 #include "encoding.h"
 #include "log.h"
-#include "config.h"
 #include "regtable.h"
 
 #define COLS_MAX 8
@@ -50,7 +50,7 @@ static int fail(struct builder *b, const char *file, unsigned line, const char *
 
 static int nomem(struct builder *b)
 {
-	snprintf(b->why, b->whylen, "register names: out of memory");
+	snprintf(b->why, b->whylen, "out of memory");
 	return -ENOMEM;
 }
 
@@ -457,7 +457,7 @@ static const struct regtable *sorting;
 static int cmp_by_name(const void *a, const void *b)
 {
 	const struct regname *x = *(const struct regname *const *)a, *y = *(const struct regname *const *)b;
-	int c = cmp_text(x->name, strlen(x->name), y->name, strlen(y->name));
+	int c = cmp_text(x->name, sorting->name_len[x - sorting->rows], y->name, sorting->name_len[y - sorting->rows]);
 
 	return c ? c : (x > y) - (x < y);
 }
@@ -508,10 +508,25 @@ static void apply_overrides(struct builder *b)
 	qsort(b->rows, b->n, sizeof(*b->rows), cmp_table);
 }
 
+/* A table names a dozen implementations or so, its rows in runs of one: the
+ * last one found is tried first, then the few others. */
+static void note_impl(struct regtable *t, const char *impl, size_t *last)
+{
+	if (t->nimpls && !strcasecmp(t->impls[*last], impl))
+		return;
+	for (size_t i = 0; i < t->nimpls; i++)
+		if (!strcasecmp(t->impls[i], impl)) {
+			*last = i;
+			return;
+		}
+	*last = t->nimpls;
+	t->impls[t->nimpls++] = impl;
+}
+
 static int build_indexes(struct builder *b)
 {
 	struct regtable *t = b->t;
-	size_t n = b->n, nimpls = 0;
+	size_t n = b->n, last = 0;
 
 	t->rows = b->rows;
 	t->count = n;
@@ -519,21 +534,19 @@ static int build_indexes(struct builder *b)
 	t->by_name = calloc(n ? n : 1, sizeof(*t->by_name));
 	t->by_base = calloc(n ? n : 1, sizeof(*t->by_base));
 	t->base_len = calloc(n ? n : 1, sizeof(*t->base_len));
+	t->name_len = calloc(n ? n : 1, sizeof(*t->name_len));
 	t->impls = calloc(n + t->nmidrs + 1, sizeof(*t->impls));
-	if (!t->by_name || !t->by_base || !t->base_len || !t->impls)
+	if (!t->by_name || !t->by_base || !t->base_len || !t->name_len || !t->impls)
 		return nomem(b);
 	for (size_t i = 0; i < n; i++) {
 		t->by_name[i] = t->by_base[i] = &t->rows[i];
+		t->name_len[i] = strlen(t->rows[i].name);
 		t->base_len[i] = regtable_base_length(t->rows[i].name);
-		t->impls[nimpls++] = t->rows[i].impl;
+		note_impl(t, t->rows[i].impl, &last);
 	}
 	for (size_t i = 0; i < t->nmidrs; i++)
-		t->impls[nimpls++] = t->midrs[i].impl;
-	qsort(t->impls, nimpls, sizeof(*t->impls), cmp_str);
-	t->nimpls = 0;
-	for (size_t i = 0; i < nimpls; i++)
-		if (!t->nimpls || strcasecmp(t->impls[t->nimpls - 1], t->impls[i]))
-			t->impls[t->nimpls++] = t->impls[i];
+		note_impl(t, t->midrs[i].impl, &last);
+	qsort(t->impls, t->nimpls, sizeof(*t->impls), cmp_str);
 	sorting = t;
 	qsort(t->by_name, n, sizeof(*t->by_name), cmp_by_name);
 	qsort(t->by_base, n, sizeof(*t->by_base), cmp_by_base);
@@ -550,7 +563,7 @@ struct regtable *regtable_load(const char *const *files, size_t nfiles, unsigned
 
 	b.t = calloc(1, sizeof(*b.t));
 	if (!b.t) {
-		snprintf(why, whylen, "register names: out of memory");
+		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
 	ret = add_builtin(&b, idsr_registers_tsv, idsr_registers_tsv_end, "data/registers.tsv");
@@ -585,6 +598,7 @@ void regtable_free(struct regtable *t)
 	free(t->by_name);
 	free(t->by_base);
 	free(t->base_len);
+	free(t->name_len);
 	free(t->midrs);
 	free(t->impls);
 	free(t);

@@ -27,9 +27,10 @@ struct regtable {
 	const struct regname **by_name;	/* sorted by name, case-insensitive */
 	const struct regname **by_base;	/* sorted by name without its _ELn suffix */
 	size_t *base_len;		/* per row: length of the name without _ELn */
+	size_t *name_len;		/* per row: length of the name */
 	struct regtable_midr *midrs;	/* the last source's rows first, each source in line order */
 	size_t nmidrs;
-	const char **impls;		/* every implementation named, in table order */
+	const char **impls;		/* every implementation named, sorted (case aside) */
 	size_t nimpls;
 	char **texts;			/* the sources' text, which the strings point into */
 	size_t ntexts;
