@@ -78,7 +78,7 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BINS := $(BUILD)/idsrd $(BUILD)/idsrctl $(if $(VMM_SRC),$(BUILD)/idsr-vmm)
 
-.PHONY: all man deps check check-build demo bench stress fuzz install uninstall clean guests
+.PHONY: all man deps check check-build demo bench stress fuzz install install-client uninstall clean guests qemu
 all: $(BINS) $(CLIENT_LIB) $(CLIENT_SO) guests man
 
 deps:
@@ -207,11 +207,17 @@ check-build: all $(UNIT_BINS) $(INTEG_BINS)
 CHECK_SANITIZE ?= 1
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
+	$(Q)$(MAKE) --no-print-directory qemu
 	$(Q)BUILD=$(BUILD) tests/run.sh
 ifeq ($(CHECK_SANITIZE)$(SANITIZE),1)
 	@echo "  CHECK   again under AddressSanitizer and UndefinedBehaviorSanitizer"
 	$(Q)$(MAKE) --no-print-directory check SANITIZE=1 CHECK_SANITIZE=0
 endif
+
+# the xnu-qemu-arm64 fork with integrations/qemu/*.patch, built once into ~/.cache/idsrd
+# (scripts/qemu.sh says how) and linked at $(BUILD)/qemu/qemu-system-aarch64
+qemu:
+	$(Q)BUILD=$(BUILD) scripts/qemu.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -219,6 +225,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory qemu
 	$(Q)BUILD=$(BUILD) bench/run.sh
 
 stress: deps
@@ -232,11 +239,9 @@ fuzz: deps
 # PREFIX, so pkg-config --define-prefix can relocate a DESTDIR tree.
 pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
-# builds only what it installs: no guests, no idsr-vmm (they need cross binutils and Unicorn)
-install: $(BUILD)/idsrd $(BUILD)/idsrctl $(CLIENT_SO) $(CLIENT_DIST_A) $(MAN_PAGES)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 0755 $(BUILD)/idsrd $(DESTDIR)$(SBINDIR)/idsrd
-	install -m 0755 $(BUILD)/idsrctl $(DESTDIR)$(BINDIR)/idsrctl
+# the client library alone: what a VMM builds against (make qemu stages it this way)
+install-client: $(CLIENT_SO) $(CLIENT_DIST_A)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0644 $(CLIENT_DIST_A) $(DESTDIR)$(LIBDIR)/libidsr-client.a
 	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(LIBDIR)/libidsr-client.so.1
 	ln -sf libidsr-client.so.1 $(DESTDIR)$(LIBDIR)/libidsr-client.so
@@ -244,6 +249,12 @@ install: $(BUILD)/idsrd $(BUILD)/idsrctl $(CLIENT_SO) $(CLIENT_DIST_A) $(MAN_PAG
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(call pc_dir,$(LIBDIR))|; s|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|; s|@VERSION@|$(VERSION)|' \
 	    proto/idsr-client.pc.in > $(BUILD)/dist/idsr-client.pc
 	install -m 0644 $(BUILD)/dist/idsr-client.pc $(DESTDIR)$(LIBDIR)/pkgconfig/idsr-client.pc
+
+# builds only what it installs: no guests, no idsr-vmm (they need cross binutils and Unicorn)
+install: install-client $(BUILD)/idsrd $(BUILD)/idsrctl $(MAN_PAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BUILD)/idsrd $(DESTDIR)$(SBINDIR)/idsrd
+	install -m 0755 $(BUILD)/idsrctl $(DESTDIR)$(BINDIR)/idsrctl
 	$(Q)for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)

@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages idsrd needs to build and test, if any are missing.
+# Installs the Debian packages idsrd needs to build and test, if any are missing (the last line:
+# what `make qemu` needs to build QEMU).
 set -e
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libsystemd-dev systemd libunicorn-dev binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf
-scdoc clang libclang-rt-14-dev tmux valgrind diffutils libelf-dev chromium jq python3"
+scdoc clang libclang-rt-14-dev tmux valgrind diffutils libelf-dev chromium jq python3
+libglib2.0-dev libpixman-1-dev libfdt-dev flex bison patch xz-utils"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
