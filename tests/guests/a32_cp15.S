@@ -4,6 +4,7 @@
  * condition fails (neither run nor forwarded), architected cp15 registers that run natively,
  * and an UNDEF vector counting into r10. r0 = vCPU index on entry. */
 	.arm
+	.include "end.inc"
 	.text
 	.globl _start
 _start:
@@ -27,6 +28,6 @@ _start:
 	.globl undefined_insn
 undefined_insn:
 	udf	#0
-	bkpt	#0
+	guest_end bkpt
 
 	.include "a32_vectors.inc"

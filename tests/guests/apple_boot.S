@@ -24,6 +24,7 @@
 	.set REPEAT, 0
 	.endif
 
+	.include "end.inc"
 	.text
 	.globl _start
 _start:
@@ -42,7 +43,7 @@ _start:
 	subs	x23, x23, #1
 	b.ne	.Lagain
 	.endif
-	brk	#0
+	guest_end brk
 
 	.globl hid_init
 hid_init:

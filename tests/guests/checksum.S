@@ -8,6 +8,7 @@
 	add	x19, x19, #1
 	.endm
 
+	.include "end.inc"
 	.text
 	.globl _start
 _start:
@@ -29,4 +30,4 @@ round:
 	mrs	xzr, s3_0_c15_c1_0		// read, value dropped
 	mrs	x2, midr_el1
 	mrs	x3, mpidr_el1
-	brk	#0
+	guest_end brk

@@ -6,6 +6,7 @@
  * cortex_a57.h, cortex_a72.h, cortex_a55.h, cortex_a76.h, cortex_a78.h, cortex_x1.h, neoverse_n1.h,
  * neoverse_n2.h, neoverse_v1.h; part numbers: Linux arch/arm64/include/asm/cputype.h.
  * x0 = vCPU index on entry. */
+	.include "end.inc"
 	.text
 	.globl _start
 _start:
@@ -22,13 +23,13 @@ _start:
 	cmp	x21, x22
 	b.eq	2f
 	bl	dynamiq_reset			// A55, A76, A78, X1, Neoverse N1, N2, V1
-	brk	#0
+	guest_end brk
 1:	bl	a53_reset
-	brk	#0
+	guest_end brk
 2:	bl	errata_workarounds
 	bl	enable_smp
 	bl	l2_setup
-	brk	#0
+	guest_end brk
 
 /* ---- Cortex-A57 and A72 ---------------------------------------------------- */
 	.globl errata_workarounds

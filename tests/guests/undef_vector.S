@@ -2,6 +2,7 @@
 /* A kernel with its own exception vector that counts UNDEFs: x20 = UNDEFs seen, x21 = the last
  * ESR_EL1, x22 = the last ELR_EL1. Under a policy that UNDEFs HID9_EL1 the two HID9 accesses
  * land in the vector; the udf at the end always does, as it would on hardware. */
+	.include "end.inc"
 	.text
 	.globl _start
 _start:
@@ -18,7 +19,7 @@ _start:
 	.globl undefined_insn
 undefined_insn:
 	udf	#0
-	brk	#0
+	guest_end brk
 
 	.balign 0x800
 vectors:
