@@ -37,6 +37,7 @@ for script in bench/diff*.sh bench/report.sh; do
 	diff_ran=true
 done
 $diff_ran || echo "5b. diff vs GNU diff -u: no bench/diff*.sh on this branch yet; skipped"
+bench/qemu.sh || echo "bench/qemu.sh: failed (exit $?); its section is missing"
 
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); compiler processes running: $(cc1s)"
