@@ -36,11 +36,6 @@ same_regs() {
 }
 A64_REGS=$(echo x{0..30})
 A32_REGS=$(echo r{0..12} r14)
-# rows BOOT: one line per access, in per-vCPU order, PCs relative to the load address
-rows() {
-	sqlite3 "$T/trace.db" "select vcpu, seq, printf('0x%x', key), printf('+0x%x', pc - 0x40000000), el,
-		is_write, printf('0x%x', value), action from accesses where boot_id = $1 order by vcpu, seq"
-}
 # boot_done: after each boot (QEMU's or idsr-vmm's): b = its id (they count from 1), once
 # idsrd has written all of it
 n=0

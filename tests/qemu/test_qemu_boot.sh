@@ -11,39 +11,14 @@
 . "$(dirname "$0")/qemu.sh"
 z=0x0000000000000000
 
-cat >"$T/policy.conf" <<'POLICY'
-impl apple
-HID0_EL1                storage init=0x1000
-HID5                    storage
-s3_4_c15_c10_5  read    counter start=0x1000 step=8
-ACC_CFG         read    value 0xac
-s3_0_c15_c9_0           undef
-p15:0:c15               storage init=0x1122334455667788
-p15:0:c15:c0:0          storage init=0x10
-*                       raz-wi
-POLICY
-start_daemon --policy "$T/policy.conf" || exit 1
+start_daemon --policy "$(dirname "$0")/../vmm/daemon.conf" || exit 1
 IDSR="socket=$T/vmm.sock"
 
 # ---- apple_boot, 2 vCPUs: the rows test_vmm_daemon asserts for idsr-vmm, the same registers
 qemu_boot apple_boot cortex-a57 2 -idsr "$IDSR,vm=apple"
 boot_done
 for v in 0 1; do
-	check "apple_boot rows on QEMU, vCPU $v" "$v|0|0xc780|+0x20|1|0|0x1000|emulate
-$v|1|0xc780|+0x28|1|1|0x101000|emulate
-$v|2|0xc7a0|+0x2c|1|0|0x0|emulate
-$v|3|0xc7a0|+0x34|1|1|0x800|emulate
-$v|4|0xc7a8|+0x38|1|0|0x0|emulate
-$v|5|0xc7a8|+0x40|1|1|$(printf '0x%x' $((v << 4)))|emulate
-$v|6|0xc7d8|+0x44|1|0|0x0|emulate
-$v|7|0xc7d8|+0x4c|1|1|0x0|emulate
-$v|8|0xefa0|+0x54|1|0|0xac|emulate
-$v|9|0xefa8|+0x5c|1|1|0xd|emulate
-$v|10|0xe7d5|+0x64|1|0|0x1000|emulate
-$v|11|0xe7d5|+0x6c|1|0|0x1008|emulate
-$v|12|0xe7d5|+0x6c|1|0|0x1010|emulate
-$v|13|0xe7d5|+0x6c|1|0|0x1018|emulate
-$v|14|0xe7d5|+0x6c|1|0|0x1020|emulate" "$(rows $b | grep "^$v|")"
+	check "apple_boot rows on QEMU, vCPU $v" "$(apple_boot_rows $v)" "$(rows $b | grep "^$v|")"
 	check "apple_boot on QEMU: vCPU $v's x1 x3 x6 x9 x10 x20" \
 		"0x0000000000101000 $(printf '0x%016x' $((v << 4))) 0x00000000000000ac 0x0000000000000001 0x0000000000001020 $z" \
 		"$(echo $(for r in x1 x3 x6 x9 x10 x20; do qreg apple_boot $v $r; done))"

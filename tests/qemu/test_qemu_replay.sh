@@ -14,20 +14,6 @@ printf 'impl apple\nHID4 raz-wi\n* random\n' >"$T/policy.conf"
 start_daemon --policy "$T/policy.conf" || exit 1
 IDSR="socket=$T/vmm.sock,all=on"
 
-# replay_next VM ARGS...: arms a replay for the next boot of VM (REPLAY: its pid, output in
-# $T/replay.out) and waits until idsrd says it is armed
-replay_next() {
-	local vm=$1 i; shift
-	"$CTL" replay "$@" --vm "$vm" --timeout 120 >"$T/replay.out" 2>&1 &
-	REPLAY=$!
-	for i in $(seq 200); do
-		"$CTL" status 2>/dev/null | grep -q "replay armed" && return 0
-		sleep 0.05
-	done
-	echo "# idsrd never said the replay was armed"
-	return 1
-}
-
 # ---- recorded on idsr-vmm, replayed on QEMU
 check_rc "record checksum on idsr-vmm, 2 vCPUs" 0 "$VMM" --vcpus 2 --vm vmm --regs-out "$T/vmm.json" "$G/checksum.bin"
 boot_done

@@ -7,24 +7,8 @@
 . "$(dirname "$0")/regs.sh"
 z=0x0000000000000000
 
-cat >"$T/policy.conf" <<'POLICY'
-impl apple
-HID0_EL1                storage init=0x1000
-HID5                    storage
-s3_4_c15_c10_5  read    counter start=0x1000 step=8
-ACC_CFG         read    value 0xac
-s3_0_c15_c9_0           undef
-p15:0:c15               storage init=0x1122334455667788
-p15:0:c15:c0:0          storage init=0x10
-*                       raz-wi
-POLICY
-start_daemon --policy "$T/policy.conf" || exit 1
+start_daemon --policy "$(dirname "$0")/daemon.conf" || exit 1
 
-# rows BOOT: one line per access, in per-vCPU order, PCs relative to the load address
-rows() {
-	sqlite3 "$T/trace.db" "select vcpu, seq, printf('0x%x', key), printf('+0x%x', pc - 0x40000000), el,
-		is_write, printf('0x%x', value), action from accesses where boot_id = $1 order by vcpu, seq"
-}
 # boot_of: the id of the boot the last run made (the n-th; ids count from 1), once written
 n=0
 boot_of() { wait_boot "$T/trace.db" $n >&2; echo $n; }
@@ -35,21 +19,7 @@ n=$((n + 1))
 b=$(boot_of)
 check_match "summary names the boot" "boot $b: 2 vCPUs halted at brk #0: 30 IDSR accesses, 0 UNDEF" "$OUT"
 for v in 0 1; do
-	check "apple_boot rows, vCPU $v" "$v|0|0xc780|+0x20|1|0|0x1000|emulate
-$v|1|0xc780|+0x28|1|1|0x101000|emulate
-$v|2|0xc7a0|+0x2c|1|0|0x0|emulate
-$v|3|0xc7a0|+0x34|1|1|0x800|emulate
-$v|4|0xc7a8|+0x38|1|0|0x0|emulate
-$v|5|0xc7a8|+0x40|1|1|$(printf '0x%x' $((v << 4)))|emulate
-$v|6|0xc7d8|+0x44|1|0|0x0|emulate
-$v|7|0xc7d8|+0x4c|1|1|0x0|emulate
-$v|8|0xefa0|+0x54|1|0|0xac|emulate
-$v|9|0xefa8|+0x5c|1|1|0xd|emulate
-$v|10|0xe7d5|+0x64|1|0|0x1000|emulate
-$v|11|0xe7d5|+0x6c|1|0|0x1008|emulate
-$v|12|0xe7d5|+0x6c|1|0|0x1010|emulate
-$v|13|0xe7d5|+0x6c|1|0|0x1018|emulate
-$v|14|0xe7d5|+0x6c|1|0|0x1020|emulate" "$(rows $b | grep "^$v|")"
+	check "apple_boot rows, vCPU $v" "$(apple_boot_rows $v)" "$(rows $b | grep "^$v|")"
 	check_regs apple_boot "$T/r.json" $v x1=0x0000000000101000 x3=$(printf '0x%016x' $((v << 4))) \
 		x6=0x00000000000000ac x9=0x0000000000000001 x10=0x0000000000001020 x20=$z accesses=15 undefs=0
 done

@@ -16,20 +16,6 @@ fi
 printf 'impl apple\nHID4 raz-wi\n* random\n' >"$T/policy.conf"
 start_daemon --policy "$T/policy.conf" || exit 1
 
-# replay_next VM ARGS...: arms a replay for the next boot of VM in the background (REPLAY
-# is its pid, its output in $T/replay.out) and waits until idsrd says it is armed
-replay_next() {
-	local vm=$1 i; shift
-	"$CTL" replay "$@" --vm "$vm" --timeout 60 >"$T/replay.out" 2>&1 &
-	REPLAY=$!
-	for i in $(seq 100); do
-		"$CTL" status 2>/dev/null | grep -q "replay armed" && return 0
-		sleep 0.05
-	done
-	echo "# idsrd never said the replay was armed"
-	return 1
-}
-
 check_rc "record checksum, 2 vCPUs" 0 "$VMM" --vcpus 2 --vm rec --regs-out "$T/a.json" "$G/checksum.bin"
 check_rc "a second live boot" 0 "$VMM" --vcpus 2 --vm rec --regs-out "$T/b.json" "$G/checksum.bin"
 check "live boots differ (random answers)" "yes" \
