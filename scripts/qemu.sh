@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `make qemu`: builds qemu-system-aarch64 of the xnu-qemu-arm64 fork with the patch series in
-# integrations/qemu/ and links it at $BUILD/qemu/qemu-system-aarch64.
+# integrations/qemu/; $BUILD/qemu/qemu-system-aarch64 runs it with this tree's
+# libidsr-client.so.1 (copied to $BUILD/qemu/lib/), so a change to the library does not rebuild
+# QEMU: its ABI is what the soname promises.
 #
 # The build lives outside the clone, in $IDSRD_CACHE (default ~/.cache/idsrd) under
-# qemu-HASH/, HASH covering the tarball, the patches, the configure options below and
-# libidsr-client's sources: it is rebuilt only when one of them changes, and every clone on
+# qemu-HASH/, HASH covering the tarball, the patches, the configure options below and the
+# client library's soname: it is rebuilt only when one of them changes, and every clone on
 # the machine shares it. A build unpacks the tarball, applies the series, stages
-# libidsr-client with `make install-client DESTDIR=` (QEMU links it through pkg-config and finds
-# it at run time by its rpath), configures only aarch64-softmmu with nothing optional, and
-# keeps the binary and the staged library (about 60 MB), not the 500 MB tree.
+# libidsr-client with `make install-client DESTDIR=` (QEMU finds it through pkg-config),
+# configures only aarch64-softmmu with nothing optional, and keeps the binary and the staged
+# library (about 60 MB), not the 500 MB tree.
 #
 # The tarball is QEMU's source (GPL-2.0): this repository has only the patches. It is looked
 # for at $QEMU_TARBALL, then $IDSRD_CACHE/NAME, then /work/shared/qemu/NAME (NAME and checksum
@@ -33,14 +35,22 @@ CONFIGURE=(--target-list=aarch64-softmmu --enable-idsr --disable-werror --disabl
 	--disable-docs --disable-gtk --disable-sdl --disable-vnc --disable-tools --disable-guest-agent
 	--python=/usr/bin/python3)
 patches=(integrations/qemu/*.patch)
-client=(proto/idsr.proto proto/idsr_client.h proto/client.c proto/frame.c proto/frame.h proto/idsr-client.pc.in)
-hash=$( { echo "$SUM"; echo "${CONFIGURE[*]}"; cat "${patches[@]}" "${client[@]}"; } | sha256sum | cut -c1-16)
+soname=$(grep -o -m1 'libidsr-client\.so\.[0-9]*' Makefile)
+hash=$( { echo "$SUM"; echo "${CONFIGURE[*]}"; echo "$soname"; cat "${patches[@]}"; } | sha256sum | cut -c1-16)
 dir=$CACHE/qemu-$hash
 bin=$dir/bin/qemu-system-aarch64
 
+# $B/qemu/qemu-system-aarch64: runs the cached binary with this tree's library, from its plain
+# build (a sanitizer build's library cannot load into QEMU)
 link() {
-	mkdir -p "$B/qemu"
-	ln -sfn "$bin" "$B/qemu/qemu-system-aarch64"
+	make --no-print-directory -s BUILD=build SANITIZE=0 "build/$soname" ||
+		die "building libidsr-client failed"
+	mkdir -p "$B/qemu/lib"
+	cmp -s "build/$soname" "$B/qemu/lib/$soname" || install -m 0755 "build/$soname" "$B/qemu/lib/$soname"
+	rm -f "$B/qemu/qemu-system-aarch64"
+	printf '#!/bin/sh\n# make qemu: %s with the libidsr-client of %s\nexport LD_LIBRARY_PATH='"'%s'"'\nexec '"'%s'"' "$@"\n' \
+		"$bin" "$PWD" "$(cd "$B/qemu/lib" && pwd)" "$bin" >"$B/qemu/qemu-system-aarch64"
+	chmod 0755 "$B/qemu/qemu-system-aarch64"
 }
 if [ -x "$bin" ]; then
 	link
