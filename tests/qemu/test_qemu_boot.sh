@@ -23,7 +23,7 @@ for v in 0 1; do
 		"0x0000000000101000 $(printf '0x%016x' $((v << 4))) 0x00000000000000ac 0x0000000000000001 0x0000000000001020 $z" \
 		"$(echo $(for r in x1 x3 x6 x9 x10 x20; do qreg apple_boot $v $r; done))"
 done
-check "apple_boot's boot row from QEMU" "apple|apple_boot.elf|qemu 4.2.0|2|0x411fd070|arm-cortex-a57-a72|30|0|qemu exited" \
+check "apple_boot's boot row from QEMU" "apple|apple_boot.elf|qemu 4.2.0|2|0x411fd070|arm-cortex-a57|30|0|qemu exited" \
 	"$(sqlite3 "$T/trace.db" "select vm_name, kernel, vmm, vcpus, printf('0x%x', midr), impl, accesses, undefs, end_reason
 		from boots where id = $b")"
 qemu_b=$b
@@ -83,7 +83,7 @@ check "a32_cp15, all=off: the model answers L2CTLR, L2ECTLR and CRn=15; c11 and 
 	"$(k 0 11 0 0) $(kw 0 15) $(kw 1 15)" \
 	"$(echo $(sqlite3 "$T/trace.db" "select printf('0x%x', key) from accesses where boot_id = $b order by seq"))"
 
-# ---- all=on: the Cortex-A57 model's own IMPDEF registers (CPUACTLR_EL1, CPUECTLR_EL1,
+# ---- all=on: the Cortex-A57 model's own IMPDEF registers (CPUACTLR_EL1, ECTLR_EL1,
 # L2CTLR_EL1, L2ECTLR_EL1) reach idsrd; without it QEMU answers them and idsrd sees nothing
 qemu_boot cortex_boot cortex-a57 2 -idsr "$IDSR"
 boot_done
@@ -94,16 +94,16 @@ boot_done
 qemu_b=$b
 check "cortex_boot, all=on: the A57's registers in the trace, by name" "0|CPUACTLR_EL1|read|0x0
 0|CPUACTLR_EL1|write|0x802000000000000
-0|CPUECTLR_EL1|read|0x0
-0|CPUECTLR_EL1|write|0x40
+0|ECTLR_EL1|read|0x0
+0|ECTLR_EL1|write|0x40
 0|L2CTLR_EL1|read|0x0
 0|L2CTLR_EL1|write|0x82
 0|L2ECTLR_EL1|read|0x0
 0|L2ECTLR_EL1|write|0x1
 1|CPUACTLR_EL1|read|0x0
 1|CPUACTLR_EL1|write|0x802000000000000
-1|CPUECTLR_EL1|read|0x0
-1|CPUECTLR_EL1|write|0x40" "$(sqlite3 "$T/trace.db" "select v.vcpu, v.name, v.direction, printf('0x%x', a.value)
+1|ECTLR_EL1|read|0x0
+1|ECTLR_EL1|write|0x40" "$(sqlite3 "$T/trace.db" "select v.vcpu, v.name, v.direction, printf('0x%x', a.value)
 	from accesses_v v join accesses a on a.boot_id = v.boot_id and a.vcpu = v.vcpu and a.seq = v.seq
 	where v.boot_id = $b order by v.vcpu, v.seq")"
 check_rc "cortex_boot on idsr-vmm (the A57's MIDR)" 0 "$VMM" --vcpus 2 --midr 411fd070 --regs-out "$T/r.json" "$G/cortex_boot.bin"
