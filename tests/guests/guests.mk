@@ -32,13 +32,13 @@ bench_loop_short_DEFS := --defsym LOOPS=20000
 # apple_boot_long: the sequence 16700 times, ~250,000 accesses a vCPU (the report's 1M-access boot on 4 vCPUs)
 apple_boot_long_FROM := apple_boot
 apple_boot_long_DEFS := --defsym REPEAT=16700
-# bench/qemu.sh: CPUACTLR_EL1 read 100000 times, once (what starting and stopping costs), 10M times
+# bench/qemu.sh: CPUACTLR_EL1 read 100000 times, once (what starting and stopping costs), 100M times
 bench_a57_FROM := bench_loop
 bench_a57_DEFS := --defsym A57=1
 bench_a57_1_FROM := bench_loop
 bench_a57_1_DEFS := --defsym A57=1 --defsym LOOPS=1
 bench_a57_big_FROM := bench_loop
-bench_a57_big_DEFS := --defsym A57=1 --defsym LOOPS=10000000
+bench_a57_big_DEFS := --defsym A57=1 --defsym LOOPS=100000000
 
 GUEST_ALL := $(GUEST_NAMES) $(GUEST_VARIANTS)
 GUEST_OUT := $(foreach g,$(GUEST_ALL),$(GUEST_DIR)/$(g).bin $(GUEST_DIR)/$(g).elf $(GUEST_DIR)/$(g).map)
