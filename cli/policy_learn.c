@@ -22,7 +22,8 @@ static const char learn_usage[] =
 	"Reads that always returned one value get `value'; reads that return what the\n"
 	"vCPU last wrote (with a first value before any write) `storage init='; reads\n"
 	"that step by a constant `counter'; UNDEFs `undef'; writes never read `write\n"
-	"ignore'; values that differ per vCPU one rule per vCPU. Anything else gets the\n"
+	"ignore'; values that differ per vCPU one rule per vCPU (and the first's for the\n"
+	"vCPUs the recording did not have). Anything else gets the\n"
 	"most common value with a `# varies:' comment, and is named on stderr. Registers\n"
 	"the recordings never saw are UNDEF (a final `*  undef'), as stock KVM answers.\n"
 	"Check the result with idsrctl replay TRACE:BOOT --against FILE.\n"
@@ -54,6 +55,7 @@ struct learn {
 	const char *impl;		/* the boots' common implementation, or NULL */
 	FILE *out;
 	size_t rules, registers, varies;
+	bool failed;			/* out of memory while writing */
 	char varied[512];		/* names of the registers that vary, for stderr */
 };
 
@@ -265,6 +267,13 @@ static void learn_rule(struct learn *l, const char *sel, int64_t vcpu, const cha
 	l->rules++;
 }
 
+static int learn_cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
 static int learn_cmp_u64(const void *x, const void *y)
 {
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -327,7 +336,7 @@ static void learn_comment(struct learn *l, const char *sel, const struct learn_a
 static void learn_register(struct learn *l, const struct learn_access *a, size_t n)
 {
 	uint64_t reads = 0, writes = 0, undef_reads = 0, undef_writes = 0, common;
-	struct learned r = { 0 };
+	struct learned r = { 0 }, first = { 0 };
 	char sel[REGNAME_TEXT_MAX];
 	bool reads_only = false, ok;
 
@@ -372,23 +381,31 @@ static void learn_register(struct learn *l, const struct learn_access *a, size_t
 			all = learn_explain(a, n, a[i].vcpu, reads_only, &v);
 		}
 		if (all) {
-			uint32_t done[64];
-			size_t ndone = 0;
+			uint32_t *vcpus = malloc(n * sizeof(*vcpus));
+			size_t nv = 0;
 
 			learn_comment(l, sel, a, n, false, &common);
 			if (reads_only)
 				learn_rule(l, sel, -1, "write", &(struct learned){ .action = POLICY_UNDEF });
-			for (size_t i = 0; i < n; i++) {
-				bool dup = false;
-
-				for (size_t k = 0; k < ndone && !dup; k++)
-					dup = done[k] == a[i].vcpu;
-				if (dup || ndone == 64)
+			for (size_t i = 0; vcpus && i < n; i++)
+				vcpus[i] = a[i].vcpu;
+			if (vcpus)
+				qsort(vcpus, n, sizeof(*vcpus), learn_cmp_u32);
+			for (size_t i = 0; vcpus && i < n; i++) {
+				if (i && vcpus[i] == vcpus[i - 1])
 					continue;
-				done[ndone++] = a[i].vcpu;
-				learn_explain(a, n, a[i].vcpu, reads_only, &r);
-				learn_rule(l, sel, a[i].vcpu, NULL, &r);
+				learn_explain(a, n, vcpus[i], reads_only, &r);
+				learn_rule(l, sel, vcpus[i], NULL, &r);
+				if (!nv++)
+					first = r;
 			}
+			/* A VM with more vCPUs than the recording: the others as the first. */
+			if (nv) {
+				fprintf(l->out, "# vCPUs the recording did not have: as vCPU %" PRIu32 "\n", vcpus[0]);
+				learn_rule(l, sel, -1, NULL, &first);
+			}
+			l->failed |= !vcpus;
+			free(vcpus);
 			return;
 		}
 	}
@@ -532,6 +549,10 @@ int policy_learn_main(int argc, char **argv)
 	}
 	learn_write(&l);
 	fclose(l.out);
+	if (l.failed) {
+		cli_error("policy learn: out of memory");
+		goto out;
+	}
 	ret = learn_output(&l, output, text, len);
 out:
 	for (size_t i = 0; i < l.nboots; i++) {

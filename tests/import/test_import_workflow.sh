@@ -46,5 +46,10 @@ check "it got the recorded values: no UNDEF, the same answers as the machine gav
 		(SELECT count(*) FROM (SELECT vcpu, seq, key, is_write, value FROM accesses WHERE boot_id = 2
 		EXCEPT SELECT vcpu, seq, key, is_write, value FROM m1.accesses WHERE boot_id = 1))")"
 check "and the same registers at its end" "0x0000010000100000 0x00000000005a1f30 0x00000000005a1f78" "$(reg 0 x1) $(reg 0 x10) $(reg 1 x10)"
+check_rc "a VM with 4 vCPUs boots under it too" 0 "$B/idsr-vmm" --socket "$T/vmm.sock" --vcpus 4 "$B/guests/apple_boot.bin"
+boot_ended 3
+check "no UNDEF: vCPUs 2 and 3 are answered as vCPU 0" "52|0|0x5a1f30" \
+	"$(q "SELECT count(*), sum(action = 'undef'), (SELECT printf('0x%x', value) FROM accesses WHERE boot_id = 3 AND vcpu = 3 ORDER BY seq DESC LIMIT 1)
+		FROM accesses WHERE boot_id = 3")"
 check_rc "diff of the VM boot against the machine's" 0 "$B/idsrctl" diff "$T/m1.db:1" "$T/trace.db:2"
 done_testing
