@@ -179,6 +179,16 @@ static void reads(struct idsr_conn *c, int n, uint64_t first)
 	}
 }
 
+/* Waits (20 s at most) for idsrd to have n threads: a silent connection's
+ * thread ends 2 s (SESSION_IDLE_MS) after its last frame, later on a loaded
+ * machine; a fixed 3 s wait once failed under a load of 24 (ASan). */
+static void wait_threads(long long n)
+{
+	harness_sleep_ms(2000);
+	for (int i = 0; i < 1800 && harness_proc_kb(h.pid, "Threads") != n; i++)
+		harness_sleep_ms(10);
+}
+
 /* Silent for over 2 s (SESSION_IDLE_MS), a connection's thread ends and the
  * connection waits in the main loop; when it talks again it gets a thread
  * back and its boot goes on; stopped while parked, its boot ends as stopped. */
@@ -197,13 +207,13 @@ static void test_idle_connection_parks(void **state)
 	talking = harness_proc_kb(h.pid, "Threads");
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-store", NULL), 1);
-	harness_sleep_ms(3000);
+	wait_threads(talking - 1);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 0);
 	reads(c, 10, 10);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
-	harness_sleep_ms(3000);
+	wait_threads(talking - 1);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-store", NULL), 1);
 	assert_int_equal(harness_stop(&h), 0);
