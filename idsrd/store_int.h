@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The store's insides, shared by its queue, writer and pacing (store.c) and its
- * SQL statements and their binding (store_sql.c); only those two include it. */
+/* The store's insides, shared by its queue, writer and pacing (store.c), its
+ * SQL statements and their binding (store_sql.c) and its control records'
+ * copies (store_record.c); only those include it. */
 #ifndef IDSRD_STORE_INT_H
 #define IDSRD_STORE_INT_H
 
@@ -71,6 +72,11 @@ struct store {
 
 /* store.c: the rows boot_id lost so far; take: forget them (its end records them). */
 uint64_t store_losses(struct store *s, int64_t boot_id, bool take);
+/* store.c: queues a control record (rec, a heap copy the writer frees),
+ * waiting for queue space if need be. */
+void store_push_record(struct store *s, enum store_kind kind, void *rec);
+/* store_record.c: frees what an item holds (nothing for a row). */
+void store_item_free(struct store_item *it);
 
 /* store_sql.c. On the open s->db: marks boots a crash cut off, prepares the
  * statements and reads the last boot id. 0, or -EIO with why filled. */
