@@ -12,9 +12,10 @@
 #include "db.h"
 #include "encoding.h"
 #include "regnames.h"
+#include "replay/symbols.h"
 
 static const char export_usage[] =
-	"Usage: idsrctl export [TRACE] [--db FILE] --format perfetto|csv|jsonl [-o FILE]\n"
+	"Usage: idsrctl export [TRACE] [--db FILE] --format perfetto|csv|jsonl [--symbols FILE] [-o FILE]\n"
 	"\n"
 	"Writes one boot's accesses (default: the database's last boot), in per-vCPU order.\n"
 	"\n"
@@ -28,6 +29,9 @@ static const char export_usage[] =
 	"                     access (its fields as args; 64-bit values exact, as hex strings),\n"
 	"                     and a counter per register and vCPU of its values over time\n"
 	"                     (JSON numbers: viewers read them as doubles, exact below 2^53)\n"
+	"  --symbols FILE     add each PC's function+0xoffset (the boot's slide taken off):\n"
+	"                     perfetto's args.symbol, jsonl's symbol; an ELF with a symbol\n"
+	"                     table, or an nm / System.map listing (not csv: its columns are fixed)\n"
 	"  -o, --output FILE  write FILE (whole or not at all) instead of standard output\n";
 
 enum export_format { EXPORT_NONE, EXPORT_CSV, EXPORT_JSONL, EXPORT_PERFETTO };
@@ -42,6 +46,7 @@ struct export_last {
 struct export_ctx {
 	FILE *f;
 	const struct cli_boot *boot;
+	const struct symbols *syms;	/* --symbols, or NULL */
 	uint32_t vcpu;
 	struct export_last *last;
 	size_t nlast, caplast;
@@ -154,9 +159,14 @@ static int perfetto_row(struct export_ctx *x, const struct cli_access *a)
 	json_write_string(x->f, label);
 	fprintf(x->f, ", \"cat\": \"%s\", \"args\": {\"seq\": %" PRIu64 ", \"pc\": \"0x%016" PRIx64 "\", "
 		"\"key\": \"0x%08" PRIx32 "\", \"encoding\": \"%s\", \"direction\": \"%s\", "
-		"\"value\": \"0x%016" PRIx64 "\", \"el\": %u, \"action\": \"%s\", \"rule\": %d}}",
+		"\"value\": \"0x%016" PRIx64 "\", \"el\": %u, \"action\": \"%s\", \"rule\": %d",
 		a->undef ? "undef" : a->is_write ? "write" : "read", a->seq, a->pc, a->key, enc,
 		a->is_write ? "write" : "read", a->value, a->el, a->undef ? "undef" : "emulate", a->rule);
+	if (a->symbol) {
+		fputs(", \"symbol\": ", x->f);
+		json_write_string(x->f, a->symbol);
+	}
+	fputs("}}", x->f);
 	if (!change)
 		return 0;
 	/* exact decimal: a reader that parses numbers as doubles rounds above 2^53 */
@@ -196,8 +206,12 @@ static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt
 	if (fmt == EXPORT_CSV)
 		fputs("boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule,name,encoding\n", x->f);
 	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char symbol[CLI_SYMBOL_MAX];
+
 		cli_access_from_row(st, &a);
 		a.impl = x->boot->impl;
+		if (x->syms)
+			a.symbol = cli_symbol_text(x->syms, a.pc, x->boot->slide, symbol, sizeof(symbol));
 		if (fmt == EXPORT_CSV)
 			csv_row(x->f, &a);
 		else if (fmt == EXPORT_JSONL) {
@@ -221,8 +235,9 @@ int export_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'F' }, { "output", required_argument, NULL, 'o' },
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' }, { 0 } };
-	const char *db_opt = NULL, *control = NULL;
+		{ "symbols", required_argument, NULL, 'S' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+	const char *db_opt = NULL, *control = NULL, *symfile = NULL;
+	struct symbols *syms = NULL;
 	struct cli_trace_arg trace;
 	enum export_format fmt = EXPORT_NONE;
 	struct export_ctx x = { 0 };
@@ -241,6 +256,7 @@ int export_main(int argc, char **argv)
 		case 'o': outpath = optarg; break;
 		case 'd': db_opt = optarg; break;
 		case 'c': control = optarg; break;
+		case 'S': symfile = optarg; break;
 		default:
 			fprintf(stderr, "Try `idsrctl export --help'.\n");
 			return CLI_ERROR;
@@ -250,11 +266,19 @@ int export_main(int argc, char **argv)
 		return cli_error("export: which format? --format perfetto, csv or jsonl");
 	if (argc - optind > 1)
 		return cli_error("export: one trace at most, got `%s' too", argv[optind + 1]);
-	if (cli_trace_arg("export", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0 ||
-	    cli_trace_open("export", &trace, &db, &boot_id) < 0)
+	if (symfile && fmt == EXPORT_CSV)
+		return cli_error("export: --symbols: not with --format csv (its columns are the contract's; "
+				 "use jsonl or perfetto)");
+	if (symfile && cli_symbols_load("export", symfile, &syms))
 		return CLI_ERROR;
+	if (cli_trace_arg("export", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0 ||
+	    cli_trace_open("export", &trace, &db, &boot_id) < 0) {
+		symbols_free(syms);
+		return CLI_ERROR;
+	}
 	ref = optind < argc ? argv[optind] : trace.path;
 	if (cli_boot_read("export", db, boot_id, &boot) < 0) {
+		symbols_free(syms);
 		db_close(db);
 		return CLI_ERROR;
 	}
@@ -262,6 +286,7 @@ int export_main(int argc, char **argv)
 	if (!ret) {
 		x.f = out.f;
 		x.boot = &boot;
+		x.syms = syms;
 		if (fmt == EXPORT_PERFETTO)
 			perfetto_head(&x, ref);
 		ret = export_rows(db, &x, fmt);
@@ -270,6 +295,7 @@ int export_main(int argc, char **argv)
 		ret = cli_output_close("export", &out, ret == 0);
 	}
 	free(x.last);
+	symbols_free(syms);
 	cli_boot_free(&boot);
 	db_close(db);
 	return ret ? CLI_ERROR : CLI_OK;

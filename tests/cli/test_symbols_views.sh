@@ -73,6 +73,17 @@ check "diff: B's side by function, A's by PC" "+ hid_init+0x24 HID7_EL1
 ~ 0x0000000040000034 HID4_EL1" "$(printf '%s\n' "$OUT" | awk '/^[-+~] / { print $1, $3, $4 }' | sort)"
 stop_daemon
 
+# export: perfetto's args and jsonl's objects carry the symbol; csv's columns stay the contract's
+check_rc "export --format perfetto --symbols" 0 "$CTL" export trace.db:1 --format perfetto --symbols "$G/apple_boot.elf" \
+	-o slid.json
+check "perfetto: args.symbol by function" "$want" \
+	"$(jq -r '.traceEvents[] | select(.ph == "i") | .args.symbol + " " + .name' slid.json)"
+check_rc "export --format jsonl --symbols" 0 "$CTL" export trace.db:1 --format jsonl --symbols "$G/apple_boot.map"
+check "jsonl: symbol by function" "$want" "$(printf '%s\n' "$OUT" | jq -r '.symbol + " " + .name')"
+check_rc "export --format csv --symbols" 2 "$CTL" export trace.db:1 --format csv --symbols "$G/apple_boot.map"
+check "csv --symbols message" \
+	"idsrctl: export: --symbols: not with --format csv (its columns are the contract's; use jsonl or perfetto)" "$OUT"
+
 # errors: say which file and why; exit 2 before any output
 check_rc "show --symbols missing" 2 "$CTL" show trace.db:1 --symbols nope.elf
 check "missing file message" "idsrctl: show: nope.elf: No such file or directory" "$OUT"
