@@ -65,6 +65,6 @@ check "unknown boot message" "idsrctl: export: trace.db: no boot 9 in this trace
 check "no file after a failure" "trace.db trace.json" "$(ls | tr '\n' ' ' | sed 's/ $//')"
 check_rc "two boot references" 2 "$CTL" export trace.db:1 trace.db:1 --format csv
 check_rc "--help" 0 "$CTL" export --help
-check_match "--help text" '^Usage: idsrctl export \[TRACE\] \[--db FILE\] --format perfetto\|csv\|jsonl \[-o FILE\]' "$OUT"
+check_match "--help text" '^Usage: idsrctl export \[TRACE\] \[--db FILE\] --format perfetto\|csv\|jsonl \[--symbols FILE\] \[-o FILE\]' "$OUT"
 
 done_testing
