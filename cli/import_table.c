@@ -81,8 +81,11 @@ static int table_row(const struct fields *fl, size_t line, const struct import_o
 		return BAD(reg, "%s", why);
 	if ((t = fl->text[COL_PC]) && !table_number(t, true, UINT64_MAX, &r.pc))
 		return BAD(COL_PC, "pc `%.24s' is not a 64-bit number", t);
-	if ((t = fl->text[COL_EL]) && !(table_number(t, false, 3, &v) && (r.el = (uint8_t)v, true)))
-		return BAD(COL_EL, "el `%.20s' is not 0, 1, 2 or 3", t);
+	if ((t = fl->text[COL_EL])) {
+		if (!table_number(t, false, 3, &v))
+			return BAD(COL_EL, "el `%.20s' is not 0, 1, 2 or 3", t);
+		r.el = (uint8_t)v;
+	}
 	t = fl->text[dir];
 	if (!strcmp(t, "1") || !strcasecmp(t, "true") || !strcasecmp(t, "write"))
 		r.is_write = true;
@@ -91,8 +94,11 @@ static int table_row(const struct fields *fl, size_t line, const struct import_o
 			   dir == COL_DIR ? "read or write" : "0 or 1 (or false or true)");
 	if (!table_number(fl->text[COL_VALUE], true, UINT64_MAX, &r.value))
 		return BAD(COL_VALUE, "value `%.24s' is not a 64-bit number", fl->text[COL_VALUE]);
-	if ((t = fl->text[COL_ACTION]) && !(r.undef = !strcasecmp(t, "undef")) && strcasecmp(t, "emulate"))
-		return BAD(COL_ACTION, "action `%.20s' is not emulate or undef", t);
+	if ((t = fl->text[COL_ACTION])) {
+		r.undef = !strcasecmp(t, "undef");
+		if (!r.undef && strcasecmp(t, "emulate"))
+			return BAD(COL_ACTION, "action `%.20s' is not emulate or undef", t);
+	}
 	if ((t = fl->text[COL_RULE])) {
 		bool neg = *t == '-';
 

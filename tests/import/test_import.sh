@@ -154,6 +154,8 @@ bad_csv "a seq twice" "vcpu,seq,key,is_write,value
 bad_csv "a seq missing" "vcpu,seq,key,is_write,value
 1,0,HID0_EL1,0,1
 1,2,HID0_EL1,0,1" "3: vCPU 1 seq 2 follows seq 0: a vCPU's seqs run 0, 1, 2, ... with none missing"
+bad_csv "an EL of 4" "vcpu,key,is_write,value,el
+0,HID0_EL1,0,1,4" "2:16: el \`4' is not 0, 1, 2 or 3"
 bad_csv "too few fields" "vcpu,key,is_write,value
 0,HID0_EL1,0" "2:1: 3 fields where the header names 4"
 bad_csv "an open quote" "vcpu,key,is_write,value
