@@ -55,7 +55,7 @@ static void boots_print_human(sqlite3_stmt *st)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	cli_duration(sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 :
 		     sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1), dur, sizeof(dur));
-	printf("%5lld  %s  %9s  %-14s %-12s %-14s %5d  %-6s %10lld %7lld %7lld %6lld  %s\n",
+	printf("%5lld  %s  %9s  %-14s %-12s %-14s %5d  %-8s %8lld %7lld %7lld %6lld  %s\n",
 	       sqlite3_column_int64(st, 0), when, dur,
 	       sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "",
 	       sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "",
@@ -100,7 +100,15 @@ int boots_main(int argc, char **argv)
 	/* A boot named must exist (cli_trace_open says so); none: all of them. */
 	if (cli_trace_open("boots", &trace, &db, trace.boot_id ? &boot_id : NULL) < 0)
 		return CLI_ERROR;
-	rc = sqlite3_prepare_v2(db, json ?
+	rc = SQLITE_ERROR;
+	if (json)	/* schema 3's has_pcs and imported_from too, when the file has them */
+		rc = sqlite3_prepare_v2(db,
+		"SELECT id AS boot_id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
+		" accesses, undefs, rows_dropped, divergences, replay_of, replay_source, impl, policy_hash,"
+		" image_base, slide, midr, peer_uid, peer_pid, has_pcs, imported_from FROM boots"
+		" WHERE ?1 = 0 OR id = ?1 ORDER BY id", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, json ?
 		"SELECT id AS boot_id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
 		" accesses, undefs, rows_dropped, divergences, replay_of, replay_source, impl, policy_hash,"
 		" image_base, slide, midr, peer_uid, peer_pid FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id" :
@@ -114,7 +122,7 @@ int boots_main(int argc, char **argv)
 	}
 	sqlite3_bind_int64(st, 1, trace.boot_id);
 	if (!json)
-		printf("%5s  %-19s  %9s  %-14s %-12s %-14s %5s  %-6s %10s %7s %7s %6s  %s\n", "boot", "started",
+		printf("%5s  %-19s  %9s  %-14s %-12s %-14s %5s  %-8s %8s %7s %7s %6s  %s\n", "boot", "started",
 		       "took", "vm", "vmm", "kernel", "vcpus", "mode", "accesses", "undefs", "dropped", "diverg",
 		       "ended");
 	if (json && !lines)

@@ -50,6 +50,10 @@ check "the boot: imported, ended, no PCs, from the file, owned by the importer" 
 	"1|imported|0|m1n1:$PWD/$LOG|m1n1|apple_boot.m1n1.log|apple|2|imported|26|0|0|27000|$(id -u)" \
 	"$(sqlite3 "$T/imp.db" "SELECT id, mode, has_pcs, imported_from, vmm, vm_name, impl, vcpus, end_reason, accesses,
 		undefs, rows_dropped, end_ns - start_ns, peer_uid FROM boots")"
+check_rc "boots --json-lines" 0 "$B/idsrctl" boots "$T/imp.db" --json-lines
+check_match "it has has_pcs and imported_from" '"mode": "imported", .*"has_pcs": 0, "imported_from": "m1n1:' "$OUT"
+check_rc "boots" 0 "$B/idsrctl" boots "$T/imp.db"
+check_match "the mode column holds imported" '^    1  .* m1n1 +  2  imported       26       0       0      0  imported$' "$OUT"
 check_rc "show names an imported row's rule" 0 "$B/idsrctl" show "$T/imp.db:1" --limit 1
 check "show's line" "    1    0       0  0x0000000000000000 read   HID0_EL1 (s3_0_c15_c0_0)            0x0000010000000000  emulate imported" \
 	"$(echo "$OUT" | sed -n 2p)"

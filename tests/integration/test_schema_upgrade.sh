@@ -31,6 +31,8 @@ for v in 1 2; do
 	before=$(sqlite3 "$T/old$v.db" "SELECT $boots_cols FROM boots; SELECT * FROM accesses_v")
 	check_rc "idsrctl reads a schema $v trace" 0 "$B/idsrctl" boots "$T/old$v.db"
 	check_match "its boots are listed" "old" "$OUT"
+	check_rc "boots --json-lines reads a schema $v trace" 0 "$B/idsrctl" boots "$T/old$v.db" --json-lines
+	check_match "without schema 3's columns" '"peer_pid": null}$' "$(echo "$OUT" | head -1)"
 	printf 'impl apple\nHID0_EL1 read value 0x11\n' > "$T/hid0.conf"
 	check_rc "idsrctl replay --against reads a schema $v trace" 0 \
 		"$B/idsrctl" replay "$T/old$v.db:1" --against "$T/hid0.conf"
