@@ -88,6 +88,9 @@ app.append(sides(), summary(),
   hunks());
 marks = Array.from(document.querySelectorAll("tr.del, tr.add, tr.chg"));
 document.getElementById("where").textContent = `${marks.length} changes marked`;
+// diff.html#change=N opens at the Nth change, as N presses of "Next change" would.
+const linked = /^#change=(\d+)$/.exec(location.hash);
+if (linked && +linked[1] > 0) go(+linked[1]);
 document.addEventListener("keydown", (ev) => {
   if (ev.key === "n" || ev.key === "j") go(1);
   if (ev.key === "p" || ev.key === "k") go(-1);

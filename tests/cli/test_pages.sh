@@ -113,6 +113,12 @@ CYC_OVRD_EL1|s3_5_c15_c5_0|2|2|0|0|0|-" "$($ROWS diff.html.dom table summary)"
 check "diff: marked lines: 2 added, 4 removed, 2 changed" "2 4 2" \
 	"$($ROWS diff.html.dom count add) $($ROWS diff.html.dom count del) $($ROWS diff.html.dom count chg)"
 check "diff: the navigation counts them" "8 changes marked" "$($ROWS diff.html.dom text where)"
+browse "diff.html#change=3"
+check "diff: next change, 3 times (#change=3)" "change 3 of 8" "$($ROWS diff.html.dom text where)"
+check "diff: the third change is the current line" 1 "$($ROWS diff.html.dom count current)"
+browse "diff.html#change=9"
+check "diff: past the last change, the first again" "change 1 of 8" "$($ROWS diff.html.dom text where)"
+browse diff.html
 check "diff: a changed line, side by side, by function" \
 "3|hid_init+0x14|HID4_EL1|write|0x0000000000000800|~|3|hid_init+0x14|HID4_EL1|write|0x0000000000000200" \
 	"$($ROWS diff.html.dom table hunks | grep '|~|' | head -1)"
