@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* What idsrctl's subcommands share: errors, default paths, --help, JSON output. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "number.h"
 #include "paths.h"
 
 int cli_error(const char *fmt, ...)
@@ -61,21 +61,16 @@ const char *cli_default_db(void)
 
 bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t max, uint64_t *out)
 {
-	bool hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-	const char *digits = hex ? text + 2 : text;
-	char *end = NULL;
+	/* A digit first (as wg's config.c): strtoull would skip blanks and take
+	 * a sign, so that ` -5' became 2^64 - 5. */
+	int rc = num_parse_u64(text, strlen(text), out);
 
-	/* A digit first (as wg's config.c): strtoull itself would skip blanks
-	 * and take a sign, so that ` -5' became 2^64 - 5. */
-	errno = 0;
-	if (hex ? isxdigit((unsigned char)*digits) : isdigit((unsigned char)*digits))
-		*out = strtoull(digits, &end, hex ? 16 : 10);
-	if (!end || *end) {
+	if (rc == -EINVAL) {
 		cli_error("%s: %s%s`%s' is not a number (decimal, or hexadecimal after 0x)",
 			  cmd, opt ? opt : "", opt ? ": " : "", text);
 		return false;
 	}
-	if (errno == ERANGE || *out > max) {
+	if (rc == -ERANGE || *out > max) {
 		cli_error("%s: %s%s`%s' is out of range (at most %" PRIu64 ")",
 			  cmd, opt ? opt : "", opt ? ": " : "", text, max);
 		return false;

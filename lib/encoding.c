@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "number.h"
 
 /* Field positions shared by both layouts (docs/design.md, section 2.1). */
 #define SH_OP0		14
@@ -145,24 +146,15 @@ static int parse_a32(struct cursor *c, struct enc_fields *f)
 
 static int parse_number(const char *text, uint32_t *key, const char **why)
 {
-	/* base 0 would read "010" as octal: only 0x… and decimal are keys */
-	bool hex = text[0] == '0' && tolower((unsigned char)text[1]) == 'x';
-	const char *digits = hex ? text + 2 : text;
 	struct enc_fields f;
-	unsigned long long v;
-	char *end;
+	uint64_t v;
+	int rc = num_parse_u64(text, strlen(text), &v);
 
-	if (!isxdigit((unsigned char)digits[0])) {
+	if (rc == -EINVAL) {
 		*why = "not a number (expected 0x<hex digits> or decimal digits)";
 		return -EINVAL;
 	}
-	errno = 0;
-	v = strtoull(digits, &end, hex ? 16 : 10);
-	if (*end) {
-		*why = "not a number (expected 0x<hex digits> or decimal digits)";
-		return -EINVAL;
-	}
-	if (errno == ERANGE || v > UINT32_MAX) {
+	if (rc == -ERANGE || v > UINT32_MAX) {
 		*why = "number too large for a 32-bit key";
 		return -EINVAL;
 	}

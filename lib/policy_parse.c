@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "number.h"
 #include "policy_rules.h"
 #include "regnames.h"
 
@@ -112,39 +113,6 @@ static int qlen(size_t n)
 
 /* ---- numbers ------------------------------------------------------------ */
 
-/* Decimal or 0x hex, up to 64 bits. Returns 0, -EINVAL (not a number) or
- * -ERANGE (does not fit). */
-static int parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	unsigned base = 10;
-	uint64_t v = 0;
-
-	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-		n -= 2;
-	}
-	if (n == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d;
-
-		if (s[i] >= '0' && s[i] <= '9')
-			d = (unsigned)(s[i] - '0');
-		else if (base == 16 && s[i] >= 'a' && s[i] <= 'f')
-			d = (unsigned)(s[i] - 'a' + 10);
-		else if (base == 16 && s[i] >= 'A' && s[i] <= 'F')
-			d = (unsigned)(s[i] - 'A' + 10);
-		else
-			return -EINVAL;
-		if (v > (UINT64_MAX - d) / base)
-			return -ERANGE;
-		v = v * base + d;
-	}
-	*out = v;
-	return 0;
-}
-
 /* A number at column; after names what it follows, for an empty one. */
 static int number(struct parser *ps, const char *s, size_t n, int column,
 		  const char *after, size_t after_len, uint64_t *out)
@@ -153,7 +121,7 @@ static int number(struct parser *ps, const char *s, size_t n, int column,
 
 	if (n == 0)
 		return fail(ps, column, "expected a number after `%.*s', got nothing", qlen(after_len), after);
-	ret = parse_u64(s, n, out);
+	ret = num_parse_u64(s, n, out);
 	if (ret == -ERANGE)
 		return fail(ps, column, "number `%.*s' does not fit in 64 bits", qlen(n), s);
 	if (ret < 0)

@@ -24,11 +24,11 @@ flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # target: sources beyond the harness, and libraries
 declare -A srcs=(
 	[frame]="proto/frame.c $BUILD/gen/idsr.pb-c.c"
-	[policy]="lib/policy.c lib/policy_parse.c lib/policy_state.c lib/regnames.c lib/regtable.c lib/encoding.c lib/log.c lib/embed.S"
-	[encoding]="lib/encoding.c lib/regnames.c lib/regtable.c lib/log.c lib/embed.S"
+	[policy]="lib/policy.c lib/policy_parse.c lib/policy_state.c lib/regnames.c lib/regtable.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
+	[encoding]="lib/encoding.c lib/number.c lib/regnames.c lib/regtable.c lib/log.c lib/embed.S"
 	[symbols]="replay/symbols.c"
-	[names]="lib/regtable.c lib/regnames.c lib/encoding.c lib/log.c lib/embed.S"
-	[import]="cli/import_rows.c cli/import_m1n1.c cli/import_table.c cli/util.c proto/paths.c lib/regnames.c lib/regtable.c lib/encoding.c lib/log.c lib/embed.S"
+	[names]="lib/regtable.c lib/regnames.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
+	[import]="cli/import_rows.c cli/import_m1n1.c cli/import_table.c cli/util.c proto/paths.c lib/regnames.c lib/regtable.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
 )
 declare -A libs=([frame]="$(pkg-config --libs libprotobuf-c)" [symbols]="$(pkg-config --libs libelf)")
 targets=("$@")
