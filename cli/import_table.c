@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* idsrctl import --format csv|jsonl: accesses as rows of named contract columns (docs/importing.md). */
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +7,7 @@
 
 #include "encoding.h"
 #include "import.h"
+#include "number.h"
 #include "policy.h"
 
 /* The columns read; any other is ignored (show --json-lines adds name, encoding, pc_hex ...). */
@@ -40,14 +39,10 @@ struct fields {
 static bool table_number(const char *t, bool min_neg, uint64_t max, uint64_t *out)
 {
 	bool neg = min_neg && *t == '-';
-	char *end;
 
 	t += neg;
-	if (!isdigit((unsigned char)*t))
-		return false;
-	errno = 0;
-	*out = strtoull(t, &end, 0);
-	if (errno || *end || *out > max || (neg && *out > (uint64_t)INT64_MAX + 1))
+	/* not strtoull's base 0: a leading 0 is decimal here, not octal */
+	if (num_parse_u64(t, strlen(t), out) < 0 || *out > max || (neg && *out > (uint64_t)INT64_MAX + 1))
 		return false;
 	if (neg)
 		*out = -*out;

@@ -114,12 +114,13 @@ check "PCs all 0 are no PCs" "0|apple_boot.m1n1.log|jsonl" \
 sqlite3 -header -csv "$T/imp.db" "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule FROM accesses WHERE boot_id = 2" > "$T/boot2.csv"
 check_rc "import a CSV of the accesses table" 0 "$B/idsrctl" import --format csv --db "$T/imp.db" "$T/boot2.csv"
 check "identical rows (0 differ of 27)" "0|27" "$(same_rows "$T/imp.db" 2 5)"
-# another tool's CSV: reg names and encodings, dir words, hex and negative (two's complement) values, quotes, no seq
+# another tool's CSV: reg names and encodings, dir words, hex, decimal with a leading 0 (not octal) and
+# negative (two's complement) values, quotes, no seq
 cat > "$T/other.csv" <<'CSV'
 vcpu,reg,dir,value,pc,el,action,extra
 0,HID0_EL1,read,0x10,0xffff800010001000,1,emulate,"a, quoted ""field"""
 0,s3_0_c15_c0_0,write,-1,0xffff800010001004,1,emulate,
-1,hid4,read,7,0xffff800010001000,0,undef,
+1,hid4,read,010,0xffff800010001000,0,undef,
 0,51072,read,0x0,0xffff800010001008,1,emulate,x
 CSV
 check_rc "import another tool's CSV" 0 "$B/idsrctl" import --format csv --db "$T/imp.db" --impl apple "$T/other.csv"
@@ -127,7 +128,7 @@ check "its rows: seqs in file order per vCPU, times 1 ns apart, el and action ke
 "0|0|0|51072|ffff800010001000|1|0|10|emulate|-4
 0|1|1|51072|ffff800010001004|1|1|ffffffffffffffff|emulate|-4
 0|2|3|51072|ffff800010001008|1|0|0|emulate|-4
-1|0|2|51104|ffff800010001000|0|0|7|undef|-4" "$(rows "$T/imp.db" 6)"
+1|0|2|51104|ffff800010001000|0|0|a|undef|-4" "$(rows "$T/imp.db" 6)"
 check "it has PCs" "1|2|1" "$(sqlite3 "$T/imp.db" "SELECT has_pcs, vcpus, undefs FROM boots WHERE id = 6")"
 "$B/idsrctl" export "$T/imp.db:6" --format csv -o "$T/export.csv"
 "$B/idsrctl" export "$T/imp.db:6" --format jsonl -o "$T/export.jsonl"
