@@ -91,6 +91,7 @@ struct cli_trace_arg {
 	char path[4096];		/* the database file */
 	int64_t boot_id;		/* 0: none named (the command's default, e.g. the last) */
 	enum cli_trace_source source;	/* where path came from */
+	const char *control;		/* --control, for the daemon that owns path */
 };
 /* The forms, for each reading command's --help. */
 #define CLI_TRACE_USAGE \
@@ -106,6 +107,16 @@ int cli_trace_arg(const char *cmd, const char *arg, const char *db_opt, const ch
 /* Opens t's database read-only and, when boot_id is not NULL, resolves its boot
  * (0: the last); prints errors as `idsrctl: <cmd>: …`. */
 int cli_trace_open(const char *cmd, const struct cli_trace_arg *t, struct sqlite3 **db, int64_t *boot_id);
+/*
+ * The file to read t from (cli/trace_copy.c): t->path itself when this user
+ * may read it. When they may not and the running idsrd writes it, a private
+ * copy (removed at exit) of what idsrd lets them see (docs/design.md 3.5):
+ * their own boots, every boot for an admin, and of them the rows need says:
+ * none (a listing), t->boot_id's (0: the last they may see) or all. NULL
+ * after printing why with `idsrctl: <cmd>: …`.
+ */
+enum cli_trace_need { CLI_TRACE_BOOTS, CLI_TRACE_ONE_BOOT, CLI_TRACE_ALL_BOOTS };
+const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum cli_trace_need need);
 /* The running daemon's database, asked quietly on its control socket; NULL
  * if none answers. Allocated once, kept. */
 const char *cli_daemon_db(const char *control);

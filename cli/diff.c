@@ -146,19 +146,21 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 static int side_open(struct diff_side *s, const struct diff_opts *o, int which)
 {
 	struct cli_trace_arg trace;
+	const char *path;
 	char why[512];
 
 	s->ref = o->ref[which];
-	if (cli_trace_arg("diff", s->ref, NULL, NULL, &trace) < 0)
+	if (cli_trace_arg("diff", s->ref, NULL, NULL, &trace) < 0 ||
+	    !(path = cli_trace_path("diff", &trace, CLI_TRACE_ONE_BOOT)) || !(s->path = strdup(trace.path)))
 		return CLI_ERROR;
-	if (bootstream_open(trace.path, trace.boot_id, &s->bs, why, sizeof(why)))
+	if (bootstream_open(path, trace.boot_id, &s->bs, why, sizeof(why)))
 		return cli_error("diff: %s", why);
 	s->info = bootstream_info(s->bs);
 	s->slide = o->slide_set[which] ? o->slide[which] : s->info->slide;
 	if (!s->info->has_pcs && o->how != BOOTDIFF_BY_KEY)
 		return cli_error("diff: boot %" PRId64 " of %s has no PCs (imported): %s cannot match its"
 				 " accesses; leave it out to match on register and direction",
-				 s->info->boot_id, s->info->path, o->how == BOOTDIFF_BY_PC ? "--by-pc" : "--by-symbol");
+				 s->info->boot_id, s->path, o->how == BOOTDIFF_BY_PC ? "--by-pc" : "--by-symbol");
 	if (o->symfile[which] && cli_symbols_load("diff", o->symfile[which], &s->syms))
 		return CLI_ERROR;
 	return 0;
@@ -198,6 +200,7 @@ static void side_free(struct diff_side *s)
 {
 	bootstream_free_vcpus(s->vcpus, s->nvcpus);
 	symbols_free(s->syms);
+	free(s->path);
 	bootstream_close(s->bs);
 }
 
@@ -377,7 +380,7 @@ static void print_header(const struct diff_out *p)
 		const struct bootstream_info *in = p->side[w]->info;
 
 		fprintf(p->f, "%s%s %s boot %" PRId64 "  kernel %s  impl %s  vcpus %" PRIu32 "  slide 0x%" PRIx64
-			"%s%s\n", p->bold, w ? "+++" : "---", in->path, in->boot_id, in->kernel ? in->kernel : "-",
+			"%s%s\n", p->bold, w ? "+++" : "---", p->side[w]->path, in->boot_id, in->kernel ? in->kernel : "-",
 			in->impl ? in->impl : "-", in->vcpus, p->side[w]->slide,
 			in->has_pcs ? "" : "  no PCs (imported): matched on vCPU order, register, direction and value",
 			*p->bold ? p->reset : "");
@@ -415,7 +418,7 @@ static void json_side(const struct diff_out *p, int w)
 
 	fprintf(p->f, "  \"%s\": {", w ? "b" : "a");
 	json_str(&j, "ref", s->ref);
-	json_str(&j, "path", s->info->path);
+	json_str(&j, "path", s->path);
 	json_int(&j, "boot_id", s->info->boot_id);
 	json_str(&j, "kernel", s->info->kernel);
 	json_str(&j, "impl", s->info->impl);

@@ -28,6 +28,7 @@ struct diff_opts {
 /* One boot being compared. */
 struct diff_side {
 	const char *ref;
+	char *path;			/* the file as named (read maybe through a copy) */
 	struct bootstream *bs;
 	const struct bootstream_info *info;
 	struct bootstream_vcpu *vcpus;

@@ -485,7 +485,7 @@ int replay_main(int argc, char **argv)
 
 		if (o.json && !o.json_lines)
 			json_list_begin(stdout);
-		rc = replay_against(o.trace.path, o.trace.boot_id, o.against, o.json);
+		rc = replay_against(&o.trace, o.against, o.json);
 		json_list_end();
 		return rc;
 	}

@@ -7,9 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Runs boot boot_id of the trace at path (0: its last) through the policy
- * file and lists where its answers differ. CLI_OK, CLI_DIFFERENT or CLI_ERROR. */
-int replay_against(const char *path, int64_t boot_id, const char *policy_path, bool json);
+struct cli_trace_arg;
+/* Runs the trace's boot (0: its last) through the policy file and lists where
+ * its answers differ. CLI_OK, CLI_DIFFERENT or CLI_ERROR. */
+int replay_against(const struct cli_trace_arg *trace, const char *policy_path, bool json);
 
 /* "note: boot N of PATH has no PCs (imported): accesses were matched on vCPU
  * order, register, direction and value only" */

@@ -114,8 +114,9 @@ out:
 	return ret;
 }
 
-int replay_against(const char *path, int64_t boot_id, const char *policy_path, bool json)
+int replay_against(const struct cli_trace_arg *trace, const char *policy_path, bool json)
 {
+	const char *path = trace->path, *from;
 	char why[768];
 	struct policy_error perr;
 	struct replay_trace *t = NULL;
@@ -125,7 +126,10 @@ int replay_against(const char *path, int64_t boot_id, const char *policy_path, b
 
 	if (policy_load_file(policy_path, &p, &perr) < 0)
 		return cli_error("replay: --against: %s", policy_error_format(&perr, why, sizeof(why)));
-	rc = replay_trace_open(path, boot_id, &t, why, sizeof(why));
+	/* path names the file in messages; from is where it is read (maybe a copy) */
+	if (!(from = cli_trace_path("replay", trace, CLI_TRACE_ONE_BOOT)))
+		goto out;
+	rc = replay_trace_open(from, trace->boot_id, &t, why, sizeof(why));
 	if (rc < 0) {
 		cli_error("replay: %s", why);
 		goto out;

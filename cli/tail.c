@@ -431,10 +431,17 @@ static int tail_database(const char *path, const struct tail_opts *o, const stru
 			 int64_t since_ns, struct tail_seen **seen, size_t *nseen)
 {
 	struct tail_rows rows = { 0 };
+	struct cli_trace_arg t = o->trace;
 	char why[512];
 	sqlite3 *db;
 	int rc;
 
+	/* Through idsrd when this user may not read the file: of the boot named, else of all. */
+	snprintf(t.path, sizeof(t.path), "%s", path);
+	t.boot_id = o->spec.boot_id;
+	path = cli_trace_path("tail", &t, t.boot_id ? CLI_TRACE_ONE_BOOT : CLI_TRACE_ALL_BOOTS);
+	if (!path)
+		return -EACCES;
 	rc = db_open(path, DB_READONLY, &db, why, sizeof(why));
 	if (rc < 0)
 		return cli_error("tail: %s", why), rc;

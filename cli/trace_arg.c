@@ -19,6 +19,7 @@ int cli_trace_arg(const char *cmd, const char *arg, const char *db_opt, const ch
 	const char *env = getenv("IDSRD_DB"), *path;
 
 	memset(out, 0, sizeof(*out));
+	out->control = control;
 	if (arg && !*arg)
 		return cli_error("%s: an empty trace argument (give FILE, FILE:BOOT, :BOOT or BOOT)", cmd), -EINVAL;
 	if (arg && (trace_all_digits(arg) || arg[0] == ':')) {
@@ -57,9 +58,12 @@ int cli_trace_open(const char *cmd, const struct cli_trace_arg *t, sqlite3 **db,
 {
 	char why[512];
 	int64_t id = t->boot_id;
+	const char *path = cli_trace_path(cmd, t, boot_id ? CLI_TRACE_ONE_BOOT : CLI_TRACE_BOOTS);
 	int rc;
 
-	rc = db_open(t->path, DB_READONLY, db, why, sizeof(why));
+	if (!path)
+		return -EACCES;
+	rc = db_open(path, DB_READONLY, db, why, sizeof(why));
 	if (rc < 0) {
 		if (rc == -ENOENT && t->source == CLI_TRACE_FROM_DEFAULT)
 			return cli_error("%s: %s: no database there, and no idsrd answers to name its own: "

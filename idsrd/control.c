@@ -16,6 +16,7 @@
 #include "policy_ctl.h"
 #include "replayer.h"
 #include "subscribe.h"
+#include "trace_read.h"
 
 /* Supplementary groups of a peer that are looked at (more are ignored). */
 #define CONTROL_MAX_GROUPS 64
@@ -277,6 +278,9 @@ static void control_request(struct control_client *c, const Idsr__V1__ControlReq
 	case IDSR__V1__CONTROL_REQUEST__REQ_REPLAY_WATCH:
 		control_replay(c, req);
 		break;
+	case IDSR__V1__CONTROL_REQUEST__REQ_TRACE_READ:
+		trace_read_request(c, req->trace_read);
+		break;
 	default:
 		control_fail(c, "this request is not supported by this idsrd");
 	}
@@ -288,6 +292,7 @@ static void on_client_closed(uv_handle_t *h)
 
 	subscribe_drop(c);
 	replayer_client_gone(c);
+	trace_read_client_gone(c);
 	frame_reader_free(&c->reader);
 	free(c);
 }
