@@ -212,8 +212,12 @@ static size_t trace_row_bytes(sqlite3_stmt *st, int ncols)
 {
 	size_t bytes = 0;
 
-	for (int i = 0; i < ncols; i++)
-		bytes += 11 + (size_t)sqlite3_column_bytes(st, i);
+	/* sqlite3_column_bytes of a number would convert it to text: only text and blobs */
+	for (int i = 0; i < ncols; i++) {
+		int type = sqlite3_column_type(st, i);
+
+		bytes += 11 + (type == SQLITE_TEXT || type == SQLITE_BLOB ? (size_t)sqlite3_column_bytes(st, i) : 0);
+	}
 	return bytes;
 }
 

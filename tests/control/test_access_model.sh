@@ -32,9 +32,10 @@ groupadd "$SOCKG" && groupadd "$ADMG" &&
 	useradd -M -N -g "$SOCKG" -G "$ADMG" -s /usr/sbin/nologin -d / "$ADM" ||
 	{ not_ok "make the test users"; done_testing; exit 1; }
 # as NAME CMD...: CMD as user NAME with their groups, a private TMPDIR for copies
+# and configuration directory (run.sh's is root's, closed to others)
 as() {
 	local who=$1; shift
-	TMPDIR=$T/tmp-$who setpriv --reuid="$who" --regid="$SOCKG" --init-groups -- "$@"
+	HOME=/ TMPDIR=$T/tmp-$who XDG_CONFIG_HOME=$T/tmp-$who setpriv --reuid="$who" --regid="$SOCKG" --init-groups -- "$@"
 }
 mkdir "$T/tmp-$USR" "$T/tmp-$ADM" && chown "$USR" "$T/tmp-$USR" && chown "$ADM" "$T/tmp-$ADM"
 chmod 0711 "$T"
