@@ -117,6 +117,8 @@ int cli_trace_open(const char *cmd, const struct cli_trace_arg *t, struct sqlite
  */
 enum cli_trace_need { CLI_TRACE_BOOTS, CLI_TRACE_ONE_BOOT, CLI_TRACE_ALL_BOOTS };
 const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum cli_trace_need need);
+/* Removes the copies now (async-signal-safe: for a handler that _exits). */
+void cli_trace_copies_unlink(void);
 /* The running daemon's database, asked quietly on its control socket; NULL
  * if none answers. Allocated once, kept. */
 const char *cli_daemon_db(const char *control);

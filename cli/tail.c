@@ -426,22 +426,28 @@ out:
 	return rc;
 }
 
+/* Where the database at path is read: itself, or through idsrd when this user
+ * may not read it (cli_trace_path): the boot named, else all of theirs. */
+static const char *tail_read_path(const char *path, const struct tail_opts *o)
+{
+	struct cli_trace_arg t = o->trace;
+	const char *from;
+
+	snprintf(t.path, sizeof(t.path), "%s", path);
+	t.boot_id = o->spec.boot_id;
+	from = cli_trace_path("tail", &t, t.boot_id ? CLI_TRACE_ONE_BOOT : CLI_TRACE_ALL_BOOTS);
+	return from == t.path ? path : from;	/* t is gone on return */
+}
+
 /* Prints the last rows (and, following, learns where the stream takes over). */
 static int tail_database(const char *path, const struct tail_opts *o, const struct filter *f,
 			 int64_t since_ns, struct tail_seen **seen, size_t *nseen)
 {
 	struct tail_rows rows = { 0 };
-	struct cli_trace_arg t = o->trace;
 	char why[512];
 	sqlite3 *db;
 	int rc;
 
-	/* Through idsrd when this user may not read the file: of the boot named, else of all. */
-	snprintf(t.path, sizeof(t.path), "%s", path);
-	t.boot_id = o->spec.boot_id;
-	path = cli_trace_path("tail", &t, t.boot_id ? CLI_TRACE_ONE_BOOT : CLI_TRACE_ALL_BOOTS);
-	if (!path)
-		return -EACCES;
 	rc = db_open(path, DB_READONLY, &db, why, sizeof(why));
 	if (rc < 0)
 		return cli_error("tail: %s", why), rc;
@@ -466,6 +472,7 @@ static int tail_database(const char *path, const struct tail_opts *o, const stru
 static void tail_on_signal(int sig)
 {
 	/* stdout is line-buffered: every whole line is out already. */
+	cli_trace_copies_unlink();
 	_exit(CLI_OK);
 }
 
@@ -516,6 +523,7 @@ static int tail_follow(const struct tail_opts *o, const struct filter *f)
 	struct tail_seen *seen = NULL;
 	struct frame_reader reader;
 	sqlite3 *names_db = NULL;
+	const char *from;
 	char *db = NULL, why[512];
 	size_t nseen = 0;
 	int64_t since;
@@ -568,10 +576,12 @@ static int tail_follow(const struct tail_opts *o, const struct filter *f)
 		goto out_reader;
 	}
 	frame_free(reply);
+	if (!(from = tail_read_path(db, o)))
+		goto out_reader;
 	/* A handle of its own for naming rules as events come (tail_database's is closed). */
-	if (db_open(db, DB_READONLY, &names_db, why, sizeof(why)) == 0)
+	if (db_open(from, DB_READONLY, &names_db, why, sizeof(why)) == 0)
 		tail_live_rules = cli_rules_new(names_db);
-	if (tail_database(db, o, f, since, &seen, &nseen) < 0)
+	if (tail_database(from, o, f, since, &seen, &nseen) < 0)
 		goto out_reader;
 	for (;;) {
 		Frame *ev;
@@ -624,7 +634,9 @@ int tail_main(int argc, char **argv)
 		signal(SIGPIPE, SIG_DFL);
 		rc = tail_follow(&o, f);
 	} else {
-		rc = tail_database(o.trace.path, &o, f, 0, NULL, NULL) < 0 ? CLI_ERROR : CLI_OK;
+		const char *from = tail_read_path(o.trace.path, &o);
+
+		rc = from && tail_database(from, &o, f, 0, NULL, NULL) == 0 ? CLI_OK : CLI_ERROR;
 	}
 out:
 	filter_free(f);

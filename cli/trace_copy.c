@@ -42,6 +42,13 @@ static void trace_copies_remove(void)
 	ncopies = 0;
 }
 
+void cli_trace_copies_unlink(void)
+{
+	/* a copy is one file (journal_mode DELETE) once written */
+	for (size_t i = 0; i < ncopies; i++)
+		unlink(copies[i]);
+}
+
 /* Whether path and the daemon's database are one file. */
 static bool trace_same_file(const char *path, const char *daemon_db)
 {
@@ -236,6 +243,8 @@ const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum 
 		return NULL;
 	if (db_open(path, DB_CREATE | DB_PRIVATE, &tc.db, why, sizeof(why)) < 0)
 		return cli_error("%s: %s", cmd, why), NULL;
+	/* No -wal or -shm beside it: one file, which a signal handler can remove. */
+	sqlite3_exec(tc.db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
 	rc = cli_control_connect(cmd, cli_control_path(t->control), &fd);
 	if (rc == 0) {
 		tr.boot_id = (uint64_t)t->boot_id;

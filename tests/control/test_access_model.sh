@@ -89,6 +89,13 @@ same "report 2" "$CTL" report 2
 same "replay 3 --against" "$CTL" replay 3 --against "$T/policy.conf"
 printf 'impl apple\nHID0 storage init=0x5\n* storage init=0x0\n' >other.conf
 same "replay 2 --against, differing" "$CTL" replay 2 --against "$T/other.conf" --json
+# tail -f: the history through idsrd, then the stream; stopped by its pid.
+HOME=/ TMPDIR=$T/tmp-$USR XDG_CONFIG_HOME=$T/tmp-$USR setpriv --reuid="$USR" --regid="$SOCKG" --init-groups -- \
+	"$CTL" tail -f -n 3 3 >tail-f.out 2>&1 &
+TAILPID=$!
+for i in $(seq 1 1200); do [ "$(wc -l <tail-f.out)" -ge 4 ] && break; sleep 0.05; done
+kill "$TAILPID"; wait "$TAILPID" 2>/dev/null
+check "tail -f -n 3 3 as $USR starts with root's tail -n 3 3" "$("$CTL" tail -n 3 3)" "$(cat tail-f.out)"
 check "no copies left behind" "" "$(ls -A "$T/tmp-$USR")"
 
 # What differs: only USR's boots are there for USR.
