@@ -12,6 +12,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "frame.h"
+#include "number.h"
 #include "log.h"
 #include "options.h"
 #include "paths.h"
@@ -101,16 +102,26 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Decimal or 0x hex, read as idsrctl reads numbers (num_parse_u64: a digit
+ * first, no blank or sign); a mode (base 8) is octal digits, as chmod's. */
 static bool parse_uint(const char *opt, const char *s, unsigned long max, int base, unsigned long *out)
 {
-	char *end;
+	uint64_t v = 0;
+	bool ok;
 
-	errno = 0;
-	*out = strtoul(s, &end, base);
-	if (errno || end == s || *end || *out > max || *s == '-') {
+	if (base == 8) {
+		ok = *s && strlen(s) <= 6 && strspn(s, "01234567") == strlen(s);
+		if (ok)
+			v = strtoull(s, NULL, 8);
+		if (!ok || v > max) {
+			fprintf(stderr, "idsrd: --%s: `%s' is not a mode (octal digits, at most 0%lo)\n", opt, s, max);
+			return false;
+		}
+	} else if (num_parse_u64(s, strlen(s), &v) < 0 || v > max) {
 		fprintf(stderr, "idsrd: --%s: `%s' is not a number from 0 to %lu\n", opt, s, max);
 		return false;
 	}
+	*out = (unsigned long)v;
 	return true;
 }
 

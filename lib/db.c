@@ -13,6 +13,7 @@
 #include "db.h"
 #include "embed.h"
 #include "encoding.h"
+#include "number.h"
 #include "regnames.h"
 
 int64_t db_now_ns(void)
@@ -218,11 +219,11 @@ int db_parse_boot_ref(const char *ref, char *path, size_t pathlen, int64_t *boot
 	*boot_id = 0;
 	/* FILE:ID only when what follows the last colon is a number. */
 	if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
-		char *end;
+		uint64_t id;
 
-		*boot_id = strtoll(colon + 1, &end, 10);
-		if (*boot_id <= 0)
+		if (num_parse_u64(colon + 1, strlen(colon + 1), &id) < 0 || id == 0 || id > INT64_MAX)
 			return -EINVAL;
+		*boot_id = (int64_t)id;
 		n = (size_t)(colon - ref);
 	}
 	if (n == 0 || n >= pathlen)

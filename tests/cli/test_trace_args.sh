@@ -33,6 +33,9 @@ check_rc "export :1" 0 "$C" export :1 --format csv
 check "export :1: boot 1's 30 rows and a header" "31" "$(printf '%s\n' "$OUT" | wc -l)"
 check_rc "show 9: no such boot" 2 "$C" show 9
 check "names the file" "idsrctl: show: $T/trace.db: no boot 9 in this trace (idsrctl boots lists them)" "$OUT"
+check_rc "show FILE:ID past 63 bits" 2 "$C" show "$T/trace.db:99999999999999999999"
+check "refused (strtoll once made it boot 2^63 - 1)" \
+	"idsrctl: show: \`$T/trace.db:99999999999999999999' is not a trace (FILE, FILE:BOOT, :BOOT or BOOT)" "$OUT"
 check_rc "show --vcpu 2 of a 2-vCPU boot" 2 "$C" show 1 --vcpu 2
 check "says which vCPUs there are" "idsrctl: show: boot 1 has 2 vCPUs (0-1): no vCPU 2" "$OUT"
 check "show --vcpu 1: its 15" "15" "$(rows "$C" show 1 --vcpu 1)"
