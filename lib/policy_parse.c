@@ -10,6 +10,7 @@
 
 #include "encoding.h"
 #include "number.h"
+#include "policy_parser.h"
 #include "policy_rules.h"
 #include "regnames.h"
 
@@ -31,28 +32,7 @@
  *               answers: EL0 is UNDEF whatever the policy says.)
  */
 
-#define QUOTE_MAX	64		/* longest quoted token in a message */
-
-struct token {
-	const char *s;
-	size_t n;
-	int column;
-};
-
-struct parser {
-	struct policy *p;
-	struct policy_error *err;
-	char *line;			/* the current line, comment cut off */
-	size_t len, pos;
-	int lineno;
-	int first_rule_line;		/* 0 until a rule was read */
-	int impl_line;
-};
-
-static int fail(struct parser *ps, int column, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct parser *ps, int column, const char *fmt, ...)
+int policy_fail(struct parser *ps, int column, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -98,15 +78,14 @@ static bool token_is(const struct token *t, const char *word)
 	return t->n == strlen(word) && !memcmp(t->s, word, t->n);
 }
 
-static bool token_has_prefix(const struct token *t, const char *prefix)
+bool policy_token_has_prefix(const struct token *t, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
 	return t->n >= n && !memcmp(t->s, prefix, n);
 }
 
-/* Messages quote at most QUOTE_MAX bytes of a token. */
-static int qlen(size_t n)
+int policy_qlen(size_t n)
 {
 	return n > QUOTE_MAX ? QUOTE_MAX : (int)n;
 }
@@ -120,185 +99,14 @@ static int number(struct parser *ps, const char *s, size_t n, int column,
 	int ret;
 
 	if (n == 0)
-		return fail(ps, column, "expected a number after `%.*s', got nothing", qlen(after_len), after);
+		return policy_fail(ps, column, "expected a number after `%.*s', got nothing", policy_qlen(after_len), after);
 	ret = num_parse_u64(s, n, out);
 	if (ret == -ERANGE)
-		return fail(ps, column, "number `%.*s' does not fit in 64 bits", qlen(n), s);
+		return policy_fail(ps, column, "number `%.*s' does not fit in 64 bits", policy_qlen(n), s);
 	if (ret < 0)
-		return fail(ps, column, "bad number `%.*s': expected decimal or 0x-prefixed hex",
-			    qlen(n), s);
+		return policy_fail(ps, column, "bad number `%.*s': expected decimal or 0x-prefixed hex",
+			    policy_qlen(n), s);
 	return 0;
-}
-
-/* ---- selectors ---------------------------------------------------------- */
-
-struct field_spec {
-	const char *name;
-	char prefix;			/* 's', 'p', 'c' or 0 */
-	unsigned max;
-	int slot;			/* index in selector.lo/hi */
-};
-
-static const struct field_spec a64_fields[] = {
-	{ "op0", 's', 3, 0 }, { "op1", 0, 7, 1 }, { "CRn", 'c', 15, 2 },
-	{ "CRm", 'c', 15, 3 }, { "op2", 0, 7, 4 },
-};
-static const struct field_spec a32_fields[] = {
-	{ "coproc", 'p', 15, 0 }, { "opc1", 0, 7, 1 }, { "CRn", 'c', 15, 2 },
-	{ "CRm", 'c', 15, 3 }, { "opc2", 0, 7, 4 },
-};
-/* MCRR/MRRC: coproc, a 4-bit opc1 and CRm; CRn and opc2 are 0 in the key. */
-static const struct field_spec a32_wide_fields[] = {
-	{ "coproc", 'p', 15, 0 }, { "opc1", 0, 15, 1 }, { "CRm", 'c', 15, 3 },
-};
-
-static const char selector_expected[] =
-	"a register name, an encoding such as s3_0_c15_c0_0, p15:0:c9:c0:0 or p15:1:c15, or `*'";
-
-/* One end of a field range: an optional prefix letter, then 1-2 digits. */
-static bool field_number(const char *s, size_t n, const struct field_spec *fs, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (fs->prefix && n > 0 && (s[0] | 0x20) == fs->prefix) {
-		s++;
-		n--;
-	}
-	if (n == 0 || n > 2)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > fs->max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static int parse_field(struct parser *ps, const struct token *whole, const char *s, size_t n,
-		       const struct field_spec *fs, struct selector *sel)
-{
-	int column = whole->column + (int)(s - whole->s);
-	const char *p = fs->prefix ? (const char[]){ fs->prefix, 0 } : "";
-	const char *dash = memchr(s, '-', n);
-	unsigned lo, hi;
-
-	if ((n == 1 && s[0] == '*') || (n == 2 && fs->prefix && (s[0] | 0x20) == fs->prefix && s[1] == '*')) {
-		lo = 0;
-		hi = fs->max;
-	} else if (!field_number(s, dash ? (size_t)(dash - s) : n, fs, &lo) ||
-		   (dash && !field_number(dash + 1, n - (size_t)(dash + 1 - s), fs, &hi))) {
-		return fail(ps, column, "bad %s field `%.*s' in `%.*s': expected %s0 to %s%u, `*' or a range lo-hi",
-			    fs->name, qlen(n), s, qlen(whole->n), whole->s, p, p, fs->max);
-	} else if (!dash) {
-		hi = lo;
-	} else if (lo > hi) {
-		return fail(ps, column, "bad %s range `%.*s' in `%.*s': the low end is above the high end",
-			    fs->name, qlen(n), s, qlen(whole->n), whole->s);
-	}
-	sel->lo[fs->slot] = (uint8_t)lo;
-	sel->hi[fs->slot] = (uint8_t)hi;
-	return 0;
-}
-
-static int parse_encoding(struct parser *ps, const struct token *t, bool aarch32, struct selector *sel)
-{
-	char sep = aarch32 ? ':' : '_';
-	const char *field[SEL_FIELDS];
-	size_t flen[SEL_FIELDS], nfields = 0;
-	const struct field_spec *specs;
-	const char *s = t->s, *end = t->s + t->n;
-
-	for (;;) {
-		const char *next = memchr(s, sep, (size_t)(end - s));
-
-		if (nfields == SEL_FIELDS) {
-			nfields++;	/* too many */
-			break;
-		}
-		field[nfields] = s;
-		flen[nfields++] = (size_t)((next ? next : end) - s);
-		if (!next)
-			break;
-		s = next + 1;
-	}
-	memset(sel, 0, sizeof(*sel));
-	if (!aarch32 && nfields == 5) {
-		sel->kind = SEL_AARCH64;
-		specs = a64_fields;
-	} else if (aarch32 && nfields == 5) {
-		sel->kind = SEL_AARCH32;
-		specs = a32_fields;
-	} else if (aarch32 && nfields == 3) {
-		sel->kind = SEL_AARCH32_WIDE;
-		specs = a32_wide_fields;
-	} else if (!aarch32) {
-		return fail(ps, t->column, "bad encoding `%.*s': expected s<op0>_<op1>_c<CRn>_c<CRm>_<op2>, "
-			    "e.g. s3_0_c15_c0_0", qlen(t->n), t->s);
-	} else {
-		return fail(ps, t->column, "bad encoding `%.*s': expected p<coproc>:<opc1>:c<CRn>:c<CRm>:<opc2> "
-			    "(MCR/MRC) or p<coproc>:<opc1>:c<CRm> (MCRR/MRRC)", qlen(t->n), t->s);
-	}
-	for (size_t i = 0; i < nfields; i++) {
-		int ret = parse_field(ps, t, field[i], flen[i], &specs[i], sel);
-
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
-static bool is_keyword(const struct token *t);
-
-static int parse_name(struct parser *ps, const struct token *t, struct selector *sel)
-{
-	const char *impl = ps->p->impl;
-	char name[REGNAME_TEXT_MAX];
-	int ret;
-
-	if (is_keyword(t) || memchr(t->s, '=', t->n))
-		return fail(ps, t->column, "expected a selector (%s), got `%.*s'",
-			    selector_expected, qlen(t->n), t->s);
-	if (token_has_prefix(t, "allow"))
-		return fail(ps, t->column, "unknown directive `%.*s': the one allow directive is `allow-el0' "
-			    "(lets EL0 accesses reach the rules)", qlen(t->n), t->s);
-	ret = -ENOENT;
-	if (t->n < sizeof(name)) {
-		memcpy(name, t->s, t->n);
-		name[t->n] = 0;
-		ret = regnames_lookup(name, impl, &sel->key);
-	}
-	if (ret == -ENOTUNIQ) {
-		char which[256];
-
-		return fail(ps, t->column, "ambiguous register name `%.*s' (%s): add `impl NAME' "
-			    "before the rules or use the encoding", qlen(t->n), t->s,
-			    regnames_candidates(name, impl, which, sizeof(which)));
-	}
-	if (ret < 0 && impl)
-		return fail(ps, t->column, "unknown register `%.*s' in implementation %s: "
-			    "use its encoding (e.g. s3_0_c15_c0_0) or check `impl'", qlen(t->n), t->s, impl);
-	if (ret < 0)
-		return fail(ps, t->column, "unknown register `%.*s' (no implementation names it): "
-			    "use its encoding, e.g. s3_0_c15_c0_0", qlen(t->n), t->s);
-	sel->kind = SEL_KEY;
-	return 0;
-}
-
-static int parse_selector(struct parser *ps, const struct token *t, struct selector *sel)
-{
-	char c0 = (char)(t->s[0] | 0x20), c1 = t->n > 1 ? t->s[1] : 0;
-
-	memset(sel, 0, sizeof(*sel));
-	if (t->n == 1 && t->s[0] == '*') {
-		sel->kind = SEL_ANY;
-		return 0;
-	}
-	if ((c0 == 's' || c0 == 'p') && ((c1 >= '0' && c1 <= '9') || c1 == '*'))
-		return parse_encoding(ps, t, c0 == 'p', sel);
-	return parse_name(ps, t, sel);
 }
 
 /* ---- qualifiers and actions --------------------------------------------- */
@@ -329,7 +137,7 @@ static int find_action(const struct token *t)
 	return -1;
 }
 
-static bool is_keyword(const struct token *t)
+bool policy_is_keyword(const struct token *t)
 {
 	return find_action(t) >= 0 || token_is(t, "read") || token_is(t, "write");
 }
@@ -340,8 +148,8 @@ static int duplicate(struct parser *ps, const struct token *t, unsigned *seen, u
 		     const char *what)
 {
 	if (*seen & flag)
-		return fail(ps, t->column, "duplicate qualifier `%.*s': this rule already gives %s",
-			    qlen(t->n), t->s, what);
+		return policy_fail(ps, t->column, "duplicate qualifier `%.*s': this rule already gives %s",
+			    policy_qlen(t->n), t->s, what);
 	*seen |= flag;
 	return 0;
 }
@@ -361,8 +169,8 @@ static int parse_pc(struct parser *ps, const struct token *t, struct compiled_ru
 		if (ret < 0)
 			return ret;
 		if (cr->rule.pc_lo > cr->rule.pc_hi)
-			return fail(ps, t->column + 3, "bad range `%.*s' in `pc=': the low end is above the high end",
-				    qlen(n), v);
+			return policy_fail(ps, t->column + 3, "bad range `%.*s' in `pc=': the low end is above the high end",
+				    policy_qlen(n), v);
 	}
 	cr->rule.has_pc = true;
 	return 0;
@@ -378,29 +186,29 @@ static int parse_qualifier(struct parser *ps, const struct token *t, struct comp
 	if (token_is(t, "read") || token_is(t, "write")) {
 		ret = duplicate(ps, t, seen, SEEN_DIR, "read or write");
 		r->dir = token_is(t, "read") ? POLICY_READ : POLICY_WRITE;
-	} else if (token_has_prefix(t, "el=")) {
+	} else if (policy_token_has_prefix(t, "el=")) {
 		ret = duplicate(ps, t, seen, SEEN_EL, "el=");
 		if (!ret)
 			ret = number(ps, t->s + 3, t->n - 3, t->column + 3, t->s, 3, &v);
 		if (!ret && v > 3)
-			ret = fail(ps, t->column + 3, "bad exception level `%.*s': expected 0, 1, 2 or 3",
-				   qlen(t->n - 3), t->s + 3);
+			ret = policy_fail(ps, t->column + 3, "bad exception level `%.*s': expected 0, 1, 2 or 3",
+				   policy_qlen(t->n - 3), t->s + 3);
 		r->el = (int)v;
-	} else if (token_has_prefix(t, "vcpu=")) {
+	} else if (policy_token_has_prefix(t, "vcpu=")) {
 		ret = duplicate(ps, t, seen, SEEN_VCPU, "vcpu=");
 		if (!ret)
 			ret = number(ps, t->s + 5, t->n - 5, t->column + 5, t->s, 5, &v);
 		if (!ret && v > UINT32_MAX)
-			ret = fail(ps, t->column + 5, "bad vCPU `%.*s': expected 0 to 4294967295",
-				   qlen(t->n - 5), t->s + 5);
+			ret = policy_fail(ps, t->column + 5, "bad vCPU `%.*s': expected 0 to 4294967295",
+				   policy_qlen(t->n - 5), t->s + 5);
 		r->vcpu = (int64_t)v;
-	} else if (token_has_prefix(t, "pc=")) {
+	} else if (policy_token_has_prefix(t, "pc=")) {
 		ret = duplicate(ps, t, seen, SEEN_PC, "pc=");
 		if (!ret)
 			ret = parse_pc(ps, t, cr);
 	} else if (memchr(t->s, '=', t->n)) {
-		return fail(ps, t->column, "unknown qualifier `%.*s': expected read, write, el=N, vcpu=N "
-			    "or pc=A-B before the action", qlen(t->n), t->s);
+		return policy_fail(ps, t->column, "unknown qualifier `%.*s': expected read, write, el=N, vcpu=N "
+			    "or pc=A-B before the action", policy_qlen(t->n), t->s);
 	} else {
 		return 0;
 	}
@@ -417,8 +225,8 @@ static int parse_scope(struct parser *ps, const struct token *t, size_t vofs, st
 	else if (n == 2 && !memcmp(v, "vm", 2))
 		r->scope_vm = true;
 	else
-		return fail(ps, t->column + (int)vofs, "bad scope `%.*s': expected scope=vcpu or scope=vm",
-			    qlen(n), v);
+		return policy_fail(ps, t->column + (int)vofs, "bad scope `%.*s': expected scope=vcpu or scope=vm",
+			    policy_qlen(n), v);
 	return 0;
 }
 
@@ -448,10 +256,10 @@ static int parse_options(struct parser *ps, int ai, struct policy_rule *r)
 		else if (r->action == POLICY_RANDOM && kn == 5 && !memcmp(t.s, "seed=", 5))
 			flag = 2, dest = &r->seed, r->has_seed = true;
 		else
-			return fail(ps, t.column, "unknown option `%.*s' for %s: expected %s",
-				    qlen(t.n), t.s, actions[ai].name, actions[ai].options);
+			return policy_fail(ps, t.column, "unknown option `%.*s' for %s: expected %s",
+				    policy_qlen(t.n), t.s, actions[ai].name, actions[ai].options);
 		if (seen & flag)
-			return fail(ps, t.column, "duplicate option `%.*s' for %s", qlen(t.n), t.s,
+			return policy_fail(ps, t.column, "duplicate option `%.*s' for %s", policy_qlen(t.n), t.s,
 				    actions[ai].name);
 		seen |= flag;
 		ret = dest ? number(ps, t.s + kn, t.n - kn, t.column + (int)kn, t.s, kn, dest)
@@ -464,8 +272,8 @@ static int parse_options(struct parser *ps, int ai, struct policy_rule *r)
 
 static int junk(struct parser *ps, const struct token *t, const char *after)
 {
-	return fail(ps, t->column, "unexpected `%.*s' after `%s': one rule a line (comments start with #)",
-		    qlen(t->n), t->s, after);
+	return policy_fail(ps, t->column, "unexpected `%.*s' after `%s': one rule a line (comments start with #)",
+		    policy_qlen(t->n), t->s, after);
 }
 
 static int parse_action(struct parser *ps, const struct token *t, struct compiled_rule *cr)
@@ -475,17 +283,17 @@ static int parse_action(struct parser *ps, const struct token *t, struct compile
 	struct token v;
 
 	if (ai < 0)
-		return fail(ps, t->column, "expected %s, got `%.*s'", actions_expected, qlen(t->n), t->s);
+		return policy_fail(ps, t->column, "expected %s, got `%.*s'", actions_expected, policy_qlen(t->n), t->s);
 	r->action = actions[ai].action;
 	switch (r->action) {
 	case POLICY_IGNORE:
 		if (r->dir != POLICY_WRITE)
-			return fail(ps, t->column, "`ignore' is for write rules only: add `write' before it, "
+			return policy_fail(ps, t->column, "`ignore' is for write rules only: add `write' before it, "
 				    "or answer reads with raz-wi or value V");
 		break;
 	case POLICY_VALUE:
 		if (!next_token(ps, &v))
-			return fail(ps, end_column(ps), "expected a value after `value', got end of line");
+			return policy_fail(ps, end_column(ps), "expected a value after `value', got end of line");
 		if (number(ps, v.s, v.n, v.column, "value", 5, &r->value) < 0)
 			return -EINVAL;
 		break;
@@ -528,7 +336,7 @@ static int parse_rule(struct parser *ps, const struct token *first)
 
 	ret = add_rule(ps->p, &cr);
 	if (ret < 0) {
-		fail(ps, 0, "out of memory");
+		policy_fail(ps, 0, "out of memory");
 		return -ENOMEM;
 	}
 	cr->rule.line = ps->lineno;
@@ -536,12 +344,12 @@ static int parse_rule(struct parser *ps, const struct token *first)
 	cr->rule.vcpu = -1;
 	cr->rule.wmask = UINT64_MAX;
 	cr->rule.step = 1;
-	ret = parse_selector(ps, first, &cr->sel);
+	ret = policy_parse_selector(ps, first, &cr->sel);
 	if (ret < 0)
 		return ret;
 	for (;;) {
 		if (!next_token(ps, &t))
-			return fail(ps, end_column(ps), "expected %s, got end of line", actions_expected);
+			return policy_fail(ps, end_column(ps), "expected %s, got end of line", actions_expected);
 		ret = parse_qualifier(ps, &t, cr, &seen);
 		if (ret < 0)
 			return ret;
@@ -568,16 +376,16 @@ static int parse_impl(struct parser *ps, const struct token *kw)
 	char known[512] = "";
 
 	if (!next_token(ps, &t))
-		return fail(ps, end_column(ps), "expected an implementation name after `impl', got end of line");
+		return policy_fail(ps, end_column(ps), "expected an implementation name after `impl', got end of line");
 	if (ps->impl_line)
-		return fail(ps, kw->column, "duplicate `impl': the implementation is already %s (line %d)",
+		return policy_fail(ps, kw->column, "duplicate `impl': the implementation is already %s (line %d)",
 			    ps->p->impl, ps->impl_line);
 	if (ps->first_rule_line)
-		return fail(ps, kw->column, "`impl' must come before the first rule (line %d): "
+		return policy_fail(ps, kw->column, "`impl' must come before the first rule (line %d): "
 			    "names are looked up as rules are read", ps->first_rule_line);
 	ps->p->impl = strndup(t.s, t.n);
 	if (!ps->p->impl) {
-		fail(ps, 0, "out of memory");
+		policy_fail(ps, 0, "out of memory");
 		return -ENOMEM;
 	}
 	if (!regnames_impl_known(ps->p->impl)) {
@@ -588,8 +396,8 @@ static int parse_impl(struct parser *ps, const struct token *kw)
 		for (size_t i = 0; i < n && i < 64; i++)
 			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
 				 i ? ", " : "", impls[i]);
-		return fail(ps, t.column, "unknown implementation `%.*s': expected one of %s",
-			    qlen(t.n), t.s, known);
+		return policy_fail(ps, t.column, "unknown implementation `%.*s': expected one of %s",
+			    policy_qlen(t.n), t.s, known);
 	}
 	ps->impl_line = ps->lineno;
 	if (next_token(ps, &extra))
@@ -604,7 +412,7 @@ static int parse_line(struct parser *ps)
 
 	/* Even in a comment: policy_text() is a C string, and the store keeps it. */
 	if (nul)
-		return fail(ps, (int)(nul - ps->line) + 1, "unexpected NUL byte: a policy is text");
+		return policy_fail(ps, (int)(nul - ps->line) + 1, "unexpected NUL byte: a policy is text");
 	hash = memchr(ps->line, '#', ps->len);
 	if (hash)
 		ps->len = (size_t)(hash - ps->line);

@@ -24,7 +24,7 @@ flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # target: sources beyond the harness, and libraries
 declare -A srcs=(
 	[frame]="proto/frame.c $BUILD/gen/idsr.pb-c.c"
-	[policy]="lib/policy.c lib/policy_parse.c lib/policy_state.c lib/regnames.c lib/regtable.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
+	[policy]="lib/policy.c lib/policy_parse.c lib/policy_selector.c lib/policy_state.c lib/regnames.c lib/regtable.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
 	[encoding]="lib/encoding.c lib/number.c lib/regnames.c lib/regtable.c lib/log.c lib/embed.S"
 	[symbols]="replay/symbols.c"
 	[names]="lib/regtable.c lib/regnames.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
