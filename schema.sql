@@ -5,7 +5,7 @@
 -- docs/design.md (section 4) says what every table and column holds; change it with this file.
 -- u64 values (pc, value, image_base, slide) are stored as two's-complement integers.
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- One row per VM run (all vCPU connections that share a Hello instance).
 CREATE TABLE IF NOT EXISTS boots (
@@ -35,7 +35,11 @@ CREATE TABLE IF NOT EXISTS boots (
     peer_gid      INTEGER,
     peer_pid      INTEGER,
     has_pcs       INTEGER NOT NULL DEFAULT 1, -- schema 3: 0 when the recording had no PCs (pc is 0)
-    imported_from TEXT                        -- schema 3: 'FORMAT:FILE' when mode = 'imported'
+    imported_from TEXT,                       -- schema 3: 'FORMAT:FILE' when mode = 'imported'
+    -- schema 4: the boot's identity across hosts (128 random bits as a UUID's text) and the host's name
+    boot_uid      TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-' ||
+                  hex(randomblob(2)) || '-' || hex(randomblob(2)) || '-' || hex(randomblob(6)))),
+    host          TEXT                        -- schema 4: gethostname() of idsrd's host; NULL if not recorded by idsrd
 );
 
 -- One row per trapped access, in per-vCPU order.

@@ -22,6 +22,11 @@ static const char boots_usage[] =
 	"              columns, id as boot_id)\n"
 	"  --json-lines  one JSON object per line instead\n";
 
+#define BOOTS_JSON_SELECT "SELECT id AS boot_id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel," \
+	" end_reason, accesses, undefs, rows_dropped, divergences, replay_of, replay_source, impl, policy_hash," \
+	" image_base, slide, midr, peer_uid, peer_pid"
+#define BOOTS_JSON_FROM " FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id"
+
 static void boots_print_json(sqlite3_stmt *st)
 {
 	struct json j;
@@ -100,20 +105,15 @@ int boots_main(int argc, char **argv)
 	/* A boot named must exist (cli_trace_open says so); none: all of them. */
 	if (cli_trace_open("boots", &trace, &db, trace.boot_id ? &boot_id : NULL) < 0)
 		return CLI_ERROR;
-	rc = SQLITE_ERROR;
-	if (json)	/* schema 3's has_pcs and imported_from too, when the file has them */
-		rc = sqlite3_prepare_v2(db,
-		"SELECT id AS boot_id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
-		" accesses, undefs, rows_dropped, divergences, replay_of, replay_source, impl, policy_hash,"
-		" image_base, slide, midr, peer_uid, peer_pid, has_pcs, imported_from FROM boots"
-		" WHERE ?1 = 0 OR id = ?1 ORDER BY id", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, json ?
-		"SELECT id AS boot_id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
-		" accesses, undefs, rows_dropped, divergences, replay_of, replay_source, impl, policy_hash,"
-		" image_base, slide, midr, peer_uid, peer_pid FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id" :
+	/* --json: the later schemas' columns too, when the file has them (3: has_pcs,
+	 * imported_from; 4: boot_uid, host); older files are read as they are. */
+	rc = sqlite3_prepare_v2(db, !json ?
 		"SELECT id, start_ns, end_ns, vm_name, vmm, vcpus, mode, kernel, end_reason,"
-		" accesses, undefs, rows_dropped, divergences FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id",
+		" accesses, undefs, rows_dropped, divergences FROM boots WHERE ?1 = 0 OR id = ?1 ORDER BY id" :
+		db_has_column(db, "boots", "boot_uid") ?
+		BOOTS_JSON_SELECT ", has_pcs, imported_from, boot_uid, host" BOOTS_JSON_FROM :
+		db_has_column(db, "boots", "has_pcs") ? BOOTS_JSON_SELECT ", has_pcs, imported_from" BOOTS_JSON_FROM :
+		BOOTS_JSON_SELECT BOOTS_JSON_FROM,
 		-1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		cli_error("boots: reading %s: %s", path, sqlite3_errmsg(db));

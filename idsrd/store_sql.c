@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -71,9 +72,12 @@ int store_sql_write_rows(struct store *s, const struct store_item *it)
 	return step_rows(s->stmt.ins_rows);
 }
 
+/* boot_uid comes from the column's default (schema.sql: 128 random bits); host
+ * is asked here, on the writer thread, so a renamed host shows from its next boot. */
 static int write_boot(struct store *s, const struct store_boot *b)
 {
 	sqlite3_stmt *st = s->stmt.ins_boot;
+	char host[256] = "";
 
 	sqlite3_bind_int64(st, 1, b->id);
 	sqlite3_bind_int64(st, 2, b->start_ns);
@@ -95,6 +99,10 @@ static int write_boot(struct store *s, const struct store_boot *b)
 	sqlite3_bind_int64(st, 17, b->peer_uid);
 	sqlite3_bind_int64(st, 18, b->peer_gid);
 	sqlite3_bind_int64(st, 19, b->peer_pid);
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
+		sqlite3_bind_text(st, 20, host, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 20);
 	return step_reset(st);
 }
 
@@ -208,8 +216,8 @@ static const struct {
 } store_stmts[] = {
 	{ insert_access, offsetof(struct store, stmt.ins_row) },
 	{ "INSERT INTO boots(id, start_ns, vmm, vm_name, instance, kernel, build_id, image_base, slide,"
-	  " midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, peer_uid, peer_gid, peer_pid)"
-	  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	  " midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, peer_uid, peer_gid, peer_pid, host)"
+	  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	  offsetof(struct store, stmt.ins_boot) },
 	{ "UPDATE boots SET end_ns = ?, end_reason = ?, accesses = ?, undefs = ?, rows_dropped = ?,"
 	  " divergences = ? WHERE id = ?",

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 3	/* must equal schema.sql's PRAGMA user_version */
+#define SCHEMA_VERSION 4	/* must equal schema.sql's PRAGMA user_version */
 
 /*
  * Opens path. DB_CREATE makes the file (mode 0640) and applies the schema and
@@ -47,6 +47,8 @@ int db_upgrade(sqlite3 *db, int from, char *why, size_t whylen);
 
 /* Whether boot_id's rows carry real PCs: false for a boot imported from a
  * recording without them (schema 3 boots.has_pcs); true for older schemas. */
+/* Whether table has column: readers take older schemas (boots.boot_uid is schema 4). */
+bool db_has_column(sqlite3 *db, const char *table, const char *column);
 bool db_boot_has_pcs(sqlite3 *db, int64_t boot_id);
 
 /* CLOCK_REALTIME in ns. */

@@ -19,43 +19,66 @@ static const char upgrade_2[] =
  * Schema Changes") says: new table, copy, drop, rename, then the indexes,
  * triggers and views on it made again (upgrade_rebuild does those steps).
  * This text is schema 3's boots and stays so: later versions add their own step.
+ * BOOTS_3_COLUMNS: schema 3's columns up to has_pcs; the 3 -> 4 rebuild starts with them too.
  */
+#define BOOTS_3_COLUMNS \
+	"    id            INTEGER PRIMARY KEY,\n" \
+	"    start_ns      INTEGER NOT NULL,\n" \
+	"    end_ns        INTEGER,\n" \
+	"    vmm           TEXT,\n" \
+	"    vm_name       TEXT,\n" \
+	"    instance      BLOB,\n" \
+	"    kernel        TEXT,\n" \
+	"    build_id      BLOB,\n" \
+	"    image_base    INTEGER NOT NULL DEFAULT 0,\n" \
+	"    slide         INTEGER NOT NULL DEFAULT 0,\n" \
+	"    midr          INTEGER NOT NULL DEFAULT 0,\n" \
+	"    impl          TEXT,\n" \
+	"    vcpus         INTEGER NOT NULL DEFAULT 0,\n" \
+	"    mode          TEXT NOT NULL DEFAULT 'live' CHECK (mode IN ('live', 'replay', 'imported')),\n" \
+	"    replay_of     INTEGER,\n" \
+	"    replay_source TEXT,\n" \
+	"    policy_hash   TEXT,\n" \
+	"    end_reason    TEXT,\n" \
+	"    accesses      INTEGER NOT NULL DEFAULT 0,\n" \
+	"    undefs        INTEGER NOT NULL DEFAULT 0,\n" \
+	"    rows_dropped  INTEGER NOT NULL DEFAULT 0,\n" \
+	"    divergences   INTEGER NOT NULL DEFAULT 0,\n" \
+	"    peer_uid      INTEGER,\n" \
+	"    peer_gid      INTEGER,\n" \
+	"    peer_pid      INTEGER,\n" \
+	"    has_pcs       INTEGER NOT NULL DEFAULT 1,\n"
+
+/* The columns schema 2 had, copied by the 2 -> 3 rebuild. */
+#define BOOTS_2_COPIED "id, start_ns, end_ns, vmm, vm_name, instance, kernel, build_id, image_base," \
+	" slide, midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, end_reason, accesses, undefs," \
+	" rows_dropped, divergences, peer_uid, peer_gid, peer_pid"
+
 static const char boots_3[] =
 	"CREATE TABLE new_boots (\n"
-	"    id            INTEGER PRIMARY KEY,\n"
-	"    start_ns      INTEGER NOT NULL,\n"
-	"    end_ns        INTEGER,\n"
-	"    vmm           TEXT,\n"
-	"    vm_name       TEXT,\n"
-	"    instance      BLOB,\n"
-	"    kernel        TEXT,\n"
-	"    build_id      BLOB,\n"
-	"    image_base    INTEGER NOT NULL DEFAULT 0,\n"
-	"    slide         INTEGER NOT NULL DEFAULT 0,\n"
-	"    midr          INTEGER NOT NULL DEFAULT 0,\n"
-	"    impl          TEXT,\n"
-	"    vcpus         INTEGER NOT NULL DEFAULT 0,\n"
-	"    mode          TEXT NOT NULL DEFAULT 'live' CHECK (mode IN ('live', 'replay', 'imported')),\n"
-	"    replay_of     INTEGER,\n"
-	"    replay_source TEXT,\n"
-	"    policy_hash   TEXT,\n"
-	"    end_reason    TEXT,\n"
-	"    accesses      INTEGER NOT NULL DEFAULT 0,\n"
-	"    undefs        INTEGER NOT NULL DEFAULT 0,\n"
-	"    rows_dropped  INTEGER NOT NULL DEFAULT 0,\n"
-	"    divergences   INTEGER NOT NULL DEFAULT 0,\n"
-	"    peer_uid      INTEGER,\n"
-	"    peer_gid      INTEGER,\n"
-	"    peer_pid      INTEGER,\n"
-	"    has_pcs       INTEGER NOT NULL DEFAULT 1,\n"
+	BOOTS_3_COLUMNS
 	"    imported_from TEXT\n"
 	");\n"
-	"INSERT INTO new_boots(id, start_ns, end_ns, vmm, vm_name, instance, kernel, build_id, image_base,"
-	" slide, midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, end_reason, accesses, undefs,"
-	" rows_dropped, divergences, peer_uid, peer_gid, peer_pid)"
-	" SELECT id, start_ns, end_ns, vmm, vm_name, instance, kernel, build_id, image_base,"
-	" slide, midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, end_reason, accesses, undefs,"
-	" rows_dropped, divergences, peer_uid, peer_gid, peer_pid FROM boots;\n"
+	"INSERT INTO new_boots(" BOOTS_2_COPIED ") SELECT " BOOTS_2_COPIED " FROM boots;\n"
+	"DROP TABLE boots;\n"
+	"ALTER TABLE new_boots RENAME TO boots;\n";
+
+/*
+ * Schema 3 -> 4: boots.boot_uid, a boot's identity across hosts (idsrctl push,
+ * docs/fleet.md), and boots.host. ADD COLUMN cannot take a default that is not
+ * a constant, nor UNIQUE, so boots is rebuilt as for 3; each boot copied gets
+ * its own random boot_uid from the default, and host NULL (not known now).
+ */
+static const char boots_4[] =
+	"CREATE TABLE new_boots (\n"
+	BOOTS_3_COLUMNS
+	"    imported_from TEXT,\n"
+	"    boot_uid      TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-' ||\n"
+	"                  hex(randomblob(2)) || '-' || hex(randomblob(2)) || '-' || hex(randomblob(6)))),\n"
+	"    host          TEXT\n"
+	");\n"
+	"INSERT INTO new_boots(" BOOTS_2_COPIED ", has_pcs, imported_from)"
+	" SELECT " BOOTS_2_COPIED ", has_pcs, imported_from FROM boots;\n"
 	"DROP TABLE boots;\n"
 	"ALTER TABLE new_boots RENAME TO boots;\n";
 
@@ -140,6 +163,7 @@ int db_upgrade(sqlite3 *db, int from, char *why, size_t whylen)
 		case 0: break;
 		case 2: rc = upgrade_exec(db, upgrade_2, step_why, sizeof(step_why)); break;
 		case 3: rc = upgrade_rebuild_boots(db, boots_3, step_why, sizeof(step_why)); break;
+		case 4: rc = upgrade_rebuild_boots(db, boots_4, step_why, sizeof(step_why)); break;
 		default:
 			snprintf(step_why, sizeof(step_why), "no upgrade from version %d", v);
 			rc = -EPROTO;

@@ -41,6 +41,13 @@ done
 
 check "boots --json: one array of 2" "array 2" "$(doc "$C" boots --json)"
 check "boots --json-lines: 2 objects" "2 objects" "$(lines "$C" boots --json-lines)"
+check "boots --json: each boot its own boot_uid (a UUID's text) and this host's name" "2 2 $(hostname)" \
+	"$("$C" boots --json | python3 -c '
+import json, re, sys
+d = json.load(sys.stdin)
+u = [b["boot_uid"] for b in d]
+print(len(set(u)), sum(bool(re.fullmatch("[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", x)) for x in u),
+      " ".join(sorted(set(b["host"] for b in d))))')"
 check "show 1 --json: one array of 30" "array 30" "$(doc "$C" show 1 --json)"
 check "show 1 --json-lines: 30 objects" "30 objects" "$(lines "$C" show 1 --json-lines)"
 nregs=$(sqlite3 "$T/trace.db" 'select count(distinct key) from accesses where boot_id = 1')

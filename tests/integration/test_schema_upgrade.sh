@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: MIT
-# Traces of every earlier schema (1, 2) are upgraded by idsrd one version a step to today's (3), and still read by idsrctl.
+# Traces of every earlier schema (1, 2, 3) are upgraded by idsrd one version a step to today's (4), and still read by idsrctl.
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 
-# Schema 2 is kept as it was (schema-2.sql); schema 1 is schema 2 without policy_changes.peer_gid.
+# Schemas 2 and 3 are kept as they were (schema-N.sql); schema 1 is schema 2 without policy_changes.peer_gid.
 make_fixture() { # VERSION FILE
-	if [ "$1" = 2 ]; then sqlite3 "$2" < tests/integration/schema-2.sql
+	if [ "$1" -ge 2 ]; then sqlite3 "$2" < tests/integration/schema-$1.sql
 	else sed -e 's/PRAGMA user_version = 2;/PRAGMA user_version = 1;/' \
 		-e 's/    new_hash  TEXT NOT NULL,/    new_hash  TEXT NOT NULL/' -e '/peer_gid  INTEGER  *-- schema 2/d' \
 		tests/integration/schema-2.sql | sqlite3 "$2"; fi
@@ -16,18 +16,20 @@ make_fixture() { # VERSION FILE
 	INSERT INTO accesses VALUES (1, 0, 0, 1, 51072, 4096, 1, 0, 17, 'emulate', 2), (2, 0, 0, 3, 51072, 4096, 1, 0, 17, 'emulate', -2);"
 }
 boots_cols="id, start_ns, end_ns, vmm, vm_name, impl, vcpus, mode, replay_of, replay_source, end_reason, accesses, peer_uid"
-schema_facts() { # FILE: version, peer_gid?, has_pcs?, imported_from?, views
+schema_facts() { # FILE: version, peer_gid?, has_pcs?, imported_from?, boot_uid?, host?, views
 	sqlite3 "$1" "PRAGMA user_version;
 		SELECT count(*) FROM pragma_table_info('policy_changes') WHERE name = 'peer_gid';
-		SELECT group_concat(name) FROM pragma_table_info('boots') WHERE name IN ('has_pcs', 'imported_from');
+		SELECT group_concat(name) FROM pragma_table_info('boots')
+			WHERE name IN ('has_pcs', 'imported_from', 'boot_uid', 'host');
 		SELECT group_concat(name) FROM sqlite_master WHERE type = 'view'" | tr '\n' ' ' | sed 's/ $//'
 }
 
-for v in 1 2; do
+uid_re='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+for v in 1 2 3; do
 	rm -f "$T/trace.db" "$T/trace.db-wal" "$T/trace.db-shm"
 	make_fixture $v "$T/old$v.db"
-	check "schema $v fixture: its version, columns and view" \
-		"$v $((v - 1))  accesses_v" "$(schema_facts "$T/old$v.db")"
+	case $v in 1) facts="1 0  accesses_v";; 2) facts="2 1  accesses_v";; 3) facts="3 1 has_pcs,imported_from accesses_v";; esac
+	check "schema $v fixture: its version, columns and view" "$facts" "$(schema_facts "$T/old$v.db")"
 	before=$(sqlite3 "$T/old$v.db" "SELECT $boots_cols FROM boots; SELECT * FROM accesses_v")
 	check_rc "idsrctl reads a schema $v trace" 0 "$B/idsrctl" boots "$T/old$v.db"
 	check_match "its boots are listed" "old" "$OUT"
@@ -40,8 +42,14 @@ for v in 1 2; do
 	cp "$T/old$v.db" "$T/trace.db"
 	start_daemon && ok "idsrd opens a schema $v trace" || not_ok "idsrd opens a schema $v trace"
 	stop_daemon
-	check "schema $v upgraded to 3: peer_gid, has_pcs, imported_from, the view made again" \
-		"3 1 has_pcs,imported_from accesses_v" "$(schema_facts "$T/trace.db")"
+	check "schema $v upgraded to 4: peer_gid, has_pcs, imported_from, boot_uid, host, the view made again" \
+		"4 1 has_pcs,imported_from,boot_uid,host accesses_v" "$(schema_facts "$T/trace.db")"
+	check "schema $v: each old boot got its own random boot_uid (a UUID's text), and host NULL" "2 2 2 0" \
+		"$(sqlite3 "$T/trace.db" "SELECT count(DISTINCT boot_uid), sum(boot_uid REGEXP '$uid_re'), sum(host IS NULL),
+			count(*) - 2 FROM boots" | tr '|' ' ')"
+	check "schema $v: boot_uid is unique" "UNIQUE constraint failed: boots.boot_uid" \
+		"$(sqlite3 "$T/trace.db" "INSERT INTO boots(id, start_ns, boot_uid) SELECT 102, 1, boot_uid FROM boots WHERE id = 1" 2>&1 |
+			sed -e 's/^.*\(UNIQUE\)/\1/' -e 's/ (19)$//')"
 	check "schema $v: boots and the view on them read as before" "$before" \
 		"$(sqlite3 "$T/trace.db" "SELECT $boots_cols FROM boots WHERE id <= 2; SELECT * FROM accesses_v")"
 	check "schema $v: old boots have PCs and were not imported" "1,1||0" \
