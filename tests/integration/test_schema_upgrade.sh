@@ -34,7 +34,8 @@ for v in 1 2 3; do
 	check_rc "idsrctl reads a schema $v trace" 0 "$B/idsrctl" boots "$T/old$v.db"
 	check_match "its boots are listed" "old" "$OUT"
 	check_rc "boots --json-lines reads a schema $v trace" 0 "$B/idsrctl" boots "$T/old$v.db" --json-lines
-	check_match "without schema 3's columns" '"peer_pid": null}$' "$(echo "$OUT" | head -1)"
+	case $v in 3) last='"has_pcs": 1, "imported_from": null}$';; *) last='"peer_pid": null}$';; esac
+	check_match "without the later schemas' columns" "$last" "$(echo "$OUT" | head -1)"
 	printf 'impl apple\nHID0_EL1 read value 0x11\n' > "$T/hid0.conf"
 	check_rc "idsrctl replay --against reads a schema $v trace" 0 \
 		"$B/idsrctl" replay "$T/old$v.db:1" --against "$T/hid0.conf"
@@ -47,6 +48,9 @@ for v in 1 2 3; do
 	check "schema $v: each old boot got its own random boot_uid (a UUID's text), and host NULL" "2 2 2 0" \
 		"$(sqlite3 "$T/trace.db" "SELECT count(DISTINCT boot_uid), sum(boot_uid REGEXP '$uid_re'), sum(host IS NULL),
 			count(*) - 2 FROM boots" | tr '|' ' ')"
+	check_rc "boots --json-lines of the upgraded trace" 0 "$B/idsrctl" boots "$T/trace.db" --json-lines
+	check_match "... has schema 4's columns" '"has_pcs": 1, "imported_from": null, "boot_uid": "[0-9a-f-]{36}", "host": null}$' \
+		"$(echo "$OUT" | head -1)"
 	check "schema $v: boot_uid is unique" "UNIQUE constraint failed: boots.boot_uid" \
 		"$(sqlite3 "$T/trace.db" "INSERT INTO boots(id, start_ns, boot_uid) SELECT 102, 1, boot_uid FROM boots WHERE id = 1" 2>&1 |
 			sed -e 's/^.*\(UNIQUE\)/\1/' -e 's/ (19)$//')"
