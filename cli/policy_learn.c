@@ -2,6 +2,7 @@
 /* idsrctl policy learn: writes a policy that answers a guest as recorded boots were answered. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -72,13 +73,16 @@ static int learn_read_boot(struct learn *l, uint32_t index, const char *db_opt, 
 	struct learn_boot *b = &l->boots[index];
 	struct cli_trace_arg t;
 	sqlite3_stmt *st = NULL;
+	char full[PATH_MAX];
 	sqlite3 *db;
 	int rc;
 
 	if (cli_trace_arg("policy learn", b->ref, db_opt, control, &t) < 0 ||
 	    cli_trace_open("policy learn", &t, &db, &b->id) < 0)
 		return -1;
-	b->path = strdup(sqlite3_db_filename(db, "main"));
+	/* The file's full name as SQLite gives it, of the file named: what was
+	 * opened may be a private copy of it (cli_trace_path). */
+	b->path = strdup(realpath(t.path, full) ? full : t.path);
 	b->has_pcs = db_boot_has_pcs(db, b->id);
 	if (sqlite3_prepare_v2(db, "SELECT impl FROM boots WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, b->id);

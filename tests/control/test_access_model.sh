@@ -89,6 +89,9 @@ same "report 2" "$CTL" report 2
 same "replay 3 --against" "$CTL" replay 3 --against "$T/policy.conf"
 printf 'impl apple\nHID0 storage init=0x5\n* storage init=0x0\n' >other.conf
 same "replay 2 --against, differing" "$CTL" replay 2 --against "$T/other.conf" --json
+HASH=$(sqlite3 trace.db "SELECT policy_hash FROM boots WHERE id = 2")
+same "policy show --hash (boot 2's policy)" "$CTL" policy show --hash "$HASH"
+same "policy learn 2 3" "$CTL" policy learn 2 3
 # tail -f: the history through idsrd, then the stream; stopped by its pid.
 HOME=/ TMPDIR=$T/tmp-$USR XDG_CONFIG_HOME=$T/tmp-$USR setpriv --reuid="$USR" --regid="$SOCKG" --init-groups -- \
 	"$CTL" tail -f -n 3 3 >tail-f.out 2>&1 &
