@@ -92,6 +92,7 @@ struct cli_trace_arg {
 	int64_t boot_id;		/* 0: none named (the command's default, e.g. the last) */
 	enum cli_trace_source source;	/* where path came from */
 	const char *control;		/* --control, for the daemon that owns path */
+	uint64_t last_rows;		/* > 0: a reader of each vCPU's last N rows only (tail) */
 };
 /* The forms, for each reading command's --help. */
 #define CLI_TRACE_USAGE \

@@ -435,6 +435,11 @@ static const char *tail_read_path(const char *path, const struct tail_opts *o)
 
 	snprintf(t.path, sizeof(t.path), "%s", path);
 	t.boot_id = o->spec.boot_id;
+	/* Each vCPU's last N rows hold the last N that match, unless a filter
+	 * passes some rows of a vCPU and not others; -f needs each one's last. */
+	if (!o->regs && o->spec.direction == FILTER_ANY_DIRECTION && !o->spec.has_pc &&
+	    o->spec.action == FILTER_ANY_ACTION)
+		t.last_rows = o->lines ? (uint64_t)o->lines : 1;
 	from = cli_trace_path("tail", &t, t.boot_id ? CLI_TRACE_ONE_BOOT : CLI_TRACE_ALL_BOOTS);
 	return from == t.path ? path : from;	/* t is gone on return */
 }

@@ -250,6 +250,7 @@ const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum 
 		tr.boot_id = (uint64_t)t->boot_id;
 		tr.all_boots = need == CLI_TRACE_ALL_BOOTS;
 		tr.boots_only = need == CLI_TRACE_BOOTS;
+		tr.last = t->last_rows;
 		sqlite3_exec(tc.db, "PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL);
 		rc = trace_copy_fetch(&tc, fd, t->path, &tr);
 		close(fd);

@@ -29,7 +29,8 @@
 
 /*
  * What is sent, table by table. ?1 is 1 for an admin, ?2 the peer's uid, ?3
- * the boot whose rows are sent (-1: none), ?4 1 for every visible boot's rows.
+ * the boot whose rows are sent (-1: none), ?4 1 for every visible boot's rows,
+ * ?5 how many of each vCPU's last rows (sql_last, used when it is > 0).
  * A boot the peer may not see is left out as if it did not exist, so a reader
  * says "no boot N" of it, as of a boot never logged.
  */
@@ -39,16 +40,29 @@ static const struct trace_stage {
 	const char *table;
 	bool rows;		/* a boot's rows: left out of boots_only */
 	const char *sql;
+	const char *sql_last;	/* the same of each vCPU's last ?5 rows */
 } stages[] = {
-	{ "boots", false, "SELECT * FROM boots WHERE " VISIBLE " ORDER BY id" },
+	{ "boots", false, "SELECT * FROM boots WHERE " VISIBLE " ORDER BY id", NULL },
 	{ "boot_policies", false, "SELECT * FROM boot_policies WHERE boot_id IN"
-	  " (SELECT id FROM boots WHERE " VISIBLE ")" },
+	  " (SELECT id FROM boots WHERE " VISIBLE ")", NULL },
 	{ "policies", false, "SELECT * FROM policies WHERE hash IN (SELECT policy_hash FROM boot_policies"
 	  " WHERE boot_id IN (SELECT id FROM boots WHERE " VISIBLE ") UNION"
-	  " SELECT policy_hash FROM boots WHERE " VISIBLE ")" },
-	{ "registers", false, "SELECT * FROM registers" },
-	{ "divergences", true, "SELECT * FROM divergences WHERE " ROWS_OF " ORDER BY id" },
-	{ "accesses", true, "SELECT * FROM accesses WHERE " ROWS_OF " ORDER BY boot_id, vcpu, seq" },
+	  " SELECT policy_hash FROM boots WHERE " VISIBLE ")", NULL },
+	{ "registers", false, "SELECT * FROM registers", NULL },
+	{ "divergences", true, "SELECT * FROM divergences WHERE " ROWS_OF " ORDER BY id", NULL },
+	{ "accesses", true, "SELECT * FROM accesses WHERE " ROWS_OF " ORDER BY boot_id, vcpu, seq",
+	  /* The vCPUs of each boot found by seeks on the primary key (as tail
+	   * finds them), and of each its last ?5 rows by a range: the rows
+	   * left out are never read, however long the history. */
+	  "WITH RECURSIVE bv(boot_id, vcpu) AS ("
+	  " SELECT id, (SELECT min(vcpu) FROM accesses WHERE boot_id = boots.id) FROM boots"
+	  "  WHERE id = ?3 OR (?4 AND " VISIBLE ")"
+	  " UNION ALL SELECT boot_id, (SELECT min(a.vcpu) FROM accesses a WHERE a.boot_id = bv.boot_id"
+	  "  AND a.vcpu > bv.vcpu) FROM bv WHERE vcpu IS NOT NULL)"
+	  " SELECT a.* FROM bv JOIN accesses a ON a.boot_id = bv.boot_id AND a.vcpu = bv.vcpu"
+	  "  AND a.seq >= coalesce((SELECT x.seq FROM accesses x WHERE x.boot_id = bv.boot_id"
+	  "  AND x.vcpu = bv.vcpu ORDER BY x.seq DESC LIMIT 1 OFFSET ?5 - 1), 0)"
+	  " ORDER BY a.boot_id, a.vcpu, a.seq" },
 };
 #define NSTAGES (sizeof(stages) / sizeof(stages[0]))
 
@@ -61,6 +75,7 @@ struct trace_read {
 	bool admin;
 	int64_t uid;
 	uint64_t boot_id;
+	int64_t last;		/* > 0: each vCPU's last rows only */
 	bool all_boots, boots_only;
 	/* the worker's state */
 	sqlite3 *db;
@@ -266,7 +281,10 @@ static void trace_build_page(uv_work_t *w)
 	while (trace_skips(r, r->stage))
 		r->stage++;
 	if (!r->st) {
-		if (sqlite3_prepare_v2(r->db, stages[r->stage].sql, -1, &r->st, NULL) != SQLITE_OK) {
+		const struct trace_stage *s = &stages[r->stage];
+
+		if (sqlite3_prepare_v2(r->db, r->last && s->sql_last ? s->sql_last : s->sql, -1, &r->st,
+				       NULL) != SQLITE_OK) {
 			trace_pack_failure(r, "reading the trace: %s", sqlite3_errmsg(r->db));
 			return;
 		}
@@ -274,6 +292,7 @@ static void trace_build_page(uv_work_t *w)
 		sqlite3_bind_int64(r->st, 2, r->uid);
 		sqlite3_bind_int64(r->st, 3, (int64_t)r->boot_id);
 		sqlite3_bind_int(r->st, 4, r->all_boots);
+		sqlite3_bind_int64(r->st, 5, r->last);
 	}
 	ncols = sqlite3_column_count(r->st);
 	if (ncols > TRACE_MAX_COLUMNS) {
@@ -379,6 +398,7 @@ void trace_read_request(struct control_client *c, const Idsr__V1__TraceRead *req
 	r->uid = control_peer(c)->uid;
 	r->boot_id = req->boot_id;
 	r->all_boots = req->all_boots;
+	r->last = req->last > INT64_MAX ? INT64_MAX : (int64_t)req->last;
 	r->boots_only = req->boots_only;
 	r->work.data = r;
 	if (uv_queue_work(idsrd->loop, &r->work, trace_build_page, trace_page_built) < 0) {

@@ -741,18 +741,16 @@ static void test_stats_and_top(void **state)
 #define BIG_BOOT	900000	/* a boot id no VMM of this file reaches */
 #define BIG_ROWS	100000
 
-/* Sends a TraceRead for boot_id on a new connection; returns the fd. */
-static int trace_read_send(uint64_t boot_id)
+/* Sends tr on a new connection; returns the fd. */
+static int trace_read_send(Idsr__V1__TraceRead *tr)
 {
 	Idsr__V1__ControlRequest req = IDSR__V1__CONTROL_REQUEST__INIT;
-	Idsr__V1__TraceRead tr = IDSR__V1__TRACE_READ__INIT;
 	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
 	int fd = control_connect();
 
-	tr.boot_id = boot_id;
 	req.protocol = IDSR_PROTOCOL_VERSION;
 	req.req_case = IDSR__V1__CONTROL_REQUEST__REQ_TRACE_READ;
-	req.trace_read = &tr;
+	req.trace_read = tr;
 	f.body_case = IDSR__V1__FRAME__BODY_CONTROL;
 	f.control = &req;
 	assert_int_equal(frame_send(fd, &f), 0);
@@ -768,6 +766,7 @@ static int trace_read_send(uint64_t boot_id)
 static void test_trace_read_paged(void **state)
 {
 	const char *order[] = { "boots", "boot_policies", "policies", "registers", "divergences", "accesses" };
+	Idsr__V1__TraceRead tr = IDSR__V1__TRACE_READ__INIT;
 	struct frame_reader r;
 	size_t pages = 0, stage = 0, rows = 0, boots = 0;
 	int64_t next_seq = 0;
@@ -787,7 +786,8 @@ static void test_trace_read_paged(void **state)
 		" 'emulate', 2 FROM n; COMMIT", NULL, NULL, &err), SQLITE_OK);
 	sqlite3_close(db);
 
-	fd = trace_read_send(BIG_BOOT);
+	tr.boot_id = BIG_BOOT;
+	fd = trace_read_send(&tr);
 	/* not read yet: idsrd's main loop still answers */
 	in = harness_status(&h);
 	assert_non_null(in);
@@ -835,6 +835,47 @@ static void test_trace_read_paged(void **state)
 }
 
 /*
+ * TraceRead.last (tail -n N): of every boot only each vCPU's last N rows, in
+ * order; the big boot of test_trace_read_paged gives its seqs 99997-99999.
+ */
+static void test_trace_read_last(void **state)
+{
+	Idsr__V1__TraceRead tr = IDSR__V1__TRACE_READ__INIT;
+	int64_t at_boot = -1, at_vcpu = -1, n = 0, big_next = BIG_ROWS - 3;
+	struct frame_reader r;
+	bool last = false;
+	Frame *in;
+	int fd;
+
+	tr.all_boots = true;
+	tr.last = 3;
+	fd = trace_read_send(&tr);
+	assert_int_equal(frame_reader_init(&r), 0);
+	while (!last) {
+		const Idsr__V1__TracePage *pg;
+
+		assert_int_equal(frame_recv(fd, &r, &in), 0);
+		assert_true(in->reply->ok);
+		pg = in->reply->trace_page;
+		for (size_t v = 0; !strcmp(pg->table, "accesses") && v < pg->n_values; v += pg->n_columns) {
+			int64_t boot = pg->values[v]->integer, vcpu = pg->values[v + 1]->integer;
+
+			/* rows come by (boot, vCPU, seq): at most 3 of each pair */
+			if (boot != at_boot || vcpu != at_vcpu)
+				at_boot = boot, at_vcpu = vcpu, n = 0;
+			assert_true(++n <= 3);
+			if (boot == BIG_BOOT)
+				assert_int_equal(pg->values[v + 2]->integer, big_next++);
+		}
+		last = pg->last;
+		frame_free(in);
+	}
+	frame_reader_free(&r);
+	close(fd);
+	assert_int_equal(big_next, BIG_ROWS);	/* 99997, 99998, 99999 and no more */
+}
+
+/*
  * An idsrd meets a request newer than itself as trace_read is to an older
  * one: a oneof member it does not know. It must refuse it, not answer
  * something else: field 99 of ControlRequest, sent as raw bytes.
@@ -868,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_policy_unknown_op),
 		cmocka_unit_test(test_stats_and_top),
 		cmocka_unit_test(test_trace_read_paged),
+		cmocka_unit_test(test_trace_read_last),
 		cmocka_unit_test(test_unknown_request_refused),
 	};
 
