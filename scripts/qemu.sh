@@ -14,8 +14,8 @@
 # library (about 60 MB), not the 500 MB tree.
 #
 # The tarball is QEMU's source (GPL-2.0): this repository has only the patches. It is looked
-# for at $QEMU_TARBALL, then $IDSRD_CACHE/NAME, then /work/shared/qemu/NAME (NAME and checksum
-# in integrations/qemu/SOURCE).
+# for at $QEMU_TARBALL, then $IDSRD_CACHE/NAME, then in shared/qemu/ beside the clone (where CI
+# lays shared/), then /work/shared/qemu/NAME (NAME and checksum in integrations/qemu/SOURCE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -25,10 +25,10 @@ say() { echo "  QEMU    $*"; }
 die() { echo "make qemu: $*" >&2; exit 1; }
 
 tarball=
-for t in "${QEMU_TARBALL:-}" "$CACHE/$NAME" "/work/shared/qemu/$NAME"; do
+for t in "${QEMU_TARBALL:-}" "$CACHE/$NAME" "$PWD/../shared/qemu/$NAME" "/work/shared/qemu/$NAME"; do
 	[ -n "$t" ] && [ -f "$t" ] && { tarball=$t; break; }
 done
-[ -n "$tarball" ] || die "the QEMU source $NAME is not in \$QEMU_TARBALL, $CACHE/ or /work/shared/qemu/: put it in one of them"
+[ -n "$tarball" ] || die "the QEMU source $NAME is not in \$QEMU_TARBALL, $CACHE/, $PWD/../shared/qemu/ or /work/shared/qemu/: put it in one of them"
 
 # only aarch64-softmmu, with nothing optional: the build must fit in make check on a fresh machine
 CONFIGURE=(--target-list=aarch64-softmmu --enable-idsr --disable-werror --disable-capstone --disable-slirp
