@@ -25,6 +25,7 @@ const char *cli_rule_text(const struct cli_access *a, char *buf, size_t len)
 	case POLICY_RULE_REPLAY: return "replay";
 	case POLICY_RULE_STRICT: return "replay-strict";
 	case POLICY_RULE_IMPORTED: return "imported";
+	case POLICY_RULE_RESENT: return "resent";
 	}
 	if (source && !strcmp(source, POLICY_SOURCE_EDITED) && a->rule_line) {
 		snprintf(buf, len, "'%s'", a->rule_line);

@@ -181,7 +181,7 @@ void cli_rules_free(struct cli_rules *r);
 void cli_rules_resolve(struct cli_rules *r, struct cli_access *a);
 void cli_rules_name(struct cli_rules *r, const char *hash, struct cli_access *a);
 /* The rule that answered a, as people name it: "default", "el0-rule",
- * "replay", "replay-strict", "imported"; FILE:LINE of the version that
+ * "replay", "replay-strict", "imported", "resent"; FILE:LINE of the version that
  * answered; an edited version's rule text; HASH:LINE; or "line N". */
 const char *cli_rule_text(const struct cli_access *a, char *buf, size_t len);
 /* Fills a from a row of "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el,

@@ -13,6 +13,7 @@
 
 #include "boot.h"
 #include "daemon.h"
+#include "durable.h"
 #include "db.h"
 #include "log.h"
 #include "replayer.h"
@@ -54,6 +55,8 @@ struct session {
 	struct boot *boot;
 	struct boot_peer peer;
 	struct live_policy *policy;	/* this thread's reference */
+	struct durable durable;		/* Verdict.committed per vCPU */
+	bool resumed;			/* a resumed Welcome, no Access yet: Resend allowed */
 	bool closing;
 	size_t outlen;
 	/* SESSION_OUT_CAP bytes from the first frame to send on. */
@@ -187,6 +190,7 @@ static void session_hello(struct session *s, const Idsr__V1__Hello *h)
 	welcome.protocol = IDSR_PROTOCOL_VERSION;
 	if (h->resume_boot)
 		welcome.next_seq = boot_next_seqs(s->boot, &welcome.n_next_seq);
+	s->resumed = h->resume_boot != 0;
 	f.body_case = IDSR__V1__FRAME__BODY_WELCOME;
 	f.welcome = &welcome;
 	session_send(s, &f);
@@ -201,6 +205,7 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	const struct policy *policy;
 	struct policy_verdict pv;
 	struct store_row row;
+	uint64_t place;
 	int64_t ts_ns;
 	char why[256];
 
@@ -208,6 +213,7 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE, "Access before Hello");
 		return;
 	}
+	s->resumed = false;
 	if (boot_check_seq(b, a->vcpu, a->seq, why, sizeof(why)) < 0) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQ, "%s", why);
 		return;
@@ -229,7 +235,8 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		.value = a->is_write ? a->value : pv.value, .vcpu = a->vcpu, .key = a->key,
 		.rule = pv.rule, .el = (uint8_t)a->el, .is_write = a->is_write ? 1 : 0, .undef = pv.undef,
 	};
-	if (!store_push_row(idsrd->store, &row))
+	place = store_push_row(idsrd->store, &row);
+	if (!place)
 		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
 	daemon_policy_hit(s->policy, pv.rule);
 	/* After the push: a subscriber registered before this load sees the row
@@ -244,9 +251,24 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	verdict.vcpu = a->vcpu;
 	verdict.action = pv.undef ? IDSR__V1__ACTION__UNDEF : IDSR__V1__ACTION__EMULATE;
 	verdict.value = pv.undef || a->is_write ? 0 : pv.value;
+	verdict.committed = durable_note(&s->durable, a->vcpu, a->seq, place);
 	f.body_case = IDSR__V1__FRAME__BODY_VERDICT;
 	f.verdict = &verdict;
 	session_send(s, &f);
+}
+
+/* Accesses a dead idsrd answered, logged as answered (idsrd/durable.c). */
+static void session_resend(struct session *s, const Idsr__V1__Resend *r)
+{
+	char why[256];
+	int rc;
+
+	if (!s->resumed)
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE,
+			     "Resend not right after a resumed Welcome (Hello.resume_boot)");
+	else if ((rc = durable_resend(s->boot, s->policy, r, why, sizeof(why))) < 0)
+		session_fail(s, rc == -EINVAL ? IDSR__V1__ERROR_CODE__BAD_FRAME :
+			     IDSR__V1__ERROR_CODE__BAD_SEQ, "%s", why);
 }
 
 static void session_frame(struct session *s, const uint8_t *payload, size_t len)
@@ -262,6 +284,9 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 	case IDSR__V1__FRAME__BODY_HELLO:
 		session_hello(s, f->hello);
 		break;
+	case IDSR__V1__FRAME__BODY_RESEND:
+		session_resend(s, f->resend);
+		break;
 	case IDSR__V1__FRAME__BODY_ACCESS:
 		session_access(s, f->access);
 		break;
@@ -275,7 +300,7 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 		break;
 	default:
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE,
-			     "unexpected %s frame on the VMM socket (expected Hello, Access or Bye)",
+			     "unexpected %s frame on the VMM socket (expected Hello, Access, Resend or Bye)",
 			     frame_body_name(f));
 	}
 	frame_release(s->arena, f);
@@ -425,6 +450,7 @@ static void session_free(struct session *s)
 	if (s->boot)
 		boot_leave(s->boot, server_stopping() ? BOOT_STOPPED_REASON : "connection closed", false);
 	daemon_policy_put(s->policy);
+	durable_free(&s->durable);
 	pthread_mutex_lock(&sessions.lock);
 	if (s->prev)
 		s->prev->next = s->next;

@@ -171,7 +171,8 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	s->stats.rows_dropped += skipped;
 	s->stats.write_errors += failed ? 1 : 0;
 	s->stats.commits++;
-	s->committed += n;
+	/* Atomic: store_committed reads it without the lock. */
+	__atomic_store_n(&s->committed, s->committed + n, __ATOMIC_RELEASE);
 	s->inflight = 0;
 	s->stalled = false;		/* progress: pacing may wait for it again */
 	pthread_cond_broadcast(&s->done);
@@ -332,19 +333,22 @@ static void store_pace_locked(struct store *s)
 	}
 }
 
-bool store_push_row(struct store *s, const struct store_row *row)
+uint64_t store_push_row(struct store *s, const struct store_row *row)
 {
 	struct store_item it = { .kind = ITEM_ROW, .row = *row };
 	bool ok, behind, wake = false;
+	uint64_t place = 0;
 
 	store_lock_counted(s);
 	if (s->count + s->inflight >= s->pace_rows && !s->stalled)
 		store_pace_locked(s);
 	ok = s->count < s->cap - STORE_RESERVE;
-	if (ok)
+	if (ok) {
 		wake = store_enqueue_locked(s, &it);
-	else
+		place = s->pushed;
+	} else {
 		s->stats.rows_dropped++;
+	}
 	behind = s->count >= STORE_BATCH / 2 && !s->stalled;
 	pthread_mutex_unlock(&s->lock);
 	if (wake)
@@ -356,7 +360,12 @@ bool store_push_row(struct store *s, const struct store_row *row)
 	 * flood, and a yield is a syscall on the trap path. */
 	if (behind)
 		sched_yield();
-	return ok;
+	return place;
+}
+
+uint64_t store_committed(struct store *s)
+{
+	return __atomic_load_n(&s->committed, __ATOMIC_ACQUIRE);
 }
 
 void store_push_record(struct store *s, enum store_kind kind, void *rec)

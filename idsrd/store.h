@@ -98,9 +98,13 @@ void store_close(struct store *s);
 /* A fresh boot id (never reused; no disk wait). */
 int64_t store_next_boot_id(struct store *s);
 
-/* Waits for the writer only as STORE_PACE_ROWS says, never for a stuck disk:
- * false if the queue is full (count it on the boot). */
-bool store_push_row(struct store *s, const struct store_row *row);
+/* Waits for the writer only as STORE_PACE_ROWS says, never for a stuck disk.
+ * Returns the row's place in the queue (> 0), or 0 if the queue is full
+ * (count it on the boot). */
+uint64_t store_push_row(struct store *s, const struct store_row *row);
+/* The queue places done with so far, in order: a row whose place is at most
+ * this is committed, or was counted as lost (no lock: one atomic load). */
+uint64_t store_committed(struct store *s);
 /* Control records are rare and always queued (they may wait for queue space);
  * one that cannot be copied (out of memory) is counted (records_dropped) and
  * logged. */

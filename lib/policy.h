@@ -13,6 +13,7 @@
 #define POLICY_RULE_REPLAY	(-2)	/* answered from a recorded boot */
 #define POLICY_RULE_STRICT	(-3)	/* replay diverged in strict mode: UNDEF */
 #define POLICY_RULE_IMPORTED	(-4)	/* recorded elsewhere and imported (idsrctl import) */
+#define POLICY_RULE_RESENT	(-5)	/* answered by an idsrd that died; re-sent by the VMM */
 
 enum policy_action {
 	POLICY_UNDEF,

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_records.h"
 #include "frame.h"
 #include "idsr_client.h"
 #include "paths.h"
@@ -55,6 +56,7 @@ struct idsr_conn {
 	int64_t next_try_ns;
 	unsigned tries;
 	uint64_t fallbacks, reconnects;
+	struct client_records records;	/* answered, not yet committed (reconnect only) */
 };
 
 static __thread char last_error[256];
@@ -170,6 +172,7 @@ static void conn_free(struct idsr_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	frame_reader_free(&c->reader);
+	records_free(&c->records);
 	free(c->next_seq);
 	free(c->path);
 	free(c->vmm);
@@ -209,19 +212,32 @@ static int conn_keep_hello(struct idsr_conn *c, const char *path, const struct i
 	return 0;
 }
 
-/* Takes the seqs a resumed boot continues from: vCPUs not listed start at 0. */
-static int conn_take_seqs(struct idsr_conn *c, const Idsr__V1__Welcome *w)
+static int grow_seq(struct idsr_conn *c, uint32_t vcpu)
 {
-	if (w->n_next_seq > c->nvcpus) {
-		uint64_t *p = realloc(c->next_seq, w->n_next_seq * sizeof(*p));
+	uint32_t n = vcpu + 1;
+	uint64_t *p = realloc(c->next_seq, n * sizeof(*p));
 
-		if (!p)
-			return fail(-ENOMEM, "out of memory");
-		c->next_seq = p;
-		c->nvcpus = (uint32_t)w->n_next_seq;
-	}
-	for (uint32_t v = 0; v < c->nvcpus; v++)
-		c->next_seq[v] = v < w->n_next_seq ? w->next_seq[v] : 0;
+	if (!p)
+		return fail(-ENOMEM, "out of memory");
+	memset(p + c->nvcpus, 0, (n - c->nvcpus) * sizeof(*p));
+	c->next_seq = p;
+	c->nvcpus = n;
+	return 0;
+}
+
+/* A resumed boot: idsrd's rows of each vCPU end at Welcome.next_seq (vCPUs
+ * not listed: at 0). The accesses answered past it are sent again, and the
+ * vCPU goes on from its own next seq; a vCPU whose records do not reach back
+ * that far goes on from idsrd's (client_records.c). */
+static int conn_resume_seqs(struct idsr_conn *c, const Idsr__V1__Welcome *w)
+{
+	int rc;
+
+	if (w->n_next_seq > c->nvcpus && (rc = grow_seq(c, (uint32_t)w->n_next_seq - 1)) < 0)
+		return rc;
+	rc = records_resend(&c->records, c->fd, w->next_seq, w->n_next_seq, c->next_seq, c->nvcpus);
+	if (rc < 0)
+		return fail(rc, "re-sending answered accesses to idsrd: %s", strerror(-rc));
 	return 0;
 }
 
@@ -268,7 +284,7 @@ static int conn_hello(struct idsr_conn *c, uint64_t resume_boot)
 			  frame_body_name(reply));
 		goto err;
 	}
-	if (resume_boot && (rc = conn_take_seqs(c, reply->welcome)) < 0)
+	if (resume_boot && (rc = conn_resume_seqs(c, reply->welcome)) < 0)
 		goto err;
 	c->boot_id = reply->welcome->boot_id;
 	c->replaying = reply->welcome->mode == IDSR__V1__MODE__REPLAY;
@@ -325,6 +341,9 @@ IDSR_API int idsr_connect_opts(const char *path, const struct idsr_hello *h,
 			c->opts.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
 		if (!c->opts.wait_ms)
 			c->opts.wait_ms = DEFAULT_WAIT_MS;
+		if (!c->opts.records)
+			c->opts.records = IDSR_RECORDS_DEFAULT;
+		records_init(&c->records, c->opts.records);
 	}
 	*out = c;
 	return 0;
@@ -333,19 +352,6 @@ IDSR_API int idsr_connect_opts(const char *path, const struct idsr_hello *h,
 IDSR_API int idsr_connect(const char *path, const struct idsr_hello *h, struct idsr_conn **out)
 {
 	return idsr_connect_opts(path, h, NULL, out);
-}
-
-static int grow_seq(struct idsr_conn *c, uint32_t vcpu)
-{
-	uint32_t n = vcpu + 1;
-	uint64_t *p = realloc(c->next_seq, n * sizeof(*p));
-
-	if (!p)
-		return fail(-ENOMEM, "out of memory");
-	memset(p + c->nvcpus, 0, (n - c->nvcpus) * sizeof(*p));
-	c->next_seq = p;
-	c->nvcpus = n;
-	return 0;
 }
 
 /* Polls the socket without sleeping until a whole frame is held or spin_ns
@@ -422,7 +428,14 @@ static int conn_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_v
 	c->next_seq[a->vcpu]++;
 	v->undef = reply->verdict->action == IDSR__V1__ACTION__UNDEF;
 	v->value = v->undef ? 0 : reply->verdict->value;
+	if (reply->verdict->committed)
+		records_committed(&c->records, a->vcpu, reply->verdict->committed);
 	frame_release(&c->arena, reply);
+	records_keep(&c->records, &(struct client_record){
+		.seq = a->seq, .pc = a->pc, .value = a->is_write ? a->value : v->value,
+		.vcpu = a->vcpu, .key = a->key, .el = a->el, .is_write = a->is_write,
+		.undef = v->undef,
+	});
 	return 0;
 }
 
@@ -450,8 +463,11 @@ static bool conn_try_reconnect(struct idsr_conn *c)
 
 	c->next_try_ns = mono_ns() + (int64_t)backoff * 1000000;
 	rc = conn_hello(c, c->boot_id);
-	if (rc == -EPROTO && (rc = conn_hello(c, 0)) == 0)
-		memset(c->next_seq, 0, c->nvcpus * sizeof(*c->next_seq));	/* a new boot */
+	if (rc == -EPROTO && (rc = conn_hello(c, 0)) == 0) {
+		/* A new boot: the old one's records cannot go anywhere. */
+		memset(c->next_seq, 0, c->nvcpus * sizeof(*c->next_seq));
+		records_abandon(&c->records);
+	}
 	if (rc < 0)
 		return false;
 	c->reconnects++;
@@ -533,6 +549,17 @@ IDSR_API uint64_t idsr_reconnects(const struct idsr_conn *c)
 {
 	return c->reconnects;
 }
+
+IDSR_API uint64_t idsr_uncommitted(const struct idsr_conn *c)
+{
+	return c->records.count;
+}
+
+IDSR_API uint64_t idsr_unprotected(const struct idsr_conn *c)
+{
+	return c->records.unprotected;
+}
+
 IDSR_API int idsr_handle_kvm_exit(struct idsr_conn *c, uint32_t vcpu, uint64_t pc, uint8_t el,
 				  struct idsr_kvm_idsr *exit)
 {

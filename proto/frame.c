@@ -252,6 +252,7 @@ const char *frame_body_name(const Frame *f)
 	case IDSR__V1__FRAME__BODY_VERDICT: return "Verdict";
 	case IDSR__V1__FRAME__BODY_BYE: return "Bye";
 	case IDSR__V1__FRAME__BODY_ERROR: return "Error";
+	case IDSR__V1__FRAME__BODY_RESEND: return "Resend";
 	case IDSR__V1__FRAME__BODY_CONTROL: return "ControlRequest";
 	case IDSR__V1__FRAME__BODY_REPLY: return "ControlReply";
 	case IDSR__V1__FRAME__BODY_EVENT: return "Event";

@@ -82,11 +82,20 @@ struct idsr_conn;
  * the next idsr_access finds the connection broken and reconnects, trying up
  * to max_retries times with a wait of backoff_ms before the first retry,
  * doubled each time up to backoff_max_ms. A reconnect resumes the same boot
- * (Hello.resume_boot): idsrd reopens it and says from which seq each vCPU
- * continues, so the boot's rows go on where the database has them (accesses
- * answered but lost in a crash are not in it: at most one store batch). If
- * idsrd refuses the resume (another database; the boot ended), the library
- * starts a new boot with the same Hello.
+ * (Hello.resume_boot): idsrd reopens it and says where each vCPU's rows in
+ * its database end. If idsrd refuses the resume (another database; the boot
+ * ended), the library starts a new boot with the same Hello.
+ *
+ * Nothing answered is lost to a crash of idsrd: the library keeps every
+ * answered access until idsrd says its row is committed (Verdict.committed),
+ * and after a resume sends the ones past the database's end again (a Resend
+ * frame, before the next access), so the boot's rows go on gapless, as the
+ * guest saw them. It keeps at most `records` per connection (0: the default,
+ * IDSR_RECORDS_DEFAULT; about 40 bytes each, allocated as needed); past that
+ * the oldest are released before their commit and counted by
+ * idsr_unprotected(), never making the guest wait. A vCPU whose records
+ * then no longer reach back to the database's end goes on from there (what
+ * was released is lost to a crash).
  *
  * While idsrd is away, an access waits: the first access of an outage waits
  * up to wait_ms for the reconnect; when that passes (or the retries are used
@@ -110,7 +119,14 @@ struct idsr_options {
 	unsigned backoff_max_ms;	/* the doubling stops here */
 	unsigned wait_ms;		/* the first access of an outage waits this long */
 	enum idsr_fallback fallback;	/* the answer while idsrd is away */
+	unsigned records;		/* answered accesses kept until committed */
 };
+
+/* Twice what idsrd leaves uncommitted at most while its disk keeps up
+ * (STORE_PACE_ROWS, 16384 rows over all connections): one connection may
+ * carry the whole load, and idsrd's word that rows are committed lags by
+ * about one commit. 1.25 MiB at most per connection. */
+#define IDSR_RECORDS_DEFAULT 32768
 
 /* Connects to idsrd's VMM socket (path NULL: $IDSRD_SOCKET, else idsrd's
  * default: /run/idsrd/vmm.sock for root; for others
@@ -145,6 +161,8 @@ bool idsr_replaying(const struct idsr_conn *conn);	/* the daemon answers from a 
 bool idsr_connected(const struct idsr_conn *conn);	/* false during an outage */
 uint64_t idsr_fallbacks(const struct idsr_conn *conn);	/* accesses the fallback answered */
 uint64_t idsr_reconnects(const struct idsr_conn *conn);	/* successful reconnects */
+uint64_t idsr_uncommitted(const struct idsr_conn *conn);	/* records kept, awaiting their commit */
+uint64_t idsr_unprotected(const struct idsr_conn *conn);	/* records released before their commit */
 
 /* What the last failing call on this thread failed on, in words. */
 const char *idsr_last_error(void);
