@@ -15,7 +15,7 @@ GUEST_NAMES := $(patsubst tests/guests/%.S,%,$(A64_GUEST_SRC) $(A32_GUEST_SRC))
 # Variants for replay and diff tests: NAME := SOURCE --defsym ...
 # apple_boot_v2 is "the next kernel version": all four changes at once.
 GUEST_VARIANTS := apple_boot_added apple_boot_removed apple_boot_value apple_boot_moved apple_boot_v2 \
-	bench_loop_short apple_boot_long bench_a57 bench_a57_1 bench_a57_big
+	bench_loop_short apple_boot_long apple_boot_restart bench_a57 bench_a57_1 bench_a57_big
 apple_boot_added_FROM := apple_boot
 apple_boot_added_DEFS := --defsym ADD_ACCESS=1
 apple_boot_removed_FROM := apple_boot
@@ -32,6 +32,9 @@ bench_loop_short_DEFS := --defsym LOOPS=20000
 # apple_boot_long: the sequence 16700 times, ~250,000 accesses a vCPU (the report's 1M-access boot on 4 vCPUs)
 apple_boot_long_FROM := apple_boot
 apple_boot_long_DEFS := --defsym REPEAT=16700
+# apple_boot_restart: the sequence 1500 times, 22,500 accesses a vCPU (idsrd killed under it: test_vmm_restart)
+apple_boot_restart_FROM := apple_boot
+apple_boot_restart_DEFS := --defsym REPEAT=1500
 # bench/qemu.sh: CPUACTLR_EL1 read 100000 times, once (what starting and stopping costs), 100M times
 bench_a57_FROM := bench_loop
 bench_a57_DEFS := --defsym A57=1

@@ -34,6 +34,9 @@ static const char opts_usage[] =
 	"  --regs-out FILE       write every vCPU's final registers as JSON\n"
 	"  --local raz           answer in-process (reads as zero, writes ignored, EL0 UNDEF);\n"
 	"                        no daemon: the baseline for measuring what idsrd costs\n"
+	"  --no-reconnect        stop a vCPU when idsrd goes away (default: reconnect, resume the\n"
+	"                        boot and re-send what idsrd had not committed; an access waits up\n"
+	"                        to 60 s for idsrd, then the vCPU gets UNDEF until it is back)\n"
 	"  -h, --help            this text\n"
 	"\n"
 	"A vCPU ends at brk #0 (AArch64) or bkpt #0 (AArch32); Ctrl-C (or SIGTERM) stops\n"
@@ -41,7 +44,7 @@ static const char opts_usage[] =
 	"(the message names vCPU and PC), 2 on a bad command line.\n";
 
 enum { OPT_SOCKET = 256, OPT_VCPUS, OPT_BASE, OPT_MEM, OPT_AARCH32, OPT_EL0, OPT_VM,
-	OPT_KERNEL, OPT_SLIDE, OPT_MIDR, OPT_UNDEF, OPT_REGS_OUT, OPT_LOCAL };
+	OPT_KERNEL, OPT_SLIDE, OPT_MIDR, OPT_UNDEF, OPT_REGS_OUT, OPT_LOCAL, OPT_NO_RECONNECT };
 
 static const struct option opts_long[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -57,6 +60,7 @@ static const struct option opts_long[] = {
 	{ "undef", required_argument, NULL, OPT_UNDEF },
 	{ "regs-out", required_argument, NULL, OPT_REGS_OUT },
 	{ "local", required_argument, NULL, OPT_LOCAL },
+	{ "no-reconnect", no_argument, NULL, OPT_NO_RECONNECT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -175,6 +179,9 @@ void opts_parse(int argc, char **argv, struct vmm_opts *o)
 			if (strcmp(optarg, "raz"))
 				opts_misuse("--local: `%s' is not a known in-process answer (only `raz')", optarg);
 			o->local_raz = true;
+			break;
+		case OPT_NO_RECONNECT:
+			o->no_reconnect = true;
 			break;
 		case 'h':
 			opts_help();

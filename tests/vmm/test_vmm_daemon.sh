@@ -112,8 +112,8 @@ check "SIGTERM: the VMM exits 1" 1 "$?"
 check "SIGTERM: the boot's end reason" "looping|interrupted by SIGTERM at PC 0x40000000" \
 	"$(sqlite3 "$T/trace.db" "select vm_name, end_reason from boots where id = $(boot_of)")"
 
-# ---- idsrd goes away mid-boot: the VMM stops with a message naming the access
-"$VMM" --vm killme --regs-out "$T/r.json" "$G/bench_loop.bin" >"$T/vmm.out" 2>&1 &
+# ---- idsrd goes away mid-boot under --no-reconnect: the VMM stops with a message naming the access
+"$VMM" --no-reconnect --vm killme --regs-out "$T/r.json" "$G/bench_loop.bin" >"$T/vmm.out" 2>&1 &
 vmm=$!
 for i in $(seq 100); do	# until idsrd has the boot
 	"$B/idsrctl" status 2>/dev/null | grep -q killme && break

@@ -42,6 +42,7 @@ struct vmm_opts {
 	enum undef_mode undef;
 	const char *regs_out;
 	bool local_raz;		/* answer in-process, no daemon */
+	bool no_reconnect;	/* a vCPU stops when idsrd goes away */
 	const char *guest;	/* GUEST.bin */
 };
 

@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# idsrd killed (kill -9) three times under a busy 4-vCPU boot on idsr-vmm, restarted each time:
+# idsr-vmm reconnects by default and its records put back what each kill took from the store,
+# so the boot's rows are exactly those of the same boot without kills (every access, gapless per
+# vCPU, values as answered) and the guest ends with the same registers. Then a VMM killed with
+# kill -9: idsrd keeps every access it had received. Waits for states (accesses in `idsrctl
+# status`, boots ended), never for a time.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/regs.sh"
+
+# Stateless answers only: the stateful rules' state (storage, counters) dies with idsrd, so
+# under them a boot with kills could not end as one without.
+cat >"$T/policy" <<'POL'
+impl apple
+HID0_EL1        read value 0x1000
+s3_0_c15_c4_0   read value 0x2000
+s3_0_c15_c5_0   read value 0x3000
+s3_0_c15_c11_0  read value 0xff
+ACC_CFG         read value 0xac
+s3_4_c15_c10_5  read value 0x40
+*               raz-wi
+POL
+PER_VCPU=22500		# apple_boot_restart: 1500 x 15 accesses a vCPU
+start_daemon --policy "$T/policy" || exit 1
+
+# accesses VM: the accesses idsrd counts for VM's boot in progress (empty if none)
+accesses() {
+	"$B/idsrctl" status 2>/dev/null | sed -n "s/.* vm \`$1' .* \([0-9][0-9]*\) accesses .*/\1/p"
+}
+# boot_of VM: VM's boot id
+boot_of() {
+	sqlite3 "$T/trace.db" "select id from boots where vm_name = '$1'"
+}
+all_rows() {
+	sqlite3 "$T/trace.db" "select vcpu, seq, key, pc, el, is_write, value, action from accesses
+		where boot_id = $1 order by vcpu, seq"
+}
+
+# ---- the boot without kills
+"$VMM" --vcpus 4 --vm calm --regs-out "$T/calm.json" "$G/apple_boot_restart.bin" >"$T/calm.out" 2>&1
+check "no kills: the VMM exits 0" 0 "$?"
+calm=$(boot_of calm)
+boot_ended "$calm"
+wait_boot "$T/trace.db" "$calm"
+
+# ---- the same boot, idsrd killed three times
+"$VMM" --vcpus 4 --vm killed --regs-out "$T/killed.json" "$G/apple_boot_restart.bin" >"$T/killed.out" 2>&1 &
+vmm=$!
+for threshold in 12000 30000 48000; do
+	for i in $(seq 2400); do	# at most 120 s for idsrd to get that far
+		n=$(accesses killed)
+		[ -n "$n" ] && [ "$n" -ge $threshold ] && break
+		kill -0 $vmm 2>/dev/null || break
+		sleep 0.05
+	done
+	check_match "kill at $threshold accesses: the boot got there" "^[0-9]+$" "$n"
+	[ -n "$n" ] && [ "$n" -ge $threshold ] || { echo "# only ${n:-no} accesses"; break; }
+	kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+	start_daemon --policy "$T/policy" || exit 1
+done
+wait $vmm
+check "kills: the VMM exits 0" 0 "$?"
+check "kills: no access went to the fallback, none unprotected" "" \
+	"$(grep -E 'while idsrd was away|before idsrd committed' "$T/killed.out")"
+killed=$(boot_of killed)
+check_match "kills: one boot, resumed each time" "^[0-9]+$" "$killed"
+boot_ended "$killed"
+wait_boot "$T/trace.db" "$killed"
+check "kills: the boot ended as the guest halted" "guest halted" \
+	"$(sqlite3 "$T/trace.db" "select end_reason from boots where id = $killed")"
+check "kills: every access of every vCPU, gapless" "0|$PER_VCPU|0|$((PER_VCPU - 1))
+1|$PER_VCPU|0|$((PER_VCPU - 1))
+2|$PER_VCPU|0|$((PER_VCPU - 1))
+3|$PER_VCPU|0|$((PER_VCPU - 1))" \
+	"$(sqlite3 "$T/trace.db" "select vcpu, count(*), min(seq), max(seq) from accesses where boot_id = $killed
+		group by vcpu")"
+all_rows "$calm" >"$T/calm.rows"
+all_rows "$killed" >"$T/killed.rows"
+check "kills: the rows are the boot's without kills (keys, PCs, values, actions)" "" \
+	"$(diff "$T/calm.rows" "$T/killed.rows" | head -5)"
+resent=$(sqlite3 "$T/trace.db" "select count(*) from accesses where boot_id = $killed and rule = -5")
+echo "# $resent rows re-sent by idsr-vmm after the three kills"
+check_match "kills: the kills took rows from the store, and they came back (rule -5)" "^[1-9][0-9]*$" "$resent"
+check "kills: the guest's final registers are the ones without kills" "$(cat "$T/calm.json")" \
+	"$(cat "$T/killed.json")"
+
+# ---- a VMM killed with kill -9: idsrd keeps everything it had received
+"$VMM" --vm vmmkill "$G/bench_loop.bin" >"$T/vmmkill.out" 2>&1 &
+vmm=$!
+for i in $(seq 2400); do
+	n=$(accesses vmmkill)
+	[ -n "$n" ] && [ "$n" -ge 2000 ] && break
+	sleep 0.05
+done
+kill -KILL $vmm; wait $vmm 2>/dev/null
+b=$(boot_of vmmkill)
+boot_ended "$b"
+check "VMM killed: its boot ends with the connection" 0 "$?"
+echo "# its end reason: $(sqlite3 "$T/trace.db" "select end_reason from boots where id = $b")"
+check_match "VMM killed: every access idsrd counted is a row, seqs gapless" "^([0-9]+)\|\1\|\1$" \
+	"$(sqlite3 "$T/trace.db" "select accesses, (select count(*) from accesses where boot_id = $b),
+		(select max(seq) + 1 from accesses where boot_id = $b) from boots where id = $b")"
+stop_daemon
+done_testing
