@@ -552,7 +552,7 @@ IDSR_API uint64_t idsr_reconnects(const struct idsr_conn *c)
 
 IDSR_API uint64_t idsr_uncommitted(const struct idsr_conn *c)
 {
-	return c->records.count;
+	return c->records.held;
 }
 
 IDSR_API uint64_t idsr_unprotected(const struct idsr_conn *c)

@@ -24,7 +24,7 @@ void records_free(struct client_records *r)
 {
 	free(r->ring);
 	r->ring = NULL;
-	r->cap = r->count = r->head = 0;
+	r->cap = r->count = r->head = r->held = 0;
 }
 
 static struct client_record *records_at(struct client_records *r, size_t i)
@@ -47,6 +47,7 @@ static void records_pop(struct client_records *r)
 static void records_shed(struct client_records *r)
 {
 	r->ring[r->head].released = true;
+	r->held--;
 	r->unprotected++;
 	records_pop(r);
 }
@@ -83,6 +84,7 @@ void records_keep(struct client_records *r, const struct client_record *rec)
 	*records_at(r, r->count) = *rec;
 	records_at(r, r->count)->released = false;
 	r->count++;
+	r->held++;
 }
 
 void records_committed(struct client_records *r, uint32_t vcpu, uint64_t below)
@@ -96,16 +98,15 @@ void records_committed(struct client_records *r, uint32_t vcpu, uint64_t below)
 		if (rec->seq >= below)
 			break;
 		rec->released = true;
+		r->held--;
 	}
 	records_pop(r);
 }
 
 void records_abandon(struct client_records *r)
 {
-	for (size_t i = 0; i < r->count; i++)
-		if (!records_at(r, i)->released)
-			r->unprotected++;
-	r->count = r->head = 0;
+	r->unprotected += r->held;
+	r->count = r->head = r->held = 0;
 }
 
 static int records_send(int fd, Idsr__V1__Answered **list, size_t n)
@@ -132,9 +133,10 @@ static void records_plan(struct client_records *r, const uint64_t *from, size_t 
 
 		if (rec->released)
 			continue;
-		if (rec->seq < start)
+		if (rec->seq < start) {
 			rec->released = true;	/* idsrd has it */
-		else if (rec->seq == start + held[rec->vcpu])
+			r->held--;
+		} else if (rec->seq == start + held[rec->vcpu])
 			held[rec->vcpu]++;
 	}
 	for (uint32_t v = 0; v < nvcpus; v++) {
@@ -147,6 +149,7 @@ static void records_plan(struct client_records *r, const uint64_t *from, size_t 
 
 			if (rec->vcpu == v && !rec->released) {
 				rec->released = true;
+				r->held--;
 				r->unprotected++;
 			}
 		}

@@ -21,7 +21,8 @@ struct client_record {
 /* A ring in answer order, grown on demand up to max records. */
 struct client_records {
 	struct client_record *ring;
-	size_t cap, max, head, count;
+	size_t cap, max, head, count;	/* count: slots in use, released ones behind a kept one too */
+	size_t held;			/* records kept, awaiting their commit */
 	uint64_t unprotected;		/* released before committed: overflow, or no resend possible */
 };
 
