@@ -40,7 +40,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 LDFLAGS += -pthread
 
-PKGS := libuv sqlite3 libprotobuf-c libsystemd libelf
+PKGS := libuv sqlite3 libprotobuf-c libsystemd libelf libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) unicorn cmocka 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS += $(PKG_CFLAGS)

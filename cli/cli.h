@@ -39,6 +39,7 @@ int top_main(int argc, char **argv);
 int export_main(int argc, char **argv);
 int import_main(int argc, char **argv);
 int report_main(int argc, char **argv);
+int push_main(int argc, char **argv);
 
 /* "idsrctl: <what>: <why>" to stderr. Returns CLI_ERROR for `return cli_error(…)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -24,6 +24,7 @@ static const struct {
 	{ "export", export_main, "Writes a boot's accesses as CSV, JSON lines or a Perfetto trace" },
 	{ "diff", diff_main, "Aligns two boots and shows the accesses added, removed or changed" },
 	{ "policy", policy_main, "Shows, loads, changes or checks the live policy" },
+	{ "push", push_main, "Sends finished boots to ClickHouse, exactly once (docs/fleet.md)" },
 	{ "import", import_main, "Makes a boot of a recording made elsewhere (an m1n1 log, CSV, JSON lines)" },
 	{ "replay", replay_main, "Answers the next boot from a recorded one; names the first divergence" },
 };

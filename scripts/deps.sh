@@ -6,6 +6,7 @@ set -e
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libsystemd-dev systemd libunicorn-dev binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf
 scdoc clang libclang-rt-14-dev tmux valgrind diffutils libelf-dev chromium jq python3
+libcurl4-openssl-dev clickhouse-server
 libglib2.0-dev libpixman-1-dev libfdt-dev flex bison patch xz-utils"
 missing=""
 for p in $PKGS; do
