@@ -16,9 +16,11 @@
  * and side, default 40000), BENCH_LONG=1 (the 10M-access memory run).
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -231,6 +233,121 @@ static inline double bench_self_cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * Wake-ups, to say why a round trip costs what it does: every time a thread
+ * sleeps (a voluntary context switch) something must wake it, and on an idle
+ * VM each wake-up of a halted vCPU is an exit to the hypervisor. Sleeps of
+ * all pid's live threads (its writer too), from their status.
+ */
+static inline double bench_proc_sleeps(pid_t pid)
+{
+	char path[320], line[128];
+	struct dirent *e;
+	double n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		unsigned long v;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;	/* ended meanwhile */
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1)
+				n += (double)v;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* This thread's sleeps. */
+static inline double bench_thread_sleeps(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_nvcsw;
+}
+
+/* Rescheduling interrupts on every CPU (/proc/interrupts' RES): how often a
+ * CPU was told to run a thread woken elsewhere (an idle one: out of halt). */
+static inline double bench_resched_ipis(void)
+{
+	char line[1024];
+	double n = 0;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " "), *end;
+
+		if (strncmp(p, "RES:", 4))
+			continue;
+		for (p += 4;; p = end) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			n += (double)v;
+		}
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * The busy case, measured on purpose: one SCHED_IDLE spinner per CPU keeps
+ * every vCPU from halting (so no wake-up pays an exit from halt) while
+ * taking CPU from nobody else. A quiet figure beside a busy one says how
+ * much of a round trip is waking idle CPUs.
+ */
+#define BENCH_MAX_SPINNERS	64
+
+struct bench_busy {
+	pid_t pid[BENCH_MAX_SPINNERS];
+	unsigned n;
+};
+
+static inline void bench_busy_start(struct bench_busy *b)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	b->n = 0;
+	for (long i = 0; i < cpus && b->n < BENCH_MAX_SPINNERS; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			bench_die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			struct sched_param sp = { 0 };
+			volatile unsigned long spin = 0;
+
+			if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0)
+				_exit(1);
+			for (;;)
+				spin++;
+		}
+		b->pid[b->n++] = pid;
+	}
+}
+
+static inline void bench_busy_stop(struct bench_busy *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		kill(b->pid[i], SIGKILL);
+	for (unsigned i = 0; i < b->n; i++)
+		waitpid(b->pid[i], NULL, 0);
+	b->n = 0;
 }
 
 /* ---- frames of the real sizes ----------------------------------------------- */
@@ -624,11 +741,32 @@ struct bench_client {
 	uint64_t *lat_ns;		/* n samples, or NULL */
 	pthread_barrier_t *start;
 	uint64_t t0, t1;		/* when it started and ended */
+	pid_t server;			/* > 0: count sleeps on both sides (1 client only) */
+	double sleeps, server_sleeps, ipis;	/* over the n round trips */
 	uint64_t boot_id;
 	bool replaying;			/* idsrd answered from a recording */
 	bool failed;
 	char error[256];
 };
+
+/* Counts from the first round trip to the last, the connection still open. */
+static inline void bench_count_start(struct bench_client *c)
+{
+	if (c->server <= 0)
+		return;
+	c->sleeps = -bench_thread_sleeps();
+	c->server_sleeps = -bench_proc_sleeps(c->server);
+	c->ipis = -bench_resched_ipis();
+}
+
+static inline void bench_count_end(struct bench_client *c)
+{
+	if (c->server <= 0)
+		return;
+	c->sleeps += bench_thread_sleeps();
+	c->server_sleeps += bench_proc_sleeps(c->server);
+	c->ipis += bench_resched_ipis();
+}
 
 static inline void bench_client_floor(struct bench_client *c)
 {
@@ -644,6 +782,7 @@ static inline void bench_client_floor(struct bench_client *c)
 	memset(out, 0, sizeof(out));
 	out[0] = (uint8_t)(bench_alen - FRAME_HEADER);
 	pthread_barrier_wait(c->start);
+	bench_count_start(c);
 	c->t0 = bench_now_ns();
 	for (uint64_t i = 0; i < c->n; i++) {
 		uint64_t t = c->lat_ns ? bench_now_ns() : 0;
@@ -658,6 +797,7 @@ static inline void bench_client_floor(struct bench_client *c)
 			c->lat_ns[i] = bench_now_ns() - t;
 	}
 	c->t1 = bench_now_ns();
+	bench_count_end(c);
 	close(fd);
 }
 
@@ -679,6 +819,7 @@ static inline void bench_client_idsrd(struct bench_client *c)
 	if (c->spin_us)
 		idsr_set_spin(conn, c->spin_us);
 	pthread_barrier_wait(c->start);
+	bench_count_start(c);
 	c->t0 = bench_now_ns();
 	for (uint64_t i = 0; i < c->n; i++) {
 		uint64_t t = c->lat_ns ? bench_now_ns() : 0;
@@ -696,6 +837,7 @@ static inline void bench_client_idsrd(struct bench_client *c)
 			c->lat_ns[i] = bench_now_ns() - t;
 	}
 	c->t1 = bench_now_ns();
+	bench_count_end(c);
 	idsr_close(conn, "bench done");
 }
 
@@ -717,14 +859,17 @@ struct bench_run {
 	uint64_t sent;
 	uint64_t boot_id;
 	bool replaying;
+	/* bench_run_counted: a round trip's sleeps of the client and of the
+	 * server's threads, and rescheduling interrupts (whole machine). */
+	double sleeps, server_sleeps, ipis;
 };
 
 /* Runs nthreads clients of `target`, total round trips split evenly, with
  * latencies recorded when lat is true. A failure ends the program: a
  * benchmark that lost its daemon has nothing to report. */
-static inline struct bench_run bench_run_clients(enum bench_target target, const char *path,
-						 unsigned nthreads, uint64_t total, bool lat,
-						 unsigned spin_us)
+static inline struct bench_run bench_run_clients_of(enum bench_target target, const char *path,
+						    unsigned nthreads, uint64_t total, bool lat,
+						    unsigned spin_us, pid_t server)
 {
 	struct bench_client c[BENCH_MAX_THREADS];
 	pthread_t t[BENCH_MAX_THREADS];
@@ -745,6 +890,7 @@ static inline struct bench_run bench_run_clients(enum bench_target target, const
 		c[i] = (struct bench_client){ .target = target, .path = path, .vcpu = i,
 					      .nvcpus = nthreads, .instance = instance, .n = per,
 					      .spin_us = spin_us, .start = &start,
+					      .server = nthreads == 1 ? server : 0,
 					      .lat_ns = samples ? samples + i * per : NULL };
 		if (pthread_create(&t[i], NULL, bench_client_main, &c[i]))
 			bench_die("cannot start client thread %u", i);
@@ -762,10 +908,28 @@ static inline struct bench_run bench_run_clients(enum bench_target target, const
 	run.boot_id = c[0].boot_id;
 	run.replaying = c[0].replaying;
 	run.rate = (double)run.sent * 1e9 / (double)(t1 - t0);
+	run.sleeps = c[0].sleeps / (double)per;
+	run.server_sleeps = c[0].server_sleeps / (double)per;
+	run.ipis = c[0].ipis / (double)per;
 	if (samples)
 		run.lat = bench_lat_from(samples, run.sent, t1 - t0);
 	free(samples);
 	return run;
+}
+
+static inline struct bench_run bench_run_clients(enum bench_target target, const char *path,
+						 unsigned nthreads, uint64_t total, bool lat,
+						 unsigned spin_us)
+{
+	return bench_run_clients_of(target, path, nthreads, total, lat, spin_us, 0);
+}
+
+/* One client, latencies recorded, and the wake-ups a round trip costs on
+ * both sides counted (server: the floor's process or idsrd's pid). */
+static inline struct bench_run bench_run_counted(enum bench_target target, const char *path,
+						 pid_t server, uint64_t n, unsigned spin_us)
+{
+	return bench_run_clients_of(target, path, 1, n, true, spin_us, server);
 }
 
 /* CPU µs a round trip in one round: the server side (the floor's process, or

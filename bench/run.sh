@@ -20,24 +20,44 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); compiler processes 
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 compilers_before=$(cc1s)
 
-for prog in bench_floor bench_roundtrip bench_scaling bench_store bench_replay; do
-	[ -x "$BUILD/bench/$prog" ] || { echo "$prog: not built, skipped"; continue; }
-	BENCH_LONG=0 "$BUILD/bench/$prog" || echo "$prog: failed (exit $?); its section is missing"
+# The load average (1 minute) before and after each program, in the output and in results.json:
+# a figure means little without what else ran.
+loads=""
+load1() { cut -d' ' -f1 /proc/loadavg; }
+# run NAME COMMAND...: runs one benchmark between two load readings
+run() {
+	local name=$1 before after
+	shift
+	before=$(load1)
+	"$@" || echo "$name: failed (exit $?); its section is missing"
+	after=$(load1)
+	echo "   [$name: load average $before before, $after after]"
+	loads="$loads${loads:+, }\"$name\": {\"before\": $before, \"after\": $after}"
+}
+
+# The round trip twice: as the machine is (quiet is the case that matters), then busy on purpose
+# (a SCHED_IDLE spinner per CPU: no CPU halts; bench/bench.h, bench_busy_start).
+for prog in bench_floor bench_roundtrip bench_roundtrip_busy bench_vmm bench_scaling bench_store bench_replay; do
+	exe=${prog%_busy}
+	[ -x "$BUILD/bench/$exe" ] || { echo "$prog: not built, skipped"; continue; }
+	busy=0
+	[ "$prog" = "$exe" ] || busy=1
+	run "$prog" env BENCH_LONG=0 BENCH_BUSY=$busy "$BUILD/bench/$exe"
 done
 if [ "${BENCH_LONG:-0}" = 1 ]; then
-	BENCH_LONG=1 "$BUILD/bench/bench_store" || echo "bench_store (memory run): failed (exit $?)"
-	REPLAY_MEM_N=10000000 "$BUILD/bench/replay_memory" "$OUT/replay-memory.db"
+	run bench_store_long env BENCH_LONG=1 "$BUILD/bench/bench_store"
+	run replay_memory env REPLAY_MEM_N=10000000 "$BUILD/bench/replay_memory" "$OUT/replay-memory.db"
 fi
 
 # The diff benchmark belongs to the diff work (bench/diff*); it runs when it is there.
 diff_ran=false
 for script in bench/diff*.sh bench/report.sh; do
 	[ -x "$script" ] || continue
-	"$script" || echo "$script: failed (exit $?); its section is missing"
+	run "$script" "$script"
 	diff_ran=true
 done
 $diff_ran || echo "5b. diff vs GNU diff -u: no bench/diff*.sh on this branch yet; skipped"
-bench/qemu.sh || echo "bench/qemu.sh: failed (exit $?); its section is missing"
+run bench/qemu.sh bench/qemu.sh
 
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); compiler processes running: $(cc1s)"
@@ -48,6 +68,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); compiler processes r
 	printf '  "machine": {"cpus": %s, "model": "%s", "kernel": "%s", "load_before": %s, "load_after": %s, "compilers_before": %s}' \
 		"$(nproc)" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr -d '"')" \
 		"$(uname -r)" "$load_before" "$load_after" "$compilers_before"
+	printf ',\n  "loads": {%s}' "$loads"
 	for f in "$OUT"/*.json; do
 		[ -e "$f" ] || continue
 		printf ',\n  "%s": %s' "$(basename "$f" .json)" "$(cat "$f")"
