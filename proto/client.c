@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libidsr-client: a VMM's blocking connection to idsrd, reconnecting if asked (see idsr_client.h). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -134,7 +135,6 @@ static int connect_unix(const char *path, int *out)
 	return 0;
 }
 
-/* Reads the next frame; an Error frame from the daemon becomes the message. */
 /* Whether a whole frame (or a bad length) is already held. */
 static bool frame_held(const struct idsr_conn *c)
 {
@@ -145,13 +145,32 @@ static bool frame_held(const struct idsr_conn *c)
 	return frame_reader_next(&peek, &payload, &len) != 0;
 }
 
+/*
+ * Sleeps until the socket is readable. Why poll and not read: a thread asleep
+ * in a unix socket's read is woken by any wake-up on the socket's queue, and
+ * idsrd's read of the access is one (the sender's write space comes back). So
+ * a thread asleep in read is woken before its verdict exists; idsrd takes
+ * longer to answer than a bare echo, so the thread finds nothing and sleeps
+ * again, and the verdict costs a second wake-up of its CPU: on an idle VM, a
+ * second exit from halt each access (docs/performance.md, "the cause").
+ * poll's wake-up is for readable data only.
+ */
+static void wait_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
+/* Reads the next frame; an Error frame from the daemon becomes the message. */
 static int recv_frame(struct idsr_conn *c, Frame **out)
 {
-	/* Sleeping in read, not poll: idsrd's read of the access often wakes
-	 * this thread once for nothing (write space), which costs CPU on a busy
-	 * machine but, on an idle VM, gets this CPU out of halt before the
-	 * verdict comes; the latter won when measured (docs/performance.md). */
-	int rc = frame_recv_in(c->fd, &c->reader, &c->arena, out);
+	int rc;
+
+	if (!frame_held(c))
+		wait_readable(c->fd);
+	rc = frame_recv_in(c->fd, &c->reader, &c->arena, out);
 
 	if (rc == -ECONNRESET)
 		return fail(rc, "idsrd closed the connection");
