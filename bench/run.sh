@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Runs every benchmark (make bench), prints their tables and merges their results into bench/results.json.
 # BENCH_ROUNDS, BENCH_N, BENCH_SPIN_US size the runs (see bench/bench.h); BENCH_LONG=1 adds the
-# 10M-access memory run. Benchmarks report; they never fail on a slow machine.
+# 10M-access memory run; BENCH_ONLY="bench_roundtrip bench_vmm ..." runs only the programs and
+# scripts named (results.json then has only theirs). Benchmarks report; they never fail on a slow machine.
 set -eu
 
 BUILD=${BUILD:-build}
@@ -24,10 +25,11 @@ compilers_before=$(cc1s)
 # a figure means little without what else ran.
 loads=""
 load1() { cut -d' ' -f1 /proc/loadavg; }
-# run NAME COMMAND...: runs one benchmark between two load readings
+# run NAME COMMAND...: runs one benchmark between two load readings (unless BENCH_ONLY leaves it out)
 run() {
 	local name=$1 before after
 	shift
+	case " ${BENCH_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
 	before=$(load1)
 	"$@" || echo "$name: failed (exit $?); its section is missing"
 	after=$(load1)
