@@ -188,8 +188,10 @@ static void session_hello(struct session *s, const Idsr__V1__Hello *h)
 	welcome.mode = s->boot->replay ? IDSR__V1__MODE__REPLAY : IDSR__V1__MODE__LIVE;
 	welcome.replay_of = (uint64_t)s->boot->replay_of;
 	welcome.protocol = IDSR_PROTOCOL_VERSION;
-	if (h->resume_boot)
+	if (h->resume_boot) {
 		welcome.next_seq = boot_next_seqs(s->boot, &welcome.n_next_seq);
+		welcome.takes_resend = true;
+	}
 	s->resumed = h->resume_boot != 0;
 	f.body_case = IDSR__V1__FRAME__BODY_WELCOME;
 	f.welcome = &welcome;

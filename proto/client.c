@@ -254,6 +254,10 @@ static int conn_resume_seqs(struct idsr_conn *c, const Idsr__V1__Welcome *w)
 
 	if (w->n_next_seq > c->nvcpus && (rc = grow_seq(c, (uint32_t)w->n_next_seq - 1)) < 0)
 		return rc;
+	/* An idsrd before Resend would close the connection on it: then
+	 * every vCPU goes on from idsrd's end, as it did with such an idsrd. */
+	if (!w->takes_resend)
+		records_abandon(&c->records);
 	rc = records_resend(&c->records, c->fd, w->next_seq, w->n_next_seq, c->next_seq, c->nvcpus);
 	if (rc < 0)
 		return fail(rc, "re-sending answered accesses to idsrd: %s", strerror(-rc));

@@ -76,6 +76,8 @@ static uint64_t raw_hello(struct raw *c, uint64_t resume, uint64_t *next_seq0)
 	assert_non_null(w);
 	assert_int_equal(w->body_case, IDSR__V1__FRAME__BODY_WELCOME);
 	boot = w->welcome->boot_id;
+	/* said only to a resume, where a Resend may follow */
+	assert_int_equal(w->welcome->takes_resend, resume != 0);
 	if (next_seq0)
 		*next_seq0 = w->welcome->n_next_seq ? w->welcome->next_seq[0] : 0;
 	frame_free(w);
