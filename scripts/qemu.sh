@@ -6,12 +6,13 @@
 # QEMU: its ABI is what the soname promises.
 #
 # The build lives outside the clone, in $IDSRD_CACHE (default ~/.cache/idsrd) under
-# qemu-HASH/, HASH covering the tarball, the patches, the configure options below and the
-# client library's soname: it is rebuilt only when one of them changes, and every clone on
-# the machine shares it. A build unpacks the tarball, applies the series, stages
-# libidsr-client with `make install-client DESTDIR=` (QEMU finds it through pkg-config),
-# configures only aarch64-softmmu with nothing optional, and keeps the binary and the staged
-# library (about 60 MB), not the 500 MB tree.
+# qemu-HASH/, HASH covering the tarball, the patches, the configure options below, the
+# client library's soname and its header (QEMU is compiled against idsr_client.h's structs,
+# so a field added to struct idsr_options needs a new build): it is rebuilt only when one of
+# them changes, and every clone on the machine shares it. A build unpacks the tarball,
+# applies the series, stages libidsr-client with `make install-client DESTDIR=` (QEMU finds
+# it through pkg-config), configures only aarch64-softmmu with nothing optional, and keeps
+# the binary and the staged library (about 60 MB), not the 500 MB tree.
 #
 # The tarball is QEMU's source (GPL-2.0): this repository has only the patches. It is looked
 # for at $QEMU_TARBALL, then $IDSRD_CACHE/NAME, then in shared/qemu/ beside the clone (where CI
@@ -25,10 +26,10 @@ say() { echo "  QEMU    $*"; }
 die() { echo "make qemu: $*" >&2; exit 1; }
 
 tarball=
-for t in "${QEMU_TARBALL:-}" "$CACHE/$NAME" "$PWD/../shared/qemu/$NAME" "/work/shared/qemu/$NAME"; do
+for t in "${QEMU_TARBALL:-}" "$CACHE/$NAME" "${PWD%/*}/shared/qemu/$NAME" "/work/shared/qemu/$NAME"; do
 	[ -n "$t" ] && [ -f "$t" ] && { tarball=$t; break; }
 done
-[ -n "$tarball" ] || die "the QEMU source $NAME is not in \$QEMU_TARBALL, $CACHE/, $PWD/../shared/qemu/ or /work/shared/qemu/: put it in one of them"
+[ -n "$tarball" ] || die "the QEMU source $NAME is not in \$QEMU_TARBALL, $CACHE/, ${PWD%/*}/shared/qemu/ or /work/shared/qemu/: put it in one of them"
 
 # only aarch64-softmmu, with nothing optional: the build must fit in make check on a fresh machine
 CONFIGURE=(--target-list=aarch64-softmmu --enable-idsr --disable-werror --disable-capstone --disable-slirp
@@ -36,7 +37,7 @@ CONFIGURE=(--target-list=aarch64-softmmu --enable-idsr --disable-werror --disabl
 	--python=/usr/bin/python3)
 patches=(integrations/qemu/*.patch)
 soname=$(grep -o -m1 'libidsr-client\.so\.[0-9]*' Makefile)
-hash=$( { echo "$SUM"; echo "${CONFIGURE[*]}"; echo "$soname"; cat "${patches[@]}"; } | sha256sum | cut -c1-16)
+hash=$( { echo "$SUM"; echo "${CONFIGURE[*]}"; echo "$soname"; cat "${patches[@]}" proto/idsr_client.h; } | sha256sum | cut -c1-16)
 dir=$CACHE/qemu-$hash
 bin=$dir/bin/qemu-system-aarch64
 
