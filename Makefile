@@ -78,7 +78,7 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BINS := $(BUILD)/idsrd $(BUILD)/idsrctl $(if $(VMM_SRC),$(BUILD)/idsr-vmm)
 
-.PHONY: all man deps check check-build demo bench stress fuzz install install-client uninstall clean guests qemu
+.PHONY: all man deps check check-busy check-build demo bench stress fuzz install install-client uninstall clean guests qemu
 all: $(BINS) $(CLIENT_LIB) $(CLIENT_SO) guests man
 
 deps:
@@ -218,6 +218,11 @@ endif
 # (scripts/qemu.sh says how) and linked at $(BUILD)/qemu/qemu-system-aarch64
 qemu:
 	$(Q)BUILD=$(BUILD) scripts/qemu.sh
+
+# `make check-busy`: `make check` beside two CPU hogs, which scripts/check-busy.sh
+# starts and kills on every way out; BUSY_ROUNDS=3 runs it three times in a row.
+check-busy: deps
+	$(Q)scripts/check-busy.sh $(MAKE) --no-print-directory check
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

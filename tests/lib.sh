@@ -35,6 +35,14 @@ check_match() {
 		not_ok "$1"; echo "# no match for /$2/ in:"; printf '%s\n' "$3" | head -10 | sed 's/^/# /'; fi
 }
 
+# wait_until CMD...: runs CMD every 0.05 s until it succeeds, for up to 60 s; a test
+# waits for a state, never for a time (a busy machine stalls idsrd for seconds).
+wait_until() {
+	local i
+	for i in $(seq 1200); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+
 # start_daemon [ARGS...]: idsrd on $T/vmm.sock, $T/ctl.sock, $T/trace.db
 start_daemon() {
 	# shellcheck disable=SC2086 # IDSRD_WRAPPER: words (scripts/valgrind.sh)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,28 @@ static inline void harness_sleep_ms(int ms)
 
 	nanosleep(&ts, NULL);
 }
+
+static inline int64_t harness_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long a test waits for a state before it gives up: generous, because a
+ * machine shared with other builds (`make check-busy`, CI) can stall idsrd for
+ * seconds. A passing test never waits it out; only a failing one does. */
+#define HARNESS_DEADLINE_MS 60000
+
+/* Polls cond every 10 ms until it holds or HARNESS_DEADLINE_MS pass: a test
+ * waits for a state, never for a time. The caller asserts the state after. */
+#define harness_wait_until(cond)							\
+	do {										\
+		int64_t harness_end_ = harness_now_ms() + HARNESS_DEADLINE_MS;		\
+		while (!(cond) && harness_now_ms() < harness_end_)			\
+			harness_sleep_ms(10);						\
+	} while (0)
 
 static inline void harness_write_file(const char *path, const char *text)
 {
@@ -251,6 +274,25 @@ static inline bool harness_log_has(const struct harness *h, const char *text)
 	buf[n] = '\0';
 	fclose(f);
 	return strstr(buf, text) != NULL;
+}
+
+/* How many times idsrd's log (its first 64 KiB) says text. */
+static inline int harness_log_count(const struct harness *h, const char *text)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(h->log, "r");
+	const char *p;
+	size_t n;
+	int count = 0;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	for (p = buf; (p = strstr(p, text)); p += strlen(text))
+		count++;
+	return count;
 }
 
 /* Runs a one-text query on the trace, read-only; the caller frees the result. */

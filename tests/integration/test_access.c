@@ -289,9 +289,8 @@ static void test_two_users(void **state)
 	if (!nobody_boot)
 		fprintf(stderr, "# nobody's boot: %s\n", seen);
 	assert_true(nobody_boot > 0);
-	for (int i = 0; i < 300 && harness_queryf(&h, "SELECT count(*) FROM boots WHERE id = %llu",
-						  (unsigned long long)nobody_boot) < 1; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(harness_queryf(&h, "SELECT count(*) FROM boots WHERE id = %llu",
+						  (unsigned long long)nobody_boot) >= 1);
 
 	/* peers recorded on each boot */
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM boots WHERE id = %llu AND peer_uid = 0"
@@ -340,8 +339,7 @@ static void test_two_users(void **state)
 	frame_free(f);
 	a.key = HID3;
 	assert_true(idsr_access(c, &a, &v) == 0 && !v.undef && v.value == 0x7777);
-	for (int i = 0; i < 300 && harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'set'") < 2; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'set'") >= 2);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'set' AND"
 					" peer_uid = %d AND peer_gid = %d AND peer_pid > 0", NOBODY, NOBODY), 1);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM policy_changes WHERE how = 'set' AND"

@@ -98,8 +98,7 @@ static long long status_field(const char *field)
 
 static void wait_subscribers(long long n)
 {
-	for (int i = 0; i < 500 && status_field("subscribers") != n; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(status_field("subscribers") == n);
 	assert_int_equal(status_field("subscribers"), n);
 }
 
@@ -119,8 +118,7 @@ static size_t count_lines(const char *file)
 
 static void wait_lines(const char *file, size_t n)
 {
-	for (int i = 0; i < 1000 && count_lines(file) < n; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(count_lines(file) >= n);
 }
 
 static struct idsr_conn *connect_vm(const char *vm, uint32_t vcpus, const uint8_t *inst)
@@ -157,8 +155,7 @@ static void wait_boot_ended(const char *vm)
 	char sql[256];
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM boots WHERE end_ns IS NOT NULL AND vm_name = '%s'", vm);
-	for (int i = 0; i < 500 && harness_query_int(&h, sql) < 1; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(harness_query_int(&h, sql) >= 1);
 	assert_int_equal(harness_query_int(&h, sql), 1);
 }
 
@@ -681,8 +678,7 @@ static void test_stats_and_top(void **state)
 		access1(c, 0, HID5, false, 0, &undef);
 	/* the rows are committed within a batch's time */
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)boot);
-	for (i = 0; i < 300 && harness_query_int(&h, sql) < 72; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(harness_query_int(&h, sql) >= 72);
 
 	/* stats of the running boot, then top in a terminal */
 	assert_int_equal(idsrctl(screen, sizeof(screen), "stats %llu", (unsigned long long)boot), 0);
@@ -695,11 +691,8 @@ static void test_stats_and_top(void **state)
 
 	assert_int_equal(tmux(NULL, 0, "new-session -d -s top -x 160 -y 40 "
 				  "\"IDSRD_CONTROL='%s' '%s/idsrctl' top --interval 0.2\"", h.ctl, harness_build()), 0);
-	for (i = 0; i < 100; i++) {
-		harness_sleep_ms(50);
-		if (tmux(screen, sizeof(screen), "capture-pane -p -t top") == 0 && strstr(screen, "HID5_EL1"))
-			break;
-	}
+	harness_wait_until(tmux(screen, sizeof(screen), "capture-pane -p -t top") == 0 &&
+			   strstr(screen, "HID5_EL1"));
 	fprintf(stderr, "# top showed:\n# %s\n", screen);
 	assert_non_null(strstr(screen, "topvm"));
 	assert_non_null(strstr(screen, "1 boot in progress"));
@@ -711,26 +704,19 @@ static void test_stats_and_top(void **state)
 	/* more accesses show up on the next refreshes */
 	for (i = 0; i < 5; i++)
 		access1(c, 1, HID5, false, 0, &undef);
-	for (i = 0; i < 100; i++) {
-		unsigned long long v[5];
-
-		harness_sleep_ms(50);
-		screen[0] = '\n';
-		if (tmux(screen + 1, sizeof(screen) - 1, "capture-pane -p -t top") == 0 &&
-		    reg_line(screen, "HID5_EL1", v) == 0 && v[0] == 12)
-			break;
-	}
 	{
 		unsigned long long v[5];
 
+		screen[0] = '\n';
+		harness_wait_until(tmux(screen + 1, sizeof(screen) - 1, "capture-pane -p -t top") == 0 &&
+				   reg_line(screen, "HID5_EL1", v) == 0 && v[0] == 12);
 		assert_int_equal(reg_line(screen, "HID5_EL1", v), 0);
 		assert_int_equal(v[0], 12);
 		assert_int_equal(v[3], 12);
 	}
 	/* q quits top, and the session with it */
 	assert_int_equal(tmux(NULL, 0, "send-keys -t top q"), 0);
-	for (i = 0; i < 100 && tmux(NULL, 0, "has-session -t top 2>/dev/null") == 0; i++)
-		harness_sleep_ms(20);
+	harness_wait_until(tmux(NULL, 0, "has-session -t top 2>/dev/null") != 0);
 	assert_int_not_equal(tmux(NULL, 0, "has-session -t top 2>/dev/null"), 0);
 	tmux(NULL, 0, "kill-server 2>/dev/null");
 	assert_int_equal(idsr_close(c, "done"), 0);

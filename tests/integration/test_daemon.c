@@ -112,8 +112,7 @@ static void wait_boot_ended(const char *where)
 	char sql[256];
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM boots WHERE end_ns IS NOT NULL AND %s", where);
-	for (int i = 0; i < 300 && harness_query_int(&h, sql) < 1; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(harness_query_int(&h, sql) >= 1);
 }
 
 static void test_many_vcpus(void **state)
@@ -346,7 +345,8 @@ static void test_reload(void **state)
 	/* A bad file: rejected, the old policy stays in force. */
 	harness_write_file(h.policy, "HID1_EL1 read valu 0x3333\n");
 	kill(h.pid, SIGHUP);
-	harness_sleep_ms(200);
+	harness_wait_until(harness_log_has(&h, "policy reload rejected, the old policy stays in force"));
+	assert_true(harness_log_has(&h, "policy reload rejected, the old policy stays in force"));
 	assert_int_equal(access1(c, 0, HID1, false, 0, 1, &undef), 0x2222);
 	assert_int_equal(idsr_close(c, NULL), 0);
 	/* the change is recorded, and the boot ran under both hashes */

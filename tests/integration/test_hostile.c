@@ -143,8 +143,7 @@ static void test_idle_10k(void **state)
 		if (i % 10 == 0)
 			send_hello(fds[i], "idle", "idle-instance");
 	}
-	for (int i = 0; i < 500 && status_connections() < IDLE; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(status_connections() >= IDLE);
 	assert_int_equal(status_connections(), IDLE);
 	rss1 = harness_proc_kb(h.pid, "VmRSS");
 	slowest = good_vm("among-idle", 1000);
@@ -156,8 +155,7 @@ static void test_idle_10k(void **state)
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM boots WHERE vm_name = 'idle'"), 1);
 	for (int i = 0; i < IDLE; i++)
 		close(fds[i]);
-	for (int i = 0; i < 500 && status_connections() > 0; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(status_connections() == 0);
 	assert_int_equal(status_connections(), 0);
 	good_vm("after", 10);
 	free(fds);
@@ -179,14 +177,25 @@ static void reads(struct idsr_conn *c, int n, uint64_t first)
 	}
 }
 
-/* Waits (20 s at most) for idsrd to have n threads: a silent connection's
- * thread ends 2 s (SESSION_IDLE_MS) after its last frame, later on a loaded
- * machine; a fixed 3 s wait once failed under a load of 24 (ASan). */
-static void wait_threads(long long n)
+/* Reads on c (its seqs going on from *seq) until its thread is seen with the
+ * reads just answered; returns idsrd's thread count then. A stall of the test
+ * longer than SESSION_IDLE_MS between the reads and the look would find the
+ * thread already parked: then it reads again. */
+static long long threads_while_talking(struct idsr_conn *c, uint64_t *seq)
 {
-	harness_sleep_ms(2000);
-	for (int i = 0; i < 1800 && harness_proc_kb(h.pid, "Threads") != n; i++)
+	long long threads = -1;
+
+	for (int i = 0; i < 100; i++) {
+		reads(c, 10, *seq);
+		*seq += 10;
+		threads = harness_proc_kb(h.pid, "Threads");
+		if (proc_threads_named(h.pid, "idsrd-vmm", NULL) == 1 &&
+		    harness_proc_kb(h.pid, "Threads") == threads)
+			break;
 		harness_sleep_ms(10);
+	}
+	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
+	return threads;
 }
 
 /* Silent for over 2 s (SESSION_IDLE_MS), a connection's thread ends and the
@@ -197,31 +206,35 @@ static void test_idle_connection_parks(void **state)
 	struct idsr_hello hello = { .vmm = "test_hostile", .vm_name = "napper", .vcpus = 1 };
 	struct idsr_conn *c;
 	long long talking;
+	uint64_t seq = 0;
 
 	assert_int_equal(start(NULL), 0);
 	assert_int_equal(idsr_connect(h.sock, &hello, &c), 0);
-	reads(c, 10, 0);
 	/* The harness's own connection to see idsrd up may still be ending. */
-	for (int i = 0; i < 200 && proc_threads_named(h.pid, "idsrd-vmm", NULL) > 1; i++)
-		harness_sleep_ms(10);
-	talking = harness_proc_kb(h.pid, "Threads");
-	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
+	reads(c, 10, seq);
+	seq += 10;
+	harness_wait_until(proc_threads_named(h.pid, "idsrd-vmm", NULL) <= 1);
+	talking = threads_while_talking(c, &seq);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-store", NULL), 1);
-	wait_threads(talking - 1);
+	/* parked: after SESSION_IDLE_MS its thread ends (waited for, not slept:
+	 * on a busy machine the thread may take longer to see its timeout) */
+	harness_wait_until(proc_threads_named(h.pid, "idsrd-vmm", NULL) == 0 &&
+			   harness_proc_kb(h.pid, "Threads") == talking - 1);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 0);
-	reads(c, 10, 10);
-	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking);
-	assert_int_equal(proc_threads_named(h.pid, "idsrd-vmm", NULL), 1);
-	wait_threads(talking - 1);
+	/* it talks again: a thread of its own, as many threads as before */
+	assert_int_equal(threads_while_talking(c, &seq), talking);
+	harness_wait_until(proc_threads_named(h.pid, "idsrd-vmm", NULL) == 0 &&
+			   harness_proc_kb(h.pid, "Threads") == talking - 1);
 	assert_int_equal(harness_proc_kb(h.pid, "Threads"), talking - 1);
 	assert_int_equal(proc_threads_named(h.pid, "idsrd-store", NULL), 1);
 	assert_int_equal(harness_stop(&h), 0);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id"
-				       " WHERE b.vm_name = 'napper' AND a.seq < 20 AND a.value = 4369"), 20);
+				       " WHERE b.vm_name = 'napper' AND a.seq < %llu AND a.value = 4369",
+				       (unsigned long long)seq), (long long)seq);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM boots WHERE vm_name = 'napper' AND"
 				       " end_reason = 'idsrd stopped while the VMM was connected'"
-				       " AND accesses = 20"), 1);
+				       " AND accesses = %llu", (unsigned long long)seq), 1);
 	idsr_close(c, NULL);
 }
 
@@ -343,13 +356,11 @@ static void test_limits(void **state)
 
 	assert_int_equal(start(args), 0);
 	/* (the harness's probes of the socket are gone first) */
-	for (int i = 0; i < 200 && status_connections() > 0; i++)
-		harness_sleep_ms(5);
+	harness_wait_until(status_connections() == 0);
 	/* --max-connections: the fourth is refused */
 	for (int i = 0; i < 3; i++)
 		assert_true((fds[i] = harness_raw_connect(&h)) >= 0);
-	for (int i = 0; i < 200 && status_connections() < 3; i++)
-		harness_sleep_ms(5);
+	harness_wait_until(status_connections() >= 3);
 	fd = harness_raw_connect(&h);
 	msg = error_of(fd);
 	assert_non_null(msg);
@@ -379,8 +390,7 @@ static void test_limits(void **state)
 	assert_true(harness_log_has(&h, "refused a new boot from pid "));
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
-	for (int i = 0; i < 200 && status_connections() > 0; i++)
-		harness_sleep_ms(5);
+	harness_wait_until(status_connections() == 0);
 	/* --max-frame: a 300-byte frame is refused on its header */
 	fd = harness_raw_connect(&h);
 	memset(big, 0, sizeof(big));

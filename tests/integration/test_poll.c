@@ -116,10 +116,9 @@ static void test_poll_answers_and_logs(void **state)
 	}
 	assert_int_equal(v[0].boot_id, v[1].boot_id);
 	/* Bye flushes: the rows are there once the boot has ended. */
-	for (int i = 0; i < 500 && harness_queryf(&h, "SELECT count(*) FROM boots WHERE id = %llu"
+	harness_wait_until(harness_queryf(&h, "SELECT count(*) FROM boots WHERE id = %llu"
 						     " AND end_ns IS NOT NULL",
-						     (unsigned long long)v[0].boot_id) != 1; i++)
-		harness_sleep_ms(10);
+						     (unsigned long long)v[0].boot_id) == 1);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM accesses WHERE boot_id = %llu",
 					(unsigned long long)v[0].boot_id), VCPUS * ACCESSES);
 	assert_int_equal(harness_queryf(&h, "SELECT count(*) FROM accesses WHERE boot_id = %llu"

@@ -32,8 +32,11 @@ static int setup(void **state)
 	return harness_start(&h, NULL);
 }
 
+static void guest_abandon(void);
+
 static int teardown(void **state)
 {
+	guest_abandon();
 	harness_cleanup(&h);
 	return 0;
 }
@@ -54,7 +57,13 @@ struct guest {
 		uint64_t wrong, failed, fallbacks, reconnects, unprotected;
 		uint64_t boot_first, boot_last;
 	} cpu[VCPUS];
+	uint32_t started;	/* threads to join */
 };
+
+/* The guest of the running test: not on its stack, since a failed assertion
+ * leaves the test (cmocka longjmps) while the vCPU threads still use it; the
+ * teardown stops and joins them. */
+static struct guest guest;
 
 static void *vcpu_thread(void *arg)
 {
@@ -100,29 +109,49 @@ static void guest_start(struct guest *g, const char *inst)
 	for (uint32_t v = 0; v < VCPUS; v++) {
 		g->cpu[v].index = v;
 		g->cpu[v].g = g;
-		assert_int_equal(pthread_create(&g->cpu[v].thread, NULL, vcpu_thread, &g->cpu[v]), 0);
+		if (pthread_create(&g->cpu[v].thread, NULL, vcpu_thread, &g->cpu[v]) != 0)
+			fail_msg("pthread_create: vCPU %u", v);
+		g->started = v + 1;
 	}
+}
+
+static bool guest_answered(struct guest *g, unsigned long long n)
+{
+	for (int v = 0; v < VCPUS; v++)
+		if (atomic_load(&g->cpu[v].answered) < n)
+			return false;
+	return true;
 }
 
 static void guest_wait_answers(struct guest *g, unsigned long long n)
 {
-	for (int i = 0; i < 2000; i++) {
-		bool all = true;
+	harness_wait_until(guest_answered(g, n));
+	if (!guest_answered(g, n))
+		fail_msg("the vCPUs did not reach %llu answers", n);
+}
 
-		for (int v = 0; v < VCPUS; v++)
-			all = all && atomic_load(&g->cpu[v].answered) >= n;
-		if (all)
-			return;
-		harness_sleep_ms(5);
-	}
-	fail_msg("the vCPUs did not reach %llu answers", n);
+static void guest_join(struct guest *g)
+{
+	atomic_store(&g->stop, true);
+	for (uint32_t v = 0; v < g->started; v++)
+		pthread_join(g->cpu[v].thread, NULL);
+	g->started = 0;
+}
+
+/* After a failure: idsrd stops, so that a vCPU waiting on it falls back. */
+static void guest_abandon(void)
+{
+	if (!guest.started)
+		return;
+	atomic_store(&guest.stop, true);
+	harness_stop(&h);
+	guest_join(&guest);
 }
 
 static void guest_stop(struct guest *g)
 {
-	atomic_store(&g->stop, true);
+	guest_join(g);
 	for (int v = 0; v < VCPUS; v++) {
-		pthread_join(g->cpu[v].thread, NULL);
 		assert_int_equal(g->cpu[v].failed, 0);
 		assert_int_equal(g->cpu[v].wrong, 0);
 		assert_int_equal(g->cpu[v].fallbacks, 0);
@@ -135,9 +164,8 @@ static void guest_stop(struct guest *g)
 
 static void wait_boot_ended(uint64_t boot)
 {
-	for (int i = 0; i < 300 && q("SELECT count(*) FROM boots WHERE id = %llu AND end_ns IS NOT NULL",
-				     (unsigned long long)boot) < 1; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(q("SELECT count(*) FROM boots WHERE id = %llu AND end_ns IS NOT NULL",
+				     (unsigned long long)boot) >= 1);
 }
 
 /* One boot, rows 0..n-1 per vCPU; n within [min, max] of the answers. */
@@ -172,40 +200,40 @@ static void assert_one_continuous_boot(const struct guest *g, long long lost_max
 
 static void test_restart_resumes(void **state)
 {
-	struct guest g;
+	struct guest *g = &guest;
 
-	guest_start(&g, "restart-sigterm");
-	guest_wait_answers(&g, 500);
+	guest_start(g, "restart-sigterm");
+	guest_wait_answers(g, 500);
 	assert_int_equal(harness_stop(&h), 0);
 	assert_int_equal(q("SELECT count(*) FROM boots WHERE end_reason = 'idsrd stopped while the VMM was"
 			   " connected'"), 1);
 	harness_sleep_ms(200);		/* the vCPUs wait for it */
 	assert_int_equal(harness_start(&h, NULL), 0);
-	guest_wait_answers(&g, atomic_load(&g.cpu[0].answered) + 500);
-	guest_stop(&g);
-	assert_one_continuous_boot(&g, 0);
+	guest_wait_answers(g, atomic_load(&g->cpu[0].answered) + 500);
+	guest_stop(g);
+	assert_one_continuous_boot(g, 0);
 	assert_int_equal(q("SELECT count(*) FROM boot_policies WHERE boot_id = %llu",
-			   (unsigned long long)g.cpu[0].boot_first), 2);
+			   (unsigned long long)g->cpu[0].boot_first), 2);
 }
 
 static void test_crash_resumes(void **state)
 {
-	struct guest g;
+	struct guest *g = &guest;
 
-	guest_start(&g, "restart-sigkill");
-	guest_wait_answers(&g, 3000);
+	guest_start(g, "restart-sigkill");
+	guest_wait_answers(g, 3000);
 	kill(h.pid, SIGKILL);
 	waitpid(h.pid, NULL, 0);
 	h.pid = 0;
 	harness_sleep_ms(100);
 	assert_int_equal(harness_start(&h, NULL), 0);
-	guest_wait_answers(&g, atomic_load(&g.cpu[0].answered) + 500);
-	guest_stop(&g);
+	guest_wait_answers(g, atomic_load(&g->cpu[0].answered) + 500);
+	guest_stop(g);
 	/* the rows the kill took from the store came back from the vCPUs' records */
-	assert_one_continuous_boot(&g, 0);
+	assert_one_continuous_boot(g, 0);
 	printf("# %lld rows re-sent after the kill\n",
 	       q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND rule = -5",
-		 (unsigned long long)g.cpu[0].boot_first));
+		 (unsigned long long)g->cpu[0].boot_first));
 }
 
 /* ---- the fallback while idsrd is away ---------------------------------------- */

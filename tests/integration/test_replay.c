@@ -159,8 +159,7 @@ static void wait_ended(int64_t boot_id)
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM boots WHERE id = %lld AND end_ns IS NOT NULL",
 		 (long long)boot_id);
-	for (int i = 0; i < 500 && harness_query_int(&h, sql) < 1; i++)
-		harness_sleep_ms(10);
+	harness_wait_until(harness_query_int(&h, sql) >= 1);
 	assert_int_equal(harness_query_int(&h, sql), 1);
 }
 
@@ -262,8 +261,7 @@ static int idsrctl_run(struct ctl_run *cr, const char *const *args)
 
 static void wait_armed(void)
 {
-	for (int i = 0; i < 500 && !daemon_replay_armed(); i++)
-		harness_sleep_ms(10);
+	harness_wait_until(daemon_replay_armed());
 	assert_true(daemon_replay_armed());
 }
 
@@ -501,8 +499,7 @@ static void test_bad_input(void **state)
 	snprintf(ref, sizeof(ref), "%s:%lld", h.db, (long long)recorded_boot);
 	assert_int_equal(idsrctl_run(&cr, (const char *[]){ ref, "--timeout", "0.3", NULL }), 2);
 	assert_contains(slurp(cr.err), "no boot came within 0.3 s, so the replay is disarmed");
-	for (int i = 0; i < 100 && daemon_replay_armed(); i++)
-		harness_sleep_ms(10);
+	harness_wait_until(!daemon_replay_armed());
 	assert_false(daemon_replay_armed());
 	/* the daemon is fine: the next boot runs live */
 	run_guest(&live, res, &replaying);
