@@ -26,7 +26,7 @@ struct daemon_config {
 	unsigned max_connections;
 	unsigned max_boots;
 	unsigned max_frame;		/* largest VMM frame accepted, bytes (<= FRAME_MAX) */
-	unsigned max_errors;		/* protocol errors per uid per minute before refusing it */
+	unsigned max_errors;		/* errors a minute of one VMM process: then slowed (penalty.h) */
 	unsigned socket_mode, control_mode;
 	const char *socket_group, *control_group;
 	const char *admin_group;	/* may read and change every user's boots */
@@ -100,13 +100,6 @@ struct daemon {
 };
 
 extern struct daemon *idsrd;		/* the one daemon of this process */
-
-/* Protocol errors per peer uid (daemon.c): past cfg.max_errors in a minute,
- * that uid's new VMM connections are refused until the minute is over. */
-void daemon_note_error(int64_t uid);
-/* True if uid is over the limit now; *first is set the first time in a window
- * (to log the refusal once). */
-bool daemon_errors_over(int64_t uid, bool *first);
 
 /* Live policy (daemon.c). */
 struct live_policy *daemon_policy_get(void);	/* a new reference */

@@ -216,7 +216,6 @@ static void on_vmm_connect(uv_poll_t *h, int status, int events)
 		int fd = accept4(vmm_listen_fd, NULL, NULL, SOCK_CLOEXEC);	/* blocking: see server.c */
 		struct ucred cred = { .pid = -1, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		socklen_t len = sizeof(cred);
-		bool first;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
@@ -232,15 +231,6 @@ static void on_vmm_connect(uv_poll_t *h, int status, int events)
 				 " (--max-connections)", (int)cred.pid, (int)cred.uid,
 				 idsrd->cfg.max_connections);
 			refuse(fd, "too many VMM connections (idsrd --max-connections)");
-			continue;
-		}
-		if (daemon_errors_over((int64_t)cred.uid, &first)) {
-			if (first)
-				log_warn("refusing VMM connections from uid %d for the rest of the minute: %u"
-					 " protocol errors (--max-errors); pid %d was the first refused",
-					 (int)cred.uid, idsrd->cfg.max_errors, (int)cred.pid);
-			refuse(fd, "too many protocol errors from this user in the last minute"
-			       " (idsrd --max-errors); try again later");
 			continue;
 		}
 		atomic_fetch_add(&idsrd->connections, 1);

@@ -16,6 +16,7 @@
 #include "durable.h"
 #include "db.h"
 #include "log.h"
+#include "penalty.h"
 #include "replayer.h"
 #include "server.h"
 #include "subscribe.h"
@@ -62,6 +63,7 @@ struct session {
 	/* SESSION_OUT_CAP bytes from the first frame to send on. */
 	uint8_t *out;
 	uint64_t poll_window_ns;	/* --poll: how long to poll before sleeping */
+	unsigned delay_ms;		/* its process erred: wait this long before the first read */
 	/* A frame is decoded and released within one call, into this arena on
 	 * the running thread's stack (a parked session has none). */
 	struct frame_arena *arena;
@@ -142,10 +144,7 @@ static void session_fail(struct session *s, Idsr__V1__ErrorCode code, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("VMM connection (pid %lld, uid %lld, boot %lld): %s; closing it",
-		 (long long)s->peer.pid, (long long)s->peer.uid,
-		 s->boot ? (long long)s->boot->id : 0LL, msg);
-	daemon_note_error(s->peer.uid);
+	penalty_note_error(&s->peer, s->boot ? s->boot->id : 0, msg);
 	err.code = code;
 	err.message = msg;
 	f.body_case = IDSR__V1__FRAME__BODY_ERROR;
@@ -471,6 +470,27 @@ static void session_free(struct session *s)
 	free(s);
 }
 
+/* The penalty of a process past --max-errors (penalty.h), in this
+ * connection's own thread: only it waits. idsrd stopping ends the wait. */
+static void session_delay(struct session *s)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += s->delay_ms / 1000;
+	until.tv_nsec += (long)(s->delay_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	s->delay_ms = 0;
+	pthread_mutex_lock(&sessions.lock);
+	while (!sessions.stopping &&
+	       pthread_cond_timedwait(&sessions.gone, &sessions.lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&sessions.lock);
+}
+
 static void *session_main(void *arg)
 {
 	struct session *s = arg;
@@ -480,6 +500,8 @@ static void *session_main(void *arg)
 	arena.used = arena.spilled = 0;
 	s->arena = &arena;
 	pthread_setname_np(pthread_self(), "idsrd-vmm");	/* idsrd(8), THREADS */
+	if (s->delay_ms)
+		session_delay(s);
 	/* Blocking reads and writes (uv_poll made the socket non-blocking). */
 	if (fl >= 0 && (fl & O_NONBLOCK))
 		fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -587,6 +609,7 @@ void server_dispatch(int fd)
 	s->peer = (struct boot_peer){ -1, -1, -1 };
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 		s->peer = (struct boot_peer){ cred.uid, cred.gid, cred.pid };
+	s->delay_ms = penalty_delay_ms(&s->peer);
 	/* A read that waits this long returns EAGAIN: the session parks. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	s->policy = daemon_policy_get();
@@ -620,6 +643,7 @@ void server_drain(void)
 	 * becomes readable, gets a thread, reads the end. Each ends its boot. */
 	for (struct session *s = sessions.head; s; s = s->next)
 		shutdown(s->fd, SHUT_RDWR);
+	pthread_cond_broadcast(&sessions.gone);	/* ends a penalty's wait (session_delay) */
 	if (sessions.live == 0 && !uv_is_closing((uv_handle_t *)&sessions.parker))
 		uv_close((uv_handle_t *)&sessions.parker, NULL);
 	pthread_mutex_unlock(&sessions.lock);

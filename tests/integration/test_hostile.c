@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "harness.h"
 #include "idsr_client.h"
+#include "idsrd/penalty.h"
 #include "tests/proc_threads.h"
 
 #define HID1 0xc788u	/* s3_0_c15_c1_0: reads 0x1111 */
@@ -403,22 +404,37 @@ static void test_limits(void **state)
 	free(msg);
 	close(fd);
 	assert_true(harness_log_has(&h, "a 300-byte frame is over the limit of 256 bytes (idsrd --max-frame); closing it"));
-	/* --max-errors: that was error 2 (the boot refusal was 1); two more, then refused */
-	for (int i = 0; i < 2; i++) {
+	/* --max-errors: that was error 2 (the boot refusal was 1); three more, and
+	 * this process (the offender) is slowed, not refused: its Hello is welcomed
+	 * after the penalty (test_offender: its neighbours are not slowed at all) */
+	for (int i = 0; i < 3; i++) {
 		fd = harness_raw_connect(&h);
 		assert_int_equal(write(fd, "\0\0\0\0", 4), 4);
 		free(error_of(fd));
 		close(fd);
 	}
-	fd = harness_raw_connect(&h);
-	msg = error_of(fd);
-	assert_non_null(msg);
-	assert_string_equal(msg, "too many protocol errors from this user in the last minute"
-			    " (idsrd --max-errors); try again later");
-	free(msg);
-	close(fd);
-	assert_true(harness_log_has(&h, "refusing VMM connections from uid 0 for the rest of the minute: 4 protocol"
-			    " errors (--max-errors)"));
+	{
+		struct frame_reader r;
+		char text[160];
+		int64_t t0 = harness_now_ms();
+		Frame *f;
+
+		fd = harness_raw_connect(&h);
+		send_hello(fd, "after-errors", NULL);
+		frame_reader_init(&r);
+		f = next_frame(fd, &r);
+		assert_non_null(f);
+		assert_int_equal(f->body_case, IDSR__V1__FRAME__BODY_WELCOME);
+		assert_true(harness_now_ms() - t0 >= PENALTY_DELAY_MS);
+		frame_free(f);
+		frame_reader_free(&r);
+		close(fd);
+		snprintf(text, sizeof(text), "slowing VMM connections from pid %d (uid %d): 5 protocol errors in ",
+			 (int)getpid(), (int)getuid());
+		assert_true(harness_log_has(&h, text));
+		assert_true(harness_log_has(&h, "(--max-errors 4), 1 not logged one by one, the last: frame length"
+				    " out of range (must be 1..65536 bytes); each new connection of it waits 200 ms"));
+	}
 	assert_int_equal(kill(h.pid, 0), 0);
 }
 
