@@ -50,7 +50,7 @@ start_daemon() {
 		2>>"$T/idsrd.log" &
 	DAEMON_PID=$!
 	local i
-	for i in $(seq 1 $([ -n "${IDSRD_WRAPPER:-}" ] && echo 1200 || echo 200)); do
+	for i in $(seq 1 $([ -n "${IDSRD_WRAPPER:-}" ] && echo 12000 || echo 1200)); do	# 60 s (valgrind: 600)
 		[ -S "$T/vmm.sock" ] && [ -S "$T/ctl.sock" ] && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || { echo "# idsrd died:"; sed 's/^/# /' "$T/idsrd.log"; return 1; }
 		sleep 0.05
