@@ -10,6 +10,7 @@
 #include "encoding.h"
 #include "policy.h"
 #include "regnames.h"
+#include "replay/access_rows.h"
 #include "replay/symbols.h"
 
 /* The rule as people name it: FILE:LINE of the version that answered; for an
@@ -149,20 +150,18 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		a->undef ? "UNDEF" : "emulate", cli_rule_text(a, rule, sizeof(rule)));
 }
 
-void cli_access_from_row(sqlite3_stmt *st, struct cli_access *a)
+void cli_access_from(struct cli_access *a, const struct access_row *r)
 {
-	const unsigned char *action = sqlite3_column_text(st, 9);
+	*a = (struct cli_access){
+		.boot_id = r->boot_id, .vcpu = r->vcpu, .seq = r->seq, .ts_ns = r->ts_ns, .key = r->key,
+		.pc = r->pc, .el = r->el, .is_write = r->is_write, .value = r->value, .undef = r->undef,
+		.rule = r->rule,
+	};
+}
 
-	memset(a, 0, sizeof(*a));
-	a->boot_id = sqlite3_column_int64(st, 0);
-	a->vcpu = (uint32_t)sqlite3_column_int64(st, 1);
-	a->seq = (uint64_t)sqlite3_column_int64(st, 2);
-	a->ts_ns = sqlite3_column_int64(st, 3);
-	a->key = (uint32_t)sqlite3_column_int64(st, 4);
-	a->pc = (uint64_t)sqlite3_column_int64(st, 5);
-	a->el = (unsigned)sqlite3_column_int(st, 6);
-	a->is_write = sqlite3_column_int(st, 7);
-	a->value = (uint64_t)sqlite3_column_int64(st, 8);
-	a->undef = action && !strcmp((const char *)action, "undef");
-	a->rule = sqlite3_column_int(st, 10);
+const char *cli_db_path(sqlite3 *db)
+{
+	const char *path = sqlite3_db_filename(db, "main");
+
+	return path && *path ? path : "the trace";
 }

@@ -185,10 +185,12 @@ void cli_rules_name(struct cli_rules *r, const char *hash, struct cli_access *a)
  * "replay", "replay-strict", "imported", "resent"; FILE:LINE of the version that
  * answered; an edited version's rule text; HASH:LINE; or "line N". */
 const char *cli_rule_text(const struct cli_access *a, char *buf, size_t len);
-/* Fills a from a row of "SELECT boot_id, vcpu, seq, ts_ns, key, pc, el,
- * is_write, value, action, rule FROM accesses". */
-void cli_access_from_row(struct sqlite3_stmt *st, struct cli_access *a);
-#define CLI_ACCESS_COLUMNS "boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule"
+/* a with the access of a checked row (replay/access_rows.h: every reader of
+ * the accesses table reads through it), the presentation fields zero. */
+struct access_row;
+void cli_access_from(struct cli_access *a, const struct access_row *r);
+/* The file db was opened from, for messages. */
+const char *cli_db_path(struct sqlite3 *db);
 
 struct symbols;
 /* --symbols FILE: an ELF with a symbol table, or an nm / System.map listing.

@@ -230,12 +230,12 @@ static void text_line(const struct diff_out *p, int op, const struct bootstream_
 	const char *color = op == '-' ? p->red : op == '+' ? p->green : op == '~' ? p->yellow : "";
 
 	value_text(r, val, sizeof(val));
-	fprintf(p->f, "%s%c %6" PRId64 "  %-18s  %-34s  %-5s  %s", color, op, r->seq,
+	fprintf(p->f, "%s%c %6" PRIu64 "  %-18s  %-34s  %-5s  %s", color, op, r->seq,
 		diff_where_text(s, r, where, sizeof(where)), cli_register_text(r->key, s->info->impl, reg, sizeof(reg)),
 		r->is_write ? "write" : "read", val);
 	if (op == '~') {
 		value_text(rb, val, sizeof(val));
-		fprintf(p->f, " -> %s  (B: %" PRId64 "  %s)", val, rb->seq,
+		fprintf(p->f, " -> %s  (B: %" PRIu64 "  %s)", val, rb->seq,
 			diff_where_text(p->side[1], rb, where, sizeof(where)));
 	}
 	fprintf(p->f, "%s\n", *color ? p->reset : "");
@@ -256,7 +256,7 @@ static void json_row(const struct diff_out *p, const char *key, int which, uint3
 	j = (struct json){ .f = p->f, .first = true };
 	fputc('{', p->f);
 	json_uint(&j, "vcpu", vcpu);
-	json_int(&j, "seq", r->seq);
+	json_uint(&j, "seq", r->seq);
 	json_uint(&j, "key", r->key);
 	json_str(&j, "name", name);
 	json_str(&j, "encoding", enc);
@@ -401,7 +401,7 @@ static void print_summary_text(const struct diff_out *p)
 			cli_register_text(r->key, diff_register_impl(p), reg, sizeof(reg)), r->count_a, r->count_b,
 			r->added, r->removed, r->changed);
 		if (r->changes)
-			fprintf(p->f, "%c vcpu %" PRIu32 " seq %" PRId64 "\n", r->first_line, r->first_vcpu,
+			fprintf(p->f, "%c vcpu %" PRIu32 " seq %" PRIu64 "\n", r->first_line, r->first_vcpu,
 				r->first_seq);
 		else
 			fputs("-\n", p->f);
@@ -464,7 +464,7 @@ static void print_json(const struct diff_out *p)
 			char op[2] = { (char)r->first_line, 0 };
 			fputs(", \"first_change\": {\"op\": ", p->f);
 			json_write_string(p->f, op);
-			fprintf(p->f, ", \"vcpu\": %" PRIu32 ", \"seq\": %" PRId64 "}", r->first_vcpu,
+			fprintf(p->f, ", \"vcpu\": %" PRIu32 ", \"seq\": %" PRIu64 "}", r->first_vcpu,
 				r->first_seq);
 		} else {
 			json_raw(&j, "first_change", "null");

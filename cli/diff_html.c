@@ -44,7 +44,7 @@ static void row_json(FILE *f, const struct diff_side *s, const struct bootstream
 		return;
 	}
 	enc_format(r->key, enc, sizeof(enc));
-	fprintf(f, "[%" PRId64 ",", r->seq);
+	fprintf(f, "[%" PRIu64 ",", r->seq);
 	json_write_string_html(f, diff_where_text(s, r, where, sizeof(where)));
 	fputc(',', f);
 	str_or_null(f, regnames_name(r->key, s->info->impl));
@@ -107,7 +107,7 @@ static void summary_json(FILE *f, const struct diff_out *p)
 			", \"removed\": %" PRIu64 ", \"changed\": %" PRIu64 ", \"first\": ", enc, r->count_a, r->count_b,
 			r->added, r->removed, r->changed);
 		if (r->changes)
-			fprintf(f, "{\"op\": \"%c\", \"vcpu\": %" PRIu32 ", \"seq\": %" PRId64 "}", r->first_line,
+			fprintf(f, "{\"op\": \"%c\", \"vcpu\": %" PRIu32 ", \"seq\": %" PRIu64 "}", r->first_line,
 				r->first_vcpu, r->first_seq);
 		else
 			fputs("null", f);

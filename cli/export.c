@@ -12,6 +12,7 @@
 #include "db.h"
 #include "encoding.h"
 #include "regnames.h"
+#include "replay/access_rows.h"
 #include "replay/symbols.h"
 
 static const char export_usage[] =
@@ -193,22 +194,24 @@ static bool export_parse_format(const char *s, enum export_format *fmt)
 static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt)
 {
 	struct cli_rules *rules = fmt == EXPORT_JSONL ? cli_rules_new(db) : NULL;
+	struct access_range range = { .boot_id = x->boot->id, .vcpu = -1, .limit = -1 };
+	struct access_cursor *rows;
+	struct access_row row;
 	struct cli_access a;
-	sqlite3_stmt *st;
+	char why[512];
 	int rc, ret = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?"
-			       " ORDER BY vcpu, seq", -1, &st, NULL) != SQLITE_OK) {
-		cli_error("export: reading accesses: %s", sqlite3_errmsg(db));
-		return -EIO;
+	if ((rc = access_cursor_open(db, cli_db_path(db), &range, &rows, why, sizeof(why))) < 0) {
+		cli_error("export: %s", why);
+		cli_rules_free(rules);
+		return rc;
 	}
-	sqlite3_bind_int64(st, 1, x->boot->id);
 	if (fmt == EXPORT_CSV)
 		fputs("boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule,name,encoding\n", x->f);
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!ret && (rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
 		char symbol[CLI_SYMBOL_MAX];
 
-		cli_access_from_row(st, &a);
+		cli_access_from(&a, &row);
 		a.impl = x->boot->impl;
 		if (x->syms)
 			a.symbol = cli_symbol_text(x->syms, a.pc, x->boot->slide, symbol, sizeof(symbol));
@@ -221,11 +224,11 @@ static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt
 		else if ((ret = perfetto_row(x, &a)) < 0)
 			cli_error("export: out of memory");
 	}
-	if (!ret && rc != SQLITE_DONE) {
-		cli_error("export: reading accesses: %s", sqlite3_errmsg(db));
-		ret = -EIO;
+	if (!ret && rc < 0) {
+		cli_error("export: %s", why);
+		ret = rc;
 	}
-	sqlite3_finalize(st);
+	access_cursor_close(rows);
 	cli_rules_free(rules);
 	return ret;
 }

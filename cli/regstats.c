@@ -9,6 +9,7 @@
 #include "encoding.h"
 #include "regnames.h"
 #include "regstats.h"
+#include "replay/access_rows.h"
 
 static char *regstats_dup(const unsigned char *s)
 {
@@ -124,11 +125,10 @@ static int regstat_add_pc(struct regstat *r, uint64_t pc)
 	return 0;
 }
 
-static int regstats_row(struct regstats *s, sqlite3_stmt *st)
+static int regstats_row(struct regstats *s, const struct access_row *row)
 {
-	int64_t ts = sqlite3_column_int64(st, 1);
-	struct regstat *r = regstats_find(s, (uint32_t)sqlite3_column_int64(st, 2));
-	bool undef = !strcmp((const char *)sqlite3_column_text(st, 5), "undef");
+	int64_t ts = row->ts_ns;
+	struct regstat *r = regstats_find(s, row->key);
 
 	if (!r)
 		return -ENOMEM;
@@ -142,37 +142,32 @@ static int regstats_row(struct regstats *s, sqlite3_stmt *st)
 		s->last_ns = ts;
 	r->count++;
 	s->total++;
-	if (sqlite3_column_int(st, 4))
+	if (row->is_write)
 		r->writes++;
 	else
 		r->reads++;
-	r->undefs += undef;
-	s->undefs += undef;
-	return regstat_add_pc(r, (uint64_t)sqlite3_column_int64(st, 3));
+	r->undefs += row->undef;
+	s->undefs += row->undef;
+	return regstat_add_pc(r, row->pc);
 }
 
-/* Per vCPU from where the last call stopped: rows of one vCPU are committed in seq order. */
+/* Per vCPU from where the last call stopped: rows of one vCPU are committed in
+ * seq order. Every row is checked on the way (access_rows.h): a damaged one
+ * is named and nothing is counted from it. */
 int regstats_update(struct regstats *s, sqlite3 *db, const char *cmd)
 {
-	sqlite3_stmt *vcpus = NULL, *rows = NULL;
-	int64_t v = -1;
-	int rc = -EIO;
+	struct access_cursor *rows = NULL;
+	struct access_row row;
+	char why[512];
+	uint32_t v;
+	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
-			       " ORDER BY vcpu LIMIT 1", -1, &vcpus, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT seq, ts_ns, key, pc, is_write, action FROM accesses"
-			       " WHERE boot_id = ?1 AND vcpu = ?2 AND seq >= ?3 ORDER BY seq", -1, &rows, NULL)) {
-		cli_error("%s: reading the trace: %s", cmd, sqlite3_errmsg(db));
-		goto out;
-	}
-	for (;;) {
-		sqlite3_reset(vcpus);
-		sqlite3_bind_int64(vcpus, 1, s->boot_id);
-		sqlite3_bind_int64(vcpus, 2, v);
-		if (sqlite3_step(vcpus) != SQLITE_ROW)
-			break;
-		v = sqlite3_column_int64(vcpus, 0);
-		if ((size_t)v >= s->nvcpus) {
+	for (int64_t after = -1;
+	     (rc = access_next_vcpu(db, cli_db_path(db), s->boot_id, after, &v, why, sizeof(why))) > 0;
+	     after = v) {
+		struct access_range range = { .boot_id = s->boot_id, .vcpu = v, .limit = -1 };
+
+		if (v >= s->nvcpus) {
 			size_t n = (size_t)v + 1;
 			uint64_t *p = realloc(s->next_seq, n * sizeof(*p));
 
@@ -182,25 +177,28 @@ int regstats_update(struct regstats *s, sqlite3 *db, const char *cmd)
 			s->next_seq = p;
 			s->nvcpus = n;
 		}
-		sqlite3_reset(rows);
-		sqlite3_bind_int64(rows, 1, s->boot_id);
-		sqlite3_bind_int64(rows, 2, v);
-		sqlite3_bind_int64(rows, 3, (int64_t)s->next_seq[v]);
-		while (sqlite3_step(rows) == SQLITE_ROW) {
-			if (regstats_row(s, rows) < 0)
+		range.from_seq = s->next_seq[v];
+		if (!rows)
+			rc = access_cursor_open(db, cli_db_path(db), &range, &rows, why, sizeof(why));
+		else
+			rc = access_cursor_restart(rows, v, range.from_seq, -1, why, sizeof(why));
+		while (rc >= 0 && (rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
+			if (regstats_row(s, &row) < 0)
 				goto nomem;
-			s->next_seq[v] = (uint64_t)sqlite3_column_int64(rows, 0) + 1;
+			s->next_seq[v] = row.seq + 1;
 		}
+		if (rc < 0)
+			break;
 	}
-	rc = 0;
+	if (rc < 0)
+		cli_error("%s: %s", cmd, why);
 	goto out;
 nomem:
 	cli_error("%s: out of memory", cmd);
 	rc = -ENOMEM;
 out:
-	sqlite3_finalize(vcpus);
-	sqlite3_finalize(rows);
-	return rc;
+	access_cursor_close(rows);
+	return rc < 0 ? rc : 0;
 }
 
 static int regstat_by_count(const void *x, const void *y)

@@ -133,6 +133,14 @@ static int replay_open_trace(const struct replay_opts *o, char *path, struct rep
 	rc = replay_trace_open(path, o->trace.boot_id, t, why, sizeof(why));
 	if (rc < 0)
 		return cli_error("replay: %s", why);
+	/* idsrd reads the rows one access at a time, mid-boot: a damaged one is
+	 * found here, before the boot depends on it */
+	rc = replay_trace_verify(*t, why, sizeof(why));
+	if (rc < 0) {
+		replay_trace_close(*t);
+		*t = NULL;
+		return cli_error("replay: %s", why);
+	}
 	return 0;
 }
 

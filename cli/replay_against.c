@@ -63,19 +63,25 @@ static void against_print(const struct replay_record *r, uint32_t vcpu, const st
 /* The recorded accesses in the order they happened (by timestamp across
  * vCPUs), so that scope=vm storage and counters see what the boot saw. */
 static int against_run(struct replay_trace *t, const struct policy *p, bool json, uint64_t *differ,
-		       uint64_t *total)
+		       uint64_t *total, char *why, size_t whylen)
 {
 	const struct replay_trace_info *in = replay_trace_info(t);
 	struct against_vcpu *v = calloc(in->nvcpus ? in->nvcpus : 1, sizeof(*v));
 	struct policy_state *st = policy_state_new(0);
 	int ret = -ENOMEM;
 
+	snprintf(why, whylen, "out of memory");
 	if (!v || !st)
 		goto out;
 	for (uint32_t i = 0; i < in->nvcpus; i++) {
-		if ((ret = replay_stream_open(t, i, &v[i].s)) < 0 ||
-		    (ret = replay_stream_peek(v[i].s, 0, &v[i].next)) < 0)
+		if ((ret = replay_stream_open(t, i, &v[i].s)) < 0) {
+			snprintf(why, whylen, "reading vCPU %u: %s", i, strerror(-ret));
 			goto out;
+		}
+		if ((ret = replay_stream_peek(v[i].s, 0, &v[i].next)) < 0) {
+			snprintf(why, whylen, "%s", replay_stream_error(v[i].s));
+			goto out;
+		}
 		v[i].has = ret == 1;
 	}
 	for (;;) {
@@ -101,8 +107,10 @@ static int against_run(struct replay_trace *t, const struct policy *p, bool json
 		}
 		replay_stream_advance(v[best].s, 1);
 		ret = replay_stream_peek(v[best].s, 0, &v[best].next);
-		if (ret < 0)
+		if (ret < 0) {
+			snprintf(why, whylen, "%s", replay_stream_error(v[best].s));
 			goto out;
+		}
 		v[best].has = ret == 1;
 	}
 	ret = 0;
@@ -134,10 +142,9 @@ int replay_against(const struct cli_trace_arg *trace, const char *policy_path, b
 		cli_error("replay: %s", why);
 		goto out;
 	}
-	rc = against_run(t, p, json, &differ, &total);
+	rc = against_run(t, p, json, &differ, &total, why, sizeof(why));
 	if (rc < 0) {
-		cli_error("replay: reading boot %" PRId64 " of %s: %s", replay_trace_info(t)->boot_id, path,
-			  strerror(-rc));
+		cli_error("replay: %s", why);
 		goto out;
 	}
 	if (!json && !replay_trace_info(t)->has_pcs)

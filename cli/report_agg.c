@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "replay/access_rows.h"
 #include "report.h"
 
 /* ---- a set of 64-bit values -------------------------------------------------- */
@@ -315,7 +316,10 @@ static int add_row(struct report *r, const struct cli_access *a, uint64_t per_vc
 
 int report_build(sqlite3 *db, int64_t boot_id, const struct report_opts *o, struct report *r, const char *cmd)
 {
-	sqlite3_stmt *st;
+	struct access_range range = { .boot_id = boot_id, .vcpu = -1, .limit = -1 };
+	struct access_cursor *rows = NULL;
+	struct access_row row;
+	char why[512];
 	uint64_t per_vcpu;
 	size_t rule_hint = 0;
 	int rc, ret = 0;
@@ -332,25 +336,20 @@ int report_build(sqlite3 *db, int64_t boot_id, const struct report_opts *o, stru
 	per_vcpu = o->exact / (r->boot.vcpus ? r->boot.vcpus : 1);
 	if (!per_vcpu && o->exact)
 		per_vcpu = 1;
-	if (sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?"
-			       " ORDER BY vcpu, seq", -1, &st, NULL) != SQLITE_OK) {
-		cli_error("%s: reading accesses: %s", cmd, sqlite3_errmsg(db));
-		return -EIO;
-	}
-	sqlite3_bind_int64(st, 1, boot_id);
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	rc = access_cursor_open(db, cli_db_path(db), &range, &rows, why, sizeof(why));
+	while (!ret && rc >= 0 && (rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
 		struct cli_access a;
 
-		cli_access_from_row(st, &a);
+		cli_access_from(&a, &row);
 		ret = add_row(r, &a, per_vcpu, o->from_seq, &rule_hint);
 	}
 	if (ret)
 		cli_error("%s: out of memory aggregating boot %" PRId64, cmd, boot_id);
-	else if (rc != SQLITE_DONE) {
-		cli_error("%s: reading accesses: %s", cmd, sqlite3_errmsg(db));
-		ret = -EIO;
+	else if (rc < 0) {
+		cli_error("%s: %s", cmd, why);
+		ret = rc;
 	}
-	sqlite3_finalize(st);
+	access_cursor_close(rows);
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "replay/access_rows.h"
 #include "replay/symbols.h"
 
 static const char show_usage[] =
@@ -45,7 +46,11 @@ int show_main(int argc, char **argv)
 	struct symbols *syms = NULL;
 	char symbol[CLI_SYMBOL_MAX];
 	uint64_t slide = 0, v;
+	struct access_cursor *rows;
+	struct access_range range;
+	struct access_row row;
 	struct cli_access a;
+	char why[512];
 	char *impl = NULL;
 	bool json = false, lines = false;
 	int64_t boot_id;
@@ -101,39 +106,36 @@ int show_main(int argc, char **argv)
 	if (vcpu >= nvcpus && nvcpus > 0) {
 		cli_error("show: boot %lld has %lld vCPU%s (0-%lld): no vCPU %lld", (long long)boot_id,
 			  nvcpus, nvcpus == 1 ? "" : "s", nvcpus - 1, vcpu);
-		rc = SQLITE_ERROR;
+		rc = -EINVAL;
 		goto out;
 	}
-	rc = sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?1"
-				" AND (?2 < 0 OR vcpu = ?2) ORDER BY vcpu, seq LIMIT ?3", -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		cli_error("show: %s", sqlite3_errmsg(db));
+	range = (struct access_range){ .boot_id = boot_id, .vcpu = vcpu, .limit = limit };
+	rc = access_cursor_open(db, cli_db_path(db), &range, &rows, why, sizeof(why));
+	if (rc < 0) {
+		cli_error("show: %s", why);
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, boot_id);
-	sqlite3_bind_int64(st, 2, vcpu);
-	sqlite3_bind_int64(st, 3, limit);
 	if (!json)
 		cli_print_access_header_cols(stdout, false, syms);
 	else if (!lines)
 		json_list_begin(stdout);
 	rules = cli_rules_new(db);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cli_access_from_row(st, &a);
+	while ((rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
+		cli_access_from(&a, &row);
 		a.impl = impl;
 		cli_rules_resolve(rules, &a);
 		if (syms)
 			a.symbol = cli_symbol_text(syms, a.pc, slide, symbol, sizeof(symbol));
 		cli_print_access(stdout, &a, json);
 	}
-	if (rc != SQLITE_DONE)
-		cli_error("show: reading accesses: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	if (rc < 0)
+		cli_error("show: %s", why);
+	access_cursor_close(rows);
 	cli_rules_free(rules);
 	json_list_end();
 out:
 	symbols_free(syms);
 	free(impl);
 	db_close(db);
-	return rc == SQLITE_DONE ? CLI_OK : CLI_ERROR;
+	return rc == 0 ? CLI_OK : CLI_ERROR;
 }

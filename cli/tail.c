@@ -14,6 +14,7 @@
 #include "db.h"
 #include "filter.h"
 #include "frame.h"
+#include "replay/access_rows.h"
 #include "replay/symbols.h"
 
 static const char tail_usage[] =
@@ -245,61 +246,53 @@ static int tail_cmp_time(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* The vCPU after `after' that has rows in boot (an index skip-scan), or -1. */
-static int64_t tail_next_vcpu(sqlite3_stmt *st, int64_t boot_id, int64_t after)
-{
-	int64_t v = -1;
-
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, boot_id);
-	sqlite3_bind_int64(st, 2, after);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	return v;
-}
-
 /* The last `want' matching rows of one vCPU, walking its index backwards. */
-static int tail_collect_vcpu(sqlite3_stmt *st, const struct filter *f, int64_t boot_id, const char *vm,
-			     const char *impl, int64_t vcpu, size_t want, struct tail_rows *out)
+static int tail_collect_vcpu(sqlite3 *db, const struct filter *f, int64_t boot_id, const char *vm,
+			     const char *impl, uint32_t vcpu, size_t want, struct tail_rows *out)
 {
+	struct access_range range = { .boot_id = boot_id, .vcpu = vcpu, .limit = -1, .backwards = true };
+	struct access_cursor *rows;
+	struct access_row row;
+	char why[512];
 	size_t got = 0;
 	int rc;
 
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, boot_id);
-	sqlite3_bind_int64(st, 2, vcpu);
-	while (got < want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((rc = access_cursor_open(db, cli_db_path(db), &range, &rows, why, sizeof(why))) < 0)
+		return cli_error("tail: %s", why), rc;
+	while (got < want && (rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
 		struct cli_access a;
-		struct filter_access fa;
+		struct filter_access fa = { .boot_id = row.boot_id, .vm_name = vm, .vcpu = row.vcpu,
+					    .key = row.key, .pc = row.pc, .is_write = row.is_write,
+					    .undef = row.undef };
 
-		cli_access_from_row(st, &a);
-		fa = (struct filter_access){ .boot_id = a.boot_id, .vm_name = vm, .vcpu = a.vcpu,
-					     .key = a.key, .pc = a.pc, .is_write = a.is_write,
-					     .undef = a.undef };
 		if (!filter_match(f, &fa))
 			continue;
+		cli_access_from(&a, &row);
 		a.impl = impl;
-		if (tail_rows_push(out, &a) < 0)
-			return -ENOMEM;
+		if (tail_rows_push(out, &a) < 0) {
+			cli_error("tail: out of memory");
+			rc = -ENOMEM;
+			break;
+		}
 		got++;
 	}
-	return 0;
+	if (rc < 0 && rc != -ENOMEM)
+		cli_error("tail: %s", why);
+	access_cursor_close(rows);
+	return rc < 0 ? rc : 0;
 }
 
 /* The last `want' accesses that match f, oldest first, boot by boot from the newest. */
 static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct filter *f,
 			struct tail_rows *out)
 {
-	sqlite3_stmt *boots = NULL, *vcpus = NULL, *rows = NULL;
+	sqlite3_stmt *boots = NULL;
 	size_t want = (size_t)o->lines;
+	char why[512];
 	int rc = -EIO;
 
 	if (sqlite3_prepare_v2(db, "SELECT id, vm_name, impl, slide FROM boots WHERE (?1 = 0 OR id = ?1)"
-			       " AND (?2 IS NULL OR vm_name = ?2) ORDER BY id DESC", -1, &boots, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
-			       " ORDER BY vcpu LIMIT 1", -1, &vcpus, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT " CLI_ACCESS_COLUMNS " FROM accesses WHERE boot_id = ?1"
-			       " AND vcpu = ?2 ORDER BY seq DESC", -1, &rows, NULL)) {
+			       " AND (?2 IS NULL OR vm_name = ?2) ORDER BY id DESC", -1, &boots, NULL)) {
 		cli_error("tail: reading the trace: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -311,11 +304,19 @@ static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct fil
 		const char *vm = tail_rows_keep(out, sqlite3_column_text(boots, 1));
 		const char *impl = tail_rows_keep(out, sqlite3_column_text(boots, 2));
 		size_t first = out->n, taken;
+		uint32_t v;
 
-		for (int64_t v = o->spec.vcpu >= 0 ? o->spec.vcpu : tail_next_vcpu(vcpus, boot_id, -1);
-		     v >= 0; v = o->spec.vcpu >= 0 ? -1 : tail_next_vcpu(vcpus, boot_id, v)) {
-			if (tail_collect_vcpu(rows, f, boot_id, vm, impl, v, want, out) < 0) {
-				cli_error("tail: out of memory");
+		if (o->spec.vcpu >= 0) {
+			if ((rc = tail_collect_vcpu(db, f, boot_id, vm, impl, (uint32_t)o->spec.vcpu, want, out)) < 0)
+				goto out;
+		} else {
+			for (int64_t after = -1;
+			     (rc = access_next_vcpu(db, cli_db_path(db), boot_id, after, &v, why, sizeof(why))) > 0;
+			     after = v)
+				if ((rc = tail_collect_vcpu(db, f, boot_id, vm, impl, v, want, out)) < 0)
+					goto out;
+			if (rc < 0) {
+				cli_error("tail: %s", why);
 				goto out;
 			}
 		}
@@ -336,8 +337,6 @@ static int tail_collect(sqlite3 *db, const struct tail_opts *o, const struct fil
 	rc = 0;
 out:
 	sqlite3_finalize(boots);
-	sqlite3_finalize(vcpus);
-	sqlite3_finalize(rows);
 	return rc;
 }
 
@@ -377,37 +376,45 @@ static int tail_seen_cmp(const void *x, const void *y)
  * printed, so the stream picks up exactly where they end. */
 static int tail_seen_collect(sqlite3 *db, int64_t since_ns, struct tail_seen **out, size_t *n)
 {
-	sqlite3_stmt *boots = NULL, *vcpus = NULL, *last = NULL;
+	sqlite3_stmt *boots = NULL;
 	struct tail_seen *seen = NULL;
 	size_t cap = 0;
+	char why[512];
 	int rc = -EIO;
 
 	*n = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id FROM boots WHERE end_ns IS NULL OR end_ns >= ?1", -1, &boots, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
-			       " ORDER BY vcpu LIMIT 1", -1, &vcpus, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT max(seq) FROM accesses WHERE boot_id = ?1 AND vcpu = ?2",
-			       -1, &last, NULL))
+	if (sqlite3_prepare_v2(db, "SELECT id FROM boots WHERE end_ns IS NULL OR end_ns >= ?1", -1, &boots, NULL)) {
+		cli_error("tail: reading the trace: %s", sqlite3_errmsg(db));
 		goto out;
+	}
 	sqlite3_bind_int64(boots, 1, since_ns);
 	while (sqlite3_step(boots) == SQLITE_ROW) {
 		int64_t boot_id = sqlite3_column_int64(boots, 0);
+		uint64_t last;
+		uint32_t v;
 
-		for (int64_t v = tail_next_vcpu(vcpus, boot_id, -1); v >= 0; v = tail_next_vcpu(vcpus, boot_id, v)) {
+		for (int64_t after = -1;
+		     (rc = access_next_vcpu(db, cli_db_path(db), boot_id, after, &v, why, sizeof(why))) > 0;
+		     after = v) {
 			if (*n == cap) {
 				struct tail_seen *p = realloc(seen, (cap = cap ? cap * 2 : 64) * sizeof(*p));
 
-				if (!p)
+				if (!p) {
+					cli_error("tail: out of memory");
+					rc = -ENOMEM;
 					goto out;
+				}
 				seen = p;
 			}
-			sqlite3_reset(last);
-			sqlite3_bind_int64(last, 1, boot_id);
-			sqlite3_bind_int64(last, 2, v);
-			if (sqlite3_step(last) != SQLITE_ROW)
-				continue;
-			seen[(*n)++] = (struct tail_seen){ boot_id, (uint32_t)v,
-							  (uint64_t)sqlite3_column_int64(last, 0) };
+			rc = access_last_seq(db, cli_db_path(db), boot_id, v, &last, why, sizeof(why));
+			if (rc < 0)
+				break;
+			if (rc > 0)
+				seen[(*n)++] = (struct tail_seen){ boot_id, v, last };
+		}
+		if (rc < 0) {
+			cli_error("tail: %s", why);
+			goto out;
 		}
 	}
 	if (*n > 1)
@@ -415,8 +422,6 @@ static int tail_seen_collect(sqlite3 *db, int64_t since_ns, struct tail_seen **o
 	rc = 0;
 out:
 	sqlite3_finalize(boots);
-	sqlite3_finalize(vcpus);
-	sqlite3_finalize(last);
 	if (rc < 0) {
 		free(seen);
 		seen = NULL;
@@ -460,10 +465,8 @@ static int tail_database(const char *path, const struct tail_opts *o, const stru
 	/* One read transaction: the rows and the stream's starting points agree. */
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	rc = o->lines ? tail_collect(db, o, f, &rows) : 0;
-	if (rc == 0 && seen && tail_seen_collect(db, since_ns, seen, nseen) < 0) {
-		cli_error("tail: reading the trace: %s", sqlite3_errmsg(db));
-		rc = -EIO;
-	}
+	if (rc == 0 && seen)
+		rc = tail_seen_collect(db, since_ns, seen, nseen);
 	if (rc == 0)
 		tail_print_rows(db, o, &rows);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

@@ -49,7 +49,7 @@ struct bootdiff_register {
 	bool changes;			/* the first_* fields are set */
 	enum bootdiff_line first_line;	/* kind of its first change */
 	uint32_t first_vcpu;
-	int64_t first_seq;		/* seq in B for an addition, else in A */
+	uint64_t first_seq;		/* seq in B for an addition, else in A */
 };
 
 struct bootdiff {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access_rows.h"
 #include "bootstream.h"
 #include "db.h"
 
@@ -18,7 +19,7 @@ struct bootstream {
 
 struct bootstream_cursor {
 	struct bootstream *bs;
-	sqlite3_stmt *stmt;
+	struct access_cursor *rows;
 };
 
 static char *dup_column(sqlite3_stmt *st, int col, int *err)
@@ -133,16 +134,9 @@ const struct bootstream_info *bootstream_info(const struct bootstream *bs)
 int bootstream_cursor_open(struct bootstream *bs, int64_t vcpu, struct bootstream_cursor **out,
 			   char *why, size_t whylen)
 {
-	/* the primary key (boot_id, vcpu, seq) gives this order without sorting;
-	 * the small columns travel packed in one: column calls are a good part of
-	 * the cost of reading a million rows */
-	static const char *const sql[2] = {
-		"SELECT vcpu, seq, key, pc, value, el + is_write * 256 + (action = 'undef') * 512 "
-		"FROM accesses WHERE boot_id = ?1 ORDER BY vcpu, seq",
-		"SELECT vcpu, seq, key, pc, value, el + is_write * 256 + (action = 'undef') * 512 "
-		"FROM accesses WHERE boot_id = ?1 AND vcpu = ?2 ORDER BY vcpu, seq",
-	};
+	struct access_range range = { .boot_id = bs->info.boot_id, .vcpu = vcpu, .limit = -1 };
 	struct bootstream_cursor *c;
+	int rc;
 
 	*out = NULL;
 	if (bs->cursor) {
@@ -155,14 +149,11 @@ int bootstream_cursor_open(struct bootstream *bs, int64_t vcpu, struct bootstrea
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	if (sqlite3_prepare_v2(bs->db, sql[vcpu >= 0], -1, &c->stmt, NULL) != SQLITE_OK) {
-		snprintf(why, whylen, "%s: cannot read accesses: %s", bs->info.path, sqlite3_errmsg(bs->db));
+	rc = access_cursor_open(bs->db, bs->info.path, &range, &c->rows, why, whylen);
+	if (rc < 0) {
 		free(c);
-		return -EIO;
+		return rc;
 	}
-	sqlite3_bind_int64(c->stmt, 1, bs->info.boot_id);
-	if (vcpu >= 0)
-		sqlite3_bind_int64(c->stmt, 2, vcpu);
 	c->bs = bs;
 	bs->cursor = c;
 	*out = c;
@@ -172,26 +163,14 @@ int bootstream_cursor_open(struct bootstream *bs, int64_t vcpu, struct bootstrea
 int bootstream_cursor_next(struct bootstream_cursor *c, uint32_t *vcpu, struct bootstream_access *row,
 			   char *why, size_t whylen)
 {
-	sqlite3_stmt *st = c->stmt;
-	int rc = sqlite3_step(st), flags;
+	struct access_row r;
+	int rc = access_cursor_next(c->rows, &r, why, whylen);
 
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW) {
-		snprintf(why, whylen, "%s: reading boot %" PRId64 " failed: %s", c->bs->info.path,
-			 c->bs->info.boot_id, sqlite3_errmsg(c->bs->db));
-		return -EIO;
-	}
-	*vcpu = (uint32_t)sqlite3_column_int64(st, 0);
-	row->seq = sqlite3_column_int64(st, 1);
-	row->key = (uint32_t)sqlite3_column_int64(st, 2);
-	row->pc = (uint64_t)sqlite3_column_int64(st, 3);
-	row->value = (uint64_t)sqlite3_column_int64(st, 4);
-	flags = sqlite3_column_int(st, 5);
-	row->el = (uint8_t)(flags & 0xff);
-	row->is_write = (flags >> 8) & 1;
-	row->undef = (flags >> 9) & 1;
-	row->pad = 0;
+	if (rc <= 0)
+		return rc;
+	*vcpu = r.vcpu;
+	*row = (struct bootstream_access){ .seq = r.seq, .pc = r.pc, .value = r.value, .key = r.key,
+					   .el = r.el, .is_write = r.is_write, .undef = r.undef };
 	return 1;
 }
 
@@ -199,7 +178,7 @@ void bootstream_cursor_close(struct bootstream_cursor *c)
 {
 	if (!c)
 		return;
-	sqlite3_finalize(c->stmt);
+	access_cursor_close(c->rows);
 	c->bs->cursor = NULL;
 	free(c);
 }

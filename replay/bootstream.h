@@ -20,9 +20,10 @@ struct bootstream_info {
 	bool has_pcs;		/* false: imported without PCs (they are all 0) */
 };
 
-/* One row of `accesses`, compact: 32 bytes. */
+/* A row of `accesses` (struct access_row, checked) kept compact in memory
+ * for a whole boot: 32 bytes. */
 struct bootstream_access {
-	int64_t seq;
+	uint64_t seq;
 	uint64_t pc;
 	uint64_t value;		/* written value, or what the read returned */
 	uint32_t key;		/* packed encoding */
@@ -55,7 +56,8 @@ const struct bootstream_info *bootstream_info(const struct bootstream *bs);
  * Streams the boot's accesses ordered by (vcpu, seq); vcpu < 0 for all vCPUs,
  * else that one only. One cursor at a time per bootstream.
  * bootstream_cursor_next returns 1 with *vcpu and *row filled, 0 at the end,
- * or a negative errno (-EIO, with why) if the database fails mid-way.
+ * -EINVAL at a damaged row (access_row_read) or -EIO if the database fails
+ * mid-way, with why.
  */
 int bootstream_cursor_open(struct bootstream *bs, int64_t vcpu, struct bootstream_cursor **out,
 			   char *why, size_t whylen);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access_rows.h"
 #include "db.h"
 #include "trace.h"
 
@@ -17,13 +18,14 @@ struct replay_trace {
 
 struct replay_stream {
 	struct replay_trace *t;
-	sqlite3_stmt *stmt;
+	struct access_cursor *rows;
 	uint32_t vcpu;
 	uint64_t pos;			/* records consumed */
 	uint64_t fetched;		/* seq of the next row to fetch */
 	size_t head, n;			/* rows[head..n) are buffered */
 	bool eof;
-	struct replay_record rows[REPLAY_TRACE_CHUNK];
+	char why[400];			/* what the last failure was */
+	struct replay_record buf[REPLAY_TRACE_CHUNK];
 };
 
 static char *trace_dup_column(sqlite3_stmt *st, int col)
@@ -31,24 +33,6 @@ static char *trace_dup_column(sqlite3_stmt *st, int col)
 	const unsigned char *s = sqlite3_column_text(st, col);
 
 	return s ? strdup((const char *)s) : NULL;
-}
-
-/* One int64 from a query with up to two int64 parameters; 1 row, 0 none, <0 error. */
-static int trace_query_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t *out)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, a);
-	if (sqlite3_bind_parameter_count(st) > 1)
-		sqlite3_bind_int64(st, 2, b);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* Reads the boot's row and refuses boots whose streams are not whole. */
@@ -92,46 +76,35 @@ out:
 }
 
 /* Finds each recorded vCPU and its length through the primary key: a few
- * index probes per vCPU, however long the boot. */
+ * index probes per vCPU, however long the boot. A vCPU or last seq that is
+ * damage is refused here; the rows between, as the streams read them. */
 static int trace_count_streams(struct replay_trace *t, char *why, size_t whylen)
 {
 	struct replay_trace_info *in = &t->info;
-	int64_t vcpu = -1, last;
+	uint32_t vcpu;
+	uint64_t last;
 	int rc;
 
-	for (;;) {
-		rc = trace_query_int(t->db, "SELECT vcpu FROM accesses WHERE boot_id = ?1 AND vcpu > ?2"
-				     " ORDER BY vcpu LIMIT 1", in->boot_id, vcpu, &vcpu);
-		if (rc <= 0)
-			break;
-		if (vcpu < 0 || vcpu >= IDSR_MAX_VCPUS) {
-			snprintf(why, whylen, "%s: boot %" PRId64 " has an access of vCPU %" PRId64
-				 ", outside 0..%d: the file is damaged", in->path, in->boot_id, vcpu,
-				 IDSR_MAX_VCPUS - 1);
-			return -EINVAL;
-		}
-		rc = trace_query_int(t->db, "SELECT seq FROM accesses WHERE boot_id = ?1 AND vcpu = ?2"
-				     " ORDER BY seq DESC LIMIT 1", in->boot_id, vcpu, &last);
-		if (rc <= 0)
-			break;
-		uint64_t *p = realloc(in->recorded, (size_t)(vcpu + 1) * sizeof(*p));
+	for (int64_t after = -1;
+	     (rc = access_next_vcpu(t->db, in->path, in->boot_id, after, &vcpu, why, whylen)) > 0;
+	     after = vcpu) {
+		uint64_t *p;
 
+		rc = access_last_seq(t->db, in->path, in->boot_id, vcpu, &last, why, whylen);
+		if (rc <= 0)
+			break;
+		p = realloc(in->recorded, ((size_t)vcpu + 1) * sizeof(*p));
 		if (!p) {
 			snprintf(why, whylen, "out of memory");
 			return -ENOMEM;
 		}
-		memset(p + in->nvcpus, 0, (size_t)(vcpu + 1 - in->nvcpus) * sizeof(*p));
+		memset(p + in->nvcpus, 0, ((size_t)vcpu + 1 - in->nvcpus) * sizeof(*p));
 		in->recorded = p;
-		in->nvcpus = (uint32_t)vcpu + 1;
-		in->recorded[vcpu] = (uint64_t)last + 1;
-		in->total += (uint64_t)last + 1;
+		in->nvcpus = vcpu + 1;
+		in->recorded[vcpu] = last + 1;
+		in->total += last + 1;
 	}
-	if (rc < 0) {
-		snprintf(why, whylen, "%s: reading boot %" PRId64 "'s accesses: %s", in->path,
-			 in->boot_id, sqlite3_errmsg(t->db));
-		return -EIO;
-	}
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 int replay_trace_open(const char *path, int64_t boot_id, struct replay_trace **out,
@@ -187,16 +160,15 @@ const struct replay_trace_info *replay_trace_info(const struct replay_trace *t)
 int replay_stream_open(struct replay_trace *t, uint32_t vcpu, struct replay_stream **out)
 {
 	struct replay_stream *s = calloc(1, sizeof(*s));
+	struct access_range range = { .boot_id = t->info.boot_id, .vcpu = vcpu,
+				      .limit = REPLAY_TRACE_CHUNK };
 
 	if (!s)
 		return -ENOMEM;
 	s->t = t;
 	s->vcpu = vcpu;
 	s->eof = vcpu >= t->info.nvcpus || t->info.recorded[vcpu] == 0;
-	if (!s->eof && sqlite3_prepare_v3(t->db, "SELECT seq, ts_ns, key, pc, el, is_write, value,"
-					  " action = 'undef', rule FROM accesses WHERE boot_id = ?"
-					  " AND vcpu = ? AND seq >= ? ORDER BY seq LIMIT ?", -1,
-					  SQLITE_PREPARE_PERSISTENT, &s->stmt, NULL) != SQLITE_OK) {
+	if (!s->eof && access_cursor_open(t->db, t->info.path, &range, &s->rows, s->why, sizeof(s->why)) < 0) {
 		free(s);
 		return -EIO;
 	}
@@ -208,47 +180,46 @@ void replay_stream_close(struct replay_stream *s)
 {
 	if (!s)
 		return;
-	sqlite3_finalize(s->stmt);
+	access_cursor_close(s->rows);
 	free(s);
 }
 
+const char *replay_stream_error(const struct replay_stream *s)
+{
+	return s->why;
+}
+
 /* Keeps what is buffered and reads the next rows behind it. A row whose seq
- * is not the next one means a hole in the recording: an error, not a guess. */
+ * is not the next one means a hole in the recording: damage, not a guess. */
 static int stream_refill(struct replay_stream *s)
 {
-	sqlite3_stmt *st = s->stmt;
-	size_t want;
+	struct access_row row;
 	int rc;
 
-	memmove(s->rows, s->rows + s->head, (s->n - s->head) * sizeof(s->rows[0]));
+	memmove(s->buf, s->buf + s->head, (s->n - s->head) * sizeof(s->buf[0]));
 	s->n -= s->head;
 	s->head = 0;
-	want = REPLAY_TRACE_CHUNK - s->n;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, s->t->info.boot_id);
-	sqlite3_bind_int64(st, 2, s->vcpu);
-	sqlite3_bind_int64(st, 3, (int64_t)s->fetched);
-	sqlite3_bind_int64(st, 4, (int64_t)want);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct replay_record *r = &s->rows[s->n];
-
-		r->seq = (uint64_t)sqlite3_column_int64(st, 0);
-		if (r->seq != s->fetched)
-			return -EIO;
-		r->ts_ns = sqlite3_column_int64(st, 1);
-		r->key = (uint32_t)sqlite3_column_int64(st, 2);
-		r->pc = (uint64_t)sqlite3_column_int64(st, 3);
-		r->el = (uint8_t)sqlite3_column_int(st, 4);
-		r->is_write = sqlite3_column_int(st, 5) != 0;
-		r->value = (uint64_t)sqlite3_column_int64(st, 6);
-		r->undef = sqlite3_column_int(st, 7) != 0;
-		r->rule = sqlite3_column_int(st, 8);
-		s->n++;
+	rc = access_cursor_restart(s->rows, s->vcpu, s->fetched, (int64_t)(REPLAY_TRACE_CHUNK - s->n),
+				   s->why, sizeof(s->why));
+	if (rc < 0)
+		return rc;
+	while ((rc = access_cursor_next(s->rows, &row, s->why, sizeof(s->why))) > 0) {
+		if (row.seq != s->fetched) {
+			snprintf(s->why, sizeof(s->why), "%s: boot %" PRId64 ", vCPU %u, seq %" PRIu64
+				 ": seq %" PRIu64 " is missing before it (the boot lost no rows, so every seq"
+				 " must be there): the file is damaged", s->t->info.path, s->t->info.boot_id,
+				 s->vcpu, row.seq, s->fetched);
+			return -EINVAL;
+		}
+		s->buf[s->n++] = (struct replay_record){
+			.seq = row.seq, .pc = row.pc, .value = row.value, .ts_ns = row.ts_ns,
+			.key = row.key, .rule = row.rule, .el = row.el, .is_write = row.is_write,
+			.undef = row.undef,
+		};
 		s->fetched++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
+	if (rc < 0)
+		return rc;
 	if (s->n < REPLAY_TRACE_CHUNK)
 		s->eof = true;
 	return 0;
@@ -264,7 +235,7 @@ int replay_stream_peek(struct replay_stream *s, size_t ahead, struct replay_reco
 	}
 	if (s->head + ahead >= s->n)
 		return 0;
-	*r = s->rows[s->head + ahead];
+	*r = s->buf[s->head + ahead];
 	return 1;
 }
 
@@ -279,4 +250,32 @@ void replay_stream_advance(struct replay_stream *s, size_t n)
 uint64_t replay_stream_pos(const struct replay_stream *s)
 {
 	return s->pos;
+}
+
+int replay_trace_verify(struct replay_trace *t, char *why, size_t whylen)
+{
+	struct replay_record r;
+	int rc = 0;
+
+	for (uint32_t v = 0; v < t->info.nvcpus && rc == 0; v++) {
+		struct replay_stream *s;
+
+		if ((rc = replay_stream_open(t, v, &s)) < 0) {
+			snprintf(why, whylen, "%s: cannot read boot %" PRId64 "'s vCPU %u: %s", t->info.path,
+				 t->info.boot_id, v, strerror(-rc));
+			return rc;
+		}
+		while ((rc = replay_stream_peek(s, 0, &r)) > 0)
+			replay_stream_advance(s, 1);
+		if (rc == 0 && replay_stream_pos(s) != t->info.recorded[v]) {
+			snprintf(why, whylen, "%s: boot %" PRId64 ", vCPU %u: %" PRIu64 " rows where its last"
+				 " seq says %" PRIu64 ": the file is damaged", t->info.path, t->info.boot_id,
+				 v, replay_stream_pos(s), t->info.recorded[v]);
+			rc = -EINVAL;
+		} else if (rc < 0) {
+			snprintf(why, whylen, "%s", replay_stream_error(s));
+		}
+		replay_stream_close(s);
+	}
+	return rc;
 }

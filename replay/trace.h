@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access_rows.h"
 #include "frame.h"
 
 /* Rows a stream holds at a time: memory is O(vCPUs x this), never O(rows). */
@@ -44,8 +45,9 @@ struct replay_stream;
  * Opens boot boot_id (0: the file's last boot) of the trace at path for
  * replay. The boot must have ended and lost no rows, so that every vCPU
  * stream is whole. Returns 0 or a negative errno with a sentence in why:
- * -ENOENT (no file, no such boot), -EINVAL (not a trace, or a boot that
- * cannot be replayed), -EPROTO (newer schema), -EIO, -ENOMEM.
+ * -ENOENT (no file, no such boot), -EINVAL (not a trace, a boot that cannot
+ * be replayed, or a damaged vCPU or length), -EPROTO (newer schema), -EIO,
+ * -ENOMEM.
  * Counting the streams costs O(vCPUs x log rows): no scan of the boot.
  */
 int replay_trace_open(const char *path, int64_t boot_id, struct replay_trace **out,
@@ -61,10 +63,18 @@ const struct replay_trace_info *replay_trace_info(const struct replay_trace *t);
 int replay_stream_open(struct replay_trace *t, uint32_t vcpu, struct replay_stream **out);
 void replay_stream_close(struct replay_stream *s);
 /* The record `ahead` places past the cursor (0: the next one). 1 with *r
- * filled, 0 past the end, or -EIO. ahead must be < REPLAY_TRACE_CHUNK / 2. */
+ * filled, 0 past the end, -EINVAL at a damaged row (a hole, or a row
+ * access_row_read refuses) or -EIO; replay_stream_error says which and where.
+ * ahead must be < REPLAY_TRACE_CHUNK / 2. */
 int replay_stream_peek(struct replay_stream *s, size_t ahead, struct replay_record *r);
 /* Moves the cursor n records on (n <= what peek has shown to exist). */
 void replay_stream_advance(struct replay_stream *s, size_t n);
+/* "PATH: boot B, vCPU V, seq S: …: the file is damaged", or SQLite's error:
+ * why the last call failed. */
+const char *replay_stream_error(const struct replay_stream *s);
+/* Reads every stream of t through once, checking each row (the replay of a
+ * daemon meets them one access at a time): 0, or -EINVAL/-EIO with why. */
+int replay_trace_verify(struct replay_trace *t, char *why, size_t whylen);
 /* Records consumed so far. */
 uint64_t replay_stream_pos(const struct replay_stream *s);
 
