@@ -83,12 +83,18 @@ struct vcpu_run {
 	int errors;
 };
 
+/* Every vCPU has said Hello before any says Bye: a vCPU done before another
+ * connected (a busy machine) would end the boot, and the late one would
+ * start a second. */
+static pthread_barrier_t all_joined;
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu_run *r = arg;
 	struct idsr_conn *c = connect_vm("many", VCPUS, instance);
 	bool undef;
 
+	pthread_barrier_wait(&all_joined);
 	for (uint64_t i = 0; i < ITERS; i++) {
 		uint64_t mine = (uint64_t)r->vcpu << 32 | i;
 
@@ -120,14 +126,16 @@ static void test_many_vcpus(void **state)
 	pthread_t t[VCPUS];
 	struct vcpu_run r[VCPUS];
 
+	pthread_barrier_init(&all_joined, NULL, VCPUS);
 	for (uint32_t v = 0; v < VCPUS; v++) {
 		r[v] = (struct vcpu_run){ .vcpu = v };
 		pthread_create(&t[v], NULL, vcpu_thread, &r[v]);
 	}
-	for (uint32_t v = 0; v < VCPUS; v++) {
+	for (uint32_t v = 0; v < VCPUS; v++)
 		pthread_join(t[v], NULL);
+	pthread_barrier_destroy(&all_joined);
+	for (uint32_t v = 0; v < VCPUS; v++)
 		assert_int_equal(r[v].errors, 0);
-	}
 	/* A Bye from the last connection ends the boot and flushes it. */
 	wait_boot_ended("vm_name = 'many'");
 	assert_int_equal(harness_query_int(&h, "SELECT count(*) FROM boots WHERE vm_name = 'many'"), 1);

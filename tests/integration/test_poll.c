@@ -58,6 +58,11 @@ static int check(bool ok, const char *what, uint32_t vcpu, int i)
 	return ok ? 0 : 1;
 }
 
+/* Both vCPUs have said Hello before either says Bye: one done before the
+ * other connected (a busy machine) would end the boot, and the late one
+ * would start a second. */
+static pthread_barrier_t both_joined;
+
 /* Writes then reads HID0 (storage), reads HID1 (counter) and HID5 (UNDEF):
  * every answer is known in advance. */
 static void *vcpu_main(void *arg)
@@ -70,8 +75,10 @@ static void *vcpu_main(void *arg)
 	if (idsr_connect(h.sock, &hello, &c) < 0 || idsr_set_spin(c, v->spin_us) < 0) {
 		fprintf(stderr, "# vCPU %u: %s\n", v->id, idsr_last_error());
 		v->failures++;
+		pthread_barrier_wait(&both_joined);
 		return NULL;
 	}
+	pthread_barrier_wait(&both_joined);
 	v->boot_id = idsr_boot_id(c);
 	for (int i = 0; i < ACCESSES / 3; i++) {
 		struct idsr_access w = { .vcpu = v->id, .key = HID0, .pc = 0x1000, .el = 1,
@@ -108,12 +115,14 @@ static void test_poll_answers_and_logs(void **state)
 	struct vcpu v[VCPUS] = { { .id = 0, .spin_us = 100 }, { .id = 1, .spin_us = 0 } };
 	pthread_t t[VCPUS];
 
+	pthread_barrier_init(&both_joined, NULL, VCPUS);
 	for (int i = 0; i < VCPUS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, vcpu_main, &v[i]), 0);
-	for (int i = 0; i < VCPUS; i++) {
+	for (int i = 0; i < VCPUS; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&both_joined);
+	for (int i = 0; i < VCPUS; i++)
 		assert_int_equal(v[i].failures, 0);
-	}
 	assert_int_equal(v[0].boot_id, v[1].boot_id);
 	/* Bye flushes: the rows are there once the boot has ended. */
 	harness_wait_until(harness_queryf(&h, "SELECT count(*) FROM boots WHERE id = %llu"

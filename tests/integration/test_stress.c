@@ -50,6 +50,11 @@ static bool check(struct idsr_conn *c, struct conn_run *r, uint32_t vcpu, uint32
 	return true;
 }
 
+/* Every connection has said Hello before any says Bye: a vCPU done before
+ * another of its VM connected (a busy machine) would end the VM's boot, and
+ * the late one would start a second. */
+static pthread_barrier_t all_joined;
+
 static void *conn_thread(void *arg)
 {
 	struct conn_run *r = arg;
@@ -63,9 +68,11 @@ static void *conn_thread(void *arg)
 	if (idsr_connect(h.sock, &hello, &c) < 0) {
 		fprintf(stderr, "# connect %u: %s\n", r->index, idsr_last_error());
 		r->failed++;
+		pthread_barrier_wait(&all_joined);
 		return NULL;
 	}
 	r->boot_id = idsr_boot_id(c);
+	pthread_barrier_wait(&all_joined);
 	for (uint64_t i = 0; i < per_conn / PER_ITER; i++) {
 		uint64_t mine = (uint64_t)vcpu << 40 | i;
 
@@ -100,12 +107,14 @@ static void test_load(void **state)
 
 	assert_non_null(t);
 	assert_non_null(r);
+	assert_int_equal(pthread_barrier_init(&all_joined, NULL, nconn), 0);
 	for (unsigned i = 0; i < nconn; i++) {
 		r[i].index = i;
 		assert_int_equal(pthread_create(&t[i], NULL, conn_thread, &r[i]), 0);
 	}
 	for (unsigned i = 0; i < nconn; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&all_joined);
 	secs = now_s() - t0;
 	hwm = harness_proc_kb(h.pid, "VmHWM");
 	printf("# %u connections x %u accesses = %lld in %.1f s (%.0f accesses/s); idsrd VmHWM %lld KiB\n",
