@@ -14,6 +14,7 @@
 #include "encoding.h"
 #include "policy.h"
 #include "regnames.h"
+#include "replay/access_rows.h"
 
 static const char learn_usage[] =
 	"Usage: idsrctl policy learn TRACE... [-o FILE] [--db FILE] [--control PATH]\n"
@@ -71,9 +72,13 @@ struct learned {
 static int learn_read_boot(struct learn *l, uint32_t index, const char *db_opt, const char *control)
 {
 	struct learn_boot *b = &l->boots[index];
+	struct access_range range = { .vcpu = -1, .limit = -1 };
+	struct access_cursor *rows = NULL;
 	struct cli_trace_arg t;
+	struct access_row row;
 	sqlite3_stmt *st = NULL;
 	char full[PATH_MAX];
+	char why[512];
 	sqlite3 *db;
 	int rc;
 
@@ -90,41 +95,33 @@ static int learn_read_boot(struct learn *l, uint32_t index, const char *db_opt, 
 			b->impl = strdup((const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
-	rc = sqlite3_prepare_v2(db, "SELECT vcpu, seq, key, pc, el, is_write, value, action = 'undef'"
-				" FROM accesses WHERE boot_id = ?", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, b->id);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct learn_access *a;
+	range.boot_id = b->id;
+	rc = access_cursor_open(db, b->path, &range, &rows, why, sizeof(why));
+	while (rc >= 0 && (rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
+		struct learn_access *a;
 
-			if (l->n == l->cap) {
-				size_t cap = l->cap ? 2 * l->cap : 4096;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 4096;
 
-				if (!(a = realloc(l->a, cap * sizeof(*a)))) {
-					rc = SQLITE_NOMEM;
-					break;
-				}
-				l->a = a;
-				l->cap = cap;
+			if (!(a = realloc(l->a, cap * sizeof(*a)))) {
+				snprintf(why, sizeof(why), "reading boot %" PRId64 " of %s: out of memory", b->id,
+					 b->path);
+				rc = -ENOMEM;
+				break;
 			}
-			a = &l->a[l->n++];
-			a->vcpu = (uint32_t)sqlite3_column_int64(st, 0);
-			a->seq = (uint64_t)sqlite3_column_int64(st, 1);
-			a->key = (uint32_t)sqlite3_column_int64(st, 2);
-			a->pc = (uint64_t)sqlite3_column_int64(st, 3);
-			a->el = (uint8_t)sqlite3_column_int(st, 4);
-			a->is_write = sqlite3_column_int(st, 5);
-			a->value = (uint64_t)sqlite3_column_int64(st, 6);
-			a->undef = sqlite3_column_int(st, 7);
-			a->boot = index;
+			l->a = a;
+			l->cap = cap;
 		}
+		l->a[l->n++] = (struct learn_access){
+			.vcpu = row.vcpu, .seq = row.seq, .key = row.key, .pc = row.pc, .el = row.el,
+			.is_write = row.is_write, .value = row.value, .undef = row.undef, .boot = index,
+		};
 	}
-	if (rc != SQLITE_DONE)
-		cli_error("policy learn: reading boot %" PRId64 " of %s: %s", b->id, b->path ? b->path : b->ref,
-			  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	if (rc < 0)
+		cli_error("policy learn: %s", why);
+	access_cursor_close(rows);
 	db_close(db);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc < 0 ? -1 : 0;
 }
 
 /* By register, then boot, vCPU and seq: each register's accesses in the order each vCPU made them. */
