@@ -93,7 +93,7 @@ check_rc "policy load the file again" 0 "$C" policy load "$T/policy.conf"
 check_match "policy load: counts" "^policy [0-9a-f]{16} -> $hash: 1 rule added, 1 removed, 3 in force" "$OUT"
 u=$(id -u)
 # (the store commits within its linger time; longer under the sanitizers)
-for i in $(seq 1 50); do
+for i in $(seq 1 600); do	# 60 s at most
 	changes=$(sqlite3 "$T/trace.db" "select group_concat(how || ':' || peer_uid, ' ') from (select * from policy_changes order by id)")
 	[ "$changes" = "start:$u set:$u set:$u set:$u unset:$u unset:$u unset:$u load:$u" ] && break
 	sleep 0.1

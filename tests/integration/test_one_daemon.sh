@@ -9,7 +9,7 @@ G=$B/guests
 # wait_rows SQL WANT: polls the database (rows are committed after the VMM is answered)
 wait_rows() {
 	local i
-	for i in $(seq 1 400); do
+	for i in $(seq 1 2400); do	# 60 s at most
 		[ "$(sqlite3 "$T/trace.db" "$1" 2>/dev/null)" == "$2" ] && return 0
 		sleep 0.025
 	done

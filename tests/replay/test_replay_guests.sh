@@ -23,7 +23,7 @@ replay_next() {
 	local vm=$1 i; shift
 	"$CTL" replay "$@" --vm "$vm" --timeout 60 >"$T/replay.out" 2>"$T/replay.err" &
 	REPLAY=$!
-	for i in $(seq 200); do
+	for i in $(seq 1200); do	# 60 s at most
 		"$CTL" status 2>/dev/null | grep -q "replay armed" && return 0
 		sleep 0.05
 	done
@@ -36,12 +36,12 @@ rows() {
 		where boot_id = $1 order by vcpu, seq"
 }
 q() { sqlite3 "$T/trace.db" "$@"; }
-# ended VM N: waits (up to 20 s) until N boots of VM have their end committed: the
+# ended VM N: waits (up to 60 s) until N boots of VM have their end committed: the
 # VMM exits once it has said Bye, before idsrd has ended the boot and the store
 # has committed it
 ended() {
 	local i
-	for i in $(seq 400); do
+	for i in $(seq 1200); do
 		[ "$(q "select count(*) from boots where vm_name = '$1' and end_ns is not null")" -ge "$2" ] && return 0
 		sleep 0.05
 	done

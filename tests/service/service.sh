@@ -39,7 +39,7 @@ build_installed() {
 # not after PID has died. 0, or 1 with a message.
 wait_sockets() {
 	local pid=$1 i p missing; shift
-	for i in $(seq 1 200); do
+	for i in $(seq 1 1200); do	# 60 s at most
 		missing=
 		for p; do [ -S "$p" ] || missing=$p; done
 		[ -z "$missing" ] && return 0

@@ -34,10 +34,10 @@ NOTIFY_PID=$!
 trap 'kill $NOTIFY_PID 2>/dev/null; cleanup' EXIT
 wait_sockets "$NOTIFY_PID" "$T/notify.sock" || exit 1
 
-# wait_for FILE REGEX: up to 10 s for a line of FILE to match
+# wait_for FILE REGEX: up to 60 s for a line of FILE to match
 wait_for() {
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 1200); do
 		grep -qE -- "$2" "$1" 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -76,8 +76,10 @@ t0=$(date +%s%N); n0=$(grep -c '^WATCHDOG=1$' "$T/notify.log")
 sleep 1.5
 t1=$(date +%s%N); n1=$(grep -c '^WATCHDOG=1$' "$T/notify.log")
 want=$(( (t1 - t0) / 200000000 ))
-check "watchdog pings every 200 ms ($want, give or take 2)" "yes" \
-	"$([ $((n1 - n0)) -ge $((want - 2)) ] && [ $((n1 - n0)) -le $((want + 2)) ] && echo yes || echo "no: $((n1 - n0))")"
+# (a loaded machine delays a ping, never adds one: at most 2 more than the time allows,
+# and at least half)
+check "watchdog pings every 200 ms ($want, at most 2 more, at least half)" "yes" \
+	"$([ $((n1 - n0)) -ge $((want / 2)) ] && [ $((n1 - n0)) -le $((want + 2)) ] && echo yes || echo "no: $((n1 - n0))")"
 
 # SIGHUP: a new policy in force, with RELOADING=1 and READY=1 around it
 sed -i 's/^HID4 .*/HID4                 read               value 0x44/' "$T/policy.conf"

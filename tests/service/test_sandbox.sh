@@ -56,7 +56,7 @@ check_rc "a boot" 0 "$T/minimal-vmm" "$W/vmm.sock"
 check_rc "idsrctl status" 0 "$B/idsrctl" status --control "$W/ctl.sock"
 sleep 0.3	# a few watchdog pings
 kill -HUP "$DAEMON_PID"
-for i in $(seq 1 100); do grep -q '(sighup)' "$T/idsrd.log" && break; sleep 0.05; done
+for i in $(seq 1 1200); do grep -q '(sighup)' "$T/idsrd.log" && break; sleep 0.05; done
 check_match "a reload" "in force \(sighup\)" "$(cat "$T/idsrd.log")"
 kill -TERM "$DAEMON_PID"
 wait "$STRACE_PID"

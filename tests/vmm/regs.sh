@@ -21,28 +21,28 @@ check_regs() {
 		check "$name: vCPU $vcpu ${kv%%=*}" "${kv#*=}" "$(reg "$file" "$vcpu" "${kv%%=*}")"
 	done
 }
-# wait_running PID: until idsr-vmm PID takes SIGINT/SIGTERM itself (it blocks them in every
-# thread before it connects: /proc shows SigBlk), at most 5 s
+# sigs_blocked PID: idsr-vmm PID takes SIGINT/SIGTERM itself (it blocks them in every
+# thread before it connects: /proc shows SigBlk)
+sigs_blocked() {
+	local blk
+	blk=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$blk" ] && [ $((0x$blk & 0x4002)) -eq $((0x4002)) ]
+}
+# wait_running PID: until idsr-vmm PID is ready for signals (wait_until's deadline)
 wait_running() {
-	local i blk
-	for i in $(seq 100); do
-		blk=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
-		[ -n "$blk" ] && [ $((0x$blk & 0x4002)) -eq $((0x4002)) ] && return 0
-		sleep 0.05
-	done
+	wait_until sigs_blocked "$1" && return 0
 	echo "# idsr-vmm $1 never got ready for signals"
 	return 1
 }
-# wait_boot DB BOOT: until idsrd has written all of boot BOOT (ended, every row in), at most 5 s:
-# a VMM does not wait for that after its goodbye
+# boot_complete DB BOOT: idsrd has written all of boot BOOT (ended, every row in)
+boot_complete() {
+	[ "$(sqlite3 "$1" "select count(*) from boots where id = $2 and end_ns is not null
+		and accesses = (select count(*) from accesses where boot_id = $2)" 2>/dev/null)" = 1 ]
+}
+# wait_boot DB BOOT: until boot BOOT is complete: a VMM does not wait for that after its goodbye
 wait_boot() {
-	local i
-	for i in $(seq 200); do
-		[ "$(sqlite3 "$1" "select count(*) from boots where id = $2 and end_ns is not null
-			and accesses = (select count(*) from accesses where boot_id = $2)" 2>/dev/null)" = 1 ] && return 0
-		sleep 0.025
-	done
-	echo "# boot $2 of $1 was not complete after 5 s"
+	wait_until boot_complete "$1" "$2" && return 0
+	echo "# boot $2 of $1 was not complete after 60 s"
 	return 1
 }
 # rows BOOT: one line per access of $T/trace.db's boot BOOT, in per-vCPU order, PCs relative to

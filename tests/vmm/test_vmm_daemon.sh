@@ -115,7 +115,7 @@ check "SIGTERM: the boot's end reason" "looping|interrupted by SIGTERM at PC 0x4
 # ---- idsrd goes away mid-boot under --no-reconnect: the VMM stops with a message naming the access
 "$VMM" --no-reconnect --vm killme --regs-out "$T/r.json" "$G/bench_loop.bin" >"$T/vmm.out" 2>&1 &
 vmm=$!
-for i in $(seq 100); do	# until idsrd has the boot
+for i in $(seq 1200); do	# until idsrd has the boot (60 s at most)
 	"$B/idsrctl" status 2>/dev/null | grep -q killme && break
 	sleep 0.05
 done
