@@ -11,7 +11,7 @@ chmod 755 "$T"
 
 if [ "$(id -u)" -eq 0 ]; then
 	U=$(id -u nobody)
-	as_user() { setpriv --reuid="$U" --regid="$(id -g nobody)" --clear-groups -- "$@"; }
+	user_prefix=(setpriv --reuid="$U" --regid="$(id -g nobody)" --clear-groups --)
 	check_match "root: idsrd --help shows /run/idsrd" "--socket PATH +VMM socket \(default /run/idsrd/vmm.sock\)" \
 		"$(env -u XDG_RUNTIME_DIR XDG_RUNTIME_DIR=/x "$B/idsrd" --help)"
 	check_match "root: the database in /var/lib/idsrd" "--db PATH +trace database \(default /var/lib/idsrd/trace.db\)" \
@@ -20,8 +20,9 @@ if [ "$(id -u)" -eq 0 ]; then
 		"$(env -u XDG_RUNTIME_DIR "$B/idsr-vmm" --help)"
 else
 	U=$(id -u)
-	as_user() { "$@"; }
+	user_prefix=()
 fi
+as_user() { "${user_prefix[@]}" "$@"; }
 mkdir -m 1777 "$T/tmp"	# as /tmp is
 D=$T/tmp/idsrd-$U
 run() { as_user env -u XDG_RUNTIME_DIR TMPDIR="$T/tmp" HOME="$T" "$@"; }
@@ -33,9 +34,12 @@ check_match "idsrd --help: the /tmp fallback" "--socket PATH +VMM socket \(defau
 
 # The daemon with default sockets; the VMM and idsrctl find it with no path given.
 mkdir "$T/db" && chmod 777 "$T/db"
-run "$B/idsrd" --db "$T/db/trace.db" --policy examples/policy.conf 2>"$T/idsrd.log" &
+# (a simple command, not the function: $! is then idsrd itself, which stop_daemon stops;
+# through run's subshell the daemon outlived the test)
+"${user_prefix[@]}" env -u XDG_RUNTIME_DIR TMPDIR="$T/tmp" HOME="$T" \
+	"$B/idsrd" --db "$T/db/trace.db" --policy examples/policy.conf 2>"$T/idsrd.log" &
 DAEMON_PID=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do	# 60 s at most
 	[ -S "$D/control.sock" ] && break
 	kill -0 "$DAEMON_PID" 2>/dev/null || break
 	sleep 0.05
