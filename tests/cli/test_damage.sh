@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # A damaged trace gets the same clear error from every reader (show, stats, diff,
-# export, tail -n, replay, replay --against, policy learn): the damage named by boot, vCPU and
+# export, tail -n, replay, replay --against, policy learn, report): the damage named by boot, vCPU and
 # seq, exit 2. A key outside the IDSR space is not damage. (replay/access_rows.c)
 . "$(dirname "$0")/../lib.sh"
 export IDSRD_CONTROL=$T/none.sock	# no daemon: each reader works from the file
@@ -46,6 +46,8 @@ every_reader() {
 	check "$1: replay names it" "idsrctl: replay: $want" "$OUT"
 	check_rc "$1: policy learn exits 2" 2 "$B/idsrctl" policy learn "$db"
 	check "$1: policy learn names it" "idsrctl: policy learn: $want" "$OUT"
+	check_rc "$1: report exits 2" 2 "$B/idsrctl" report "$db" -o "$T/report.html"
+	check "$1: report names it" "idsrctl: report: $want" "$OUT"
 }
 
 damaged vcpu "UPDATE accesses SET vcpu = 4000000000 WHERE vcpu = 1"
