@@ -115,6 +115,7 @@ const char *replay_cursor_strerror(int err)
 	switch (err) {
 	case -ERANGE: return "a vCPU numbered past the " TEXT(IDSR_MAX_VCPUS) " a replay follows";
 	case -EIO: return "an SQLite error reading it";
+	case -EINVAL: return "a damaged row (idsrctl replay TRACE names it: boot, vCPU, seq and what)";
 	case -ENOMEM: return "out of memory";
 	}
 	return "an unknown error";

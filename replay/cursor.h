@@ -81,7 +81,8 @@ void replay_cursor_free(struct replay_cursor *c);
  * step when it can: an inserted access, a removed one or a replaced one each
  * make one divergence, not one per access after it.
  * Fails with -ERANGE (a->vcpu is IDSR_MAX_VCPUS or more), -EIO (the
- * recording cannot be read: an SQLite error) or -ENOMEM; replay_cursor_strerror
+ * recording cannot be read: an SQLite error), -EINVAL (a damaged row: idsrctl
+ * replay refuses such a trace before arming) or -ENOMEM; replay_cursor_strerror
  * says which. Thread-safe: vCPUs may be served from different threads (one
  * access of one vCPU at a time).
  */
