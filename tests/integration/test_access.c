@@ -229,17 +229,17 @@ static int child_subscribe(int out, void *arg)
 	frame_reader_init(&r);
 	if (fd < 0 || frame_send(fd, &f) < 0 || frame_recv(fd, &r, &reply) < 0 ||
 	    reply->body_case != IDSR__V1__FRAME__BODY_REPLY || !reply->reply->ok)
-		return 1;
+		return dprintf(out, "subscribing failed"), 2;
 	frame_free(reply);
 	if (write(ready[1], "r", 1) != 1)
-		return 1;
+		return 3;
 	close(ready[1]);
 	if (idsr_connect(h.sock, &hello, &c) < 0)
-		return 1;
+		return dprintf(out, "connect: %s", idsr_last_error()), 4;
 	own = idsr_boot_id(c);
 	for (int i = 0; i < 3; i++)
 		if (idsr_access(c, &a, &v) < 0)
-			return 1;
+			return dprintf(out, "access %d: %s", i, idsr_last_error()), 5;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while (frame_recv(fd, &r, &reply) == 0) {
 		if (reply->body_case == IDSR__V1__FRAME__BODY_EVENT) {
@@ -363,6 +363,9 @@ static void test_two_users(void **state)
 			assert_int_equal(idsr_access(c, &a, &v), 0);
 		read_all(from, seen, sizeof(seen));
 		waitpid(sub, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fprintf(stderr, "# the subscriber (admin %d) exited %d: %s\n", admin,
+				WIFEXITED(status) ? WEXITSTATUS(status) : -1, seen);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		assert_non_null(strstr(seen, admin ? " events=8 other=5" : " events=3 other=0"));
 	}
