@@ -79,15 +79,25 @@ IDSR_API const char *idsr_last_error(void)
 }
 
 static uint8_t process_instance[IDSR_INSTANCE_LEN];
-static pthread_once_t process_instance_once = PTHREAD_ONCE_INIT;
+static pid_t process_instance_pid;	/* the process it was drawn in */
+static pthread_mutex_t process_instance_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void make_process_instance(void)
+/* This process's instance into out. Drawn again in a child made by fork():
+ * the child is another VM run (idsr_hello: one id per process), and with its
+ * parent's id its Hello would join the parent's boot, or a sibling's. */
+static void process_instance_get(uint8_t out[IDSR_INSTANCE_LEN])
 {
-	if (getrandom(process_instance, sizeof(process_instance), 0) != sizeof(process_instance)) {
-		/* No entropy yet: pid and time still tell runs apart on one host. */
-		uint64_t v[2] = { (uint64_t)getpid(), (uint64_t)time(NULL) };
-		memcpy(process_instance, v, sizeof(v));
+	pthread_mutex_lock(&process_instance_lock);
+	if (process_instance_pid != getpid()) {
+		process_instance_pid = getpid();
+		if (getrandom(process_instance, sizeof(process_instance), 0) != sizeof(process_instance)) {
+			/* No entropy yet: pid and time still tell runs apart on one host. */
+			uint64_t v[2] = { (uint64_t)getpid(), (uint64_t)time(NULL) };
+			memcpy(process_instance, v, sizeof(v));
+		}
 	}
+	memcpy(out, process_instance, IDSR_INSTANCE_LEN);
+	pthread_mutex_unlock(&process_instance_lock);
 }
 
 /* $IDSRD_SOCKET, else idsrd's default (proto/paths.c, the rule idsrd follows). */
@@ -205,13 +215,12 @@ static void conn_free(struct idsr_conn *c)
 /* Keeps what a Hello needs, so that a reconnect can say it again. */
 static int conn_keep_hello(struct idsr_conn *c, const char *path, const struct idsr_hello *h)
 {
-	pthread_once(&process_instance_once, make_process_instance);
 	if (h->instance) {
 		memcpy(c->instance, h->instance, h->instance_len);
 		c->instance_len = h->instance_len;
 	} else {
-		memcpy(c->instance, process_instance, sizeof(process_instance));
-		c->instance_len = sizeof(process_instance);
+		process_instance_get(c->instance);
+		c->instance_len = IDSR_INSTANCE_LEN;
 	}
 	c->path = strdup(path);
 	c->vmm = strdup(h->vmm ? h->vmm : "");

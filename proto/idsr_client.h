@@ -46,7 +46,8 @@ struct idsr_hello {
 	const char *vmm;		/* "qemu 9.1", "kvmtool", … */
 	const char *vm_name;
 	/* Same bytes for every connection of one VM run. NULL: the library
-	 * uses one random id per process (a process is one VM run). */
+	 * uses one random id per process (a process is one VM run; a child
+	 * made by fork() draws its own). */
 	const uint8_t *instance;
 	size_t instance_len;		/* <= IDSR_INSTANCE_LEN */
 	uint32_t vcpus;			/* vCPUs of the VM */
