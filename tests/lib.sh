@@ -43,13 +43,6 @@ wait_until() {
 	return 1
 }
 
-# boots_ended [DB]: true once every boot in DB (default $T/trace.db) has ended: a VMM's
-# exit does not wait for idsrd to commit its last rows and the boot's end, so a test
-# that reads them waits for this first: wait_until boots_ended
-boots_ended() {
-	[ "$(sqlite3 "${1:-$T/trace.db}" 'SELECT count(*) FROM boots WHERE end_ns IS NULL')" = 0 ]
-}
-
 # start_daemon [ARGS...]: idsrd on $T/vmm.sock, $T/ctl.sock, $T/trace.db
 start_daemon() {
 	# shellcheck disable=SC2086 # IDSRD_WRAPPER: words (scripts/valgrind.sh)

@@ -34,7 +34,7 @@ check "boots --json, no boots yet: []" "array 0" "$(doc "$C" boots --json)"
 check "... and the text is []" "[]" "$("$C" boots --json)"
 "$B/idsr-vmm" --vcpus 2 --vm a "$B/guests/apple_boot.bin" >/dev/null 2>&1
 "$B/idsr-vmm" --vm b "$B/guests/apple_boot.bin" >/dev/null 2>&1
-wait_until boots_ended
+boot_ended 1 && boot_ended 2
 
 check "boots --json: one array of 2" "array 2" "$(doc "$C" boots --json)"
 check "boots --json-lines: 2 objects" "2 objects" "$(lines "$C" boots --json-lines)"
