@@ -58,7 +58,7 @@ GEN_C := $(BUILD)/gen/idsr.pb-c.c
 GEN_H := $(BUILD)/gen/idsr.pb-c.h
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.S,$(BUILD)/obj/%.o,$(1)))
 
-CLIENT_SRC := proto/client.c proto/client_records.c proto/frame.c proto/paths.c proto/unix_socket.c $(GEN_C)
+CLIENT_SRC := proto/client.c proto/client_fast.c proto/client_records.c proto/frame.c proto/paths.c proto/unix_socket.c $(GEN_C)
 COMMON_SRC := $(filter-out lib/fuzz_%.c,$(wildcard lib/*.c)) lib/embed.S
 REPLAY_SRC := $(wildcard replay/*.c)
 DAEMON_SRC := $(filter-out idsrd/main.c,$(wildcard idsrd/*.c))

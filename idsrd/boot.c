@@ -13,6 +13,8 @@
 #include "regnames.h"
 #include "regtable.h"
 #include "replayer.h"
+#include "store.h"
+#include "subscribe.h"
 
 static char *boot_strdup(const char *s)
 {
@@ -463,4 +465,21 @@ uint64_t *boot_next_seqs(struct boot *b, size_t *n)
 	for (size_t i = 0; i < *n; i++)
 		seqs[i] = atomic_load(&b->next_seq[i]);
 	return seqs;
+}
+
+uint64_t boot_log(struct boot *b, const struct store_row *row, struct live_policy *lp)
+{
+	uint64_t place = store_push_row(idsrd->store, row);
+
+	if (!place)
+		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
+	daemon_policy_hit(lp, row->rule);
+	/* After the push: a subscriber registered before this load sees the row
+	 * live; one registered after finds it committed by its store_flush. */
+	if (atomic_load(&idsrd->subscribers))
+		subscribe_publish(b, row, lp);
+	atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
+	if (row->undef)
+		atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);
+	return place;
 }

@@ -65,5 +65,11 @@ int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_
 /* The seq each vCPU is expected to send next (for Welcome.next_seq): a
  * malloc'd array of *n entries, NULL when *n is 0 or out of memory. */
 uint64_t *boot_next_seqs(struct boot *b, size_t *n);
+/* Logs one answered access of b (the store, tail -f, the counters); lp
+ * answered it. From a round trip or a fast-path record alike. What
+ * store_push_row returned (0: dropped). */
+struct store_row;
+struct live_policy;
+uint64_t boot_log(struct boot *b, const struct store_row *row, struct live_policy *lp);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "boot.h"
 #include "daemon.h"
+#include "fastpath.h"
 #include "db.h"
 #include "log.h"
 
@@ -101,6 +102,7 @@ void daemon_policy_install(struct policy *p, const char *how, const struct boot_
 	atomic_store(&idsrd->policy_generation, g + 2);
 	pthread_mutex_unlock(&idsrd->policy_lock);
 	daemon_policy_put(old);
+	fastpath_publish(lp);	/* before the command returns: its next access sees lp */
 
 	store_policy(idsrd->store, policy_hash(p), policy_text(p), policy_source(p), how,
 		     *old_hash ? old_hash : NULL, peer ? peer : &self);

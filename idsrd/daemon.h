@@ -30,6 +30,7 @@ struct daemon_config {
 	unsigned socket_mode, control_mode;
 	const char *socket_group, *control_group;
 	const char *admin_group;	/* may read and change every user's boots */
+	bool no_fast_path;		/* --no-fast-path: no shared regions */
 	bool foreground;
 	bool journal;			/* stderr goes to the journal */
 	bool system;			/* the system's service (root under systemd): reads no home directory */

@@ -35,6 +35,8 @@ static const char usage_text[] =
 	"  --poll[=USEC]         low latency: after answering, a connection keeps polling\n"
 	"                        for the next frame for up to USEC µs (default 50) before sleeping;\n"
 	"                        costs CPU while VMMs trap often, for boots given a core\n"
+	"  --no-fast-path        answer every access by a round trip: VMMs get no shared\n"
+	"                        region (the fast path answers stateless rules in the VMM)\n"
 	"  --workers N           accepted for old scripts and ignored: each VMM connection\n"
 	"                        is served by a thread of its own\n"
 	"  --queue ROWS          store queue size (default 1048576)\n"
@@ -75,7 +77,7 @@ static void usage(void)
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
-       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS, OPT_NAMES };
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS, OPT_NAMES, OPT_NOFAST };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -87,6 +89,7 @@ static const struct option options[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
 	{ "poll", optional_argument, NULL, OPT_POLL },
+	{ "no-fast-path", no_argument, NULL, OPT_NOFAST },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 	{ "max-boots", required_argument, NULL, OPT_MAXBOOTS },
 	{ "max-frame", required_argument, NULL, OPT_MAXFRAME },
@@ -156,6 +159,7 @@ bool options_parse(int argc, char **argv, struct daemon_config *cfg)
 				return v == 0 ? fprintf(stderr, "idsrd: --poll: at least 1 µs\n"), false : false;
 			cfg->poll_us = (unsigned)v;
 			break;
+		case OPT_NOFAST: cfg->no_fast_path = true; break;
 		case OPT_QUEUE:
 			if (!parse_uint("queue", optarg, 1ul << 28, 10, &v))
 				return false;

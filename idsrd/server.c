@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "daemon.h"
 #include "durable.h"
 #include "db.h"
+#include "fastpath.h"
 #include "log.h"
 #include "penalty.h"
 #include "replayer.h"
@@ -67,6 +69,8 @@ struct session {
 	/* A frame is decoded and released within one call, into this arena on
 	 * the running thread's stack (a parked session has none). */
 	struct frame_arena *arena;
+	struct fp_region *fp;		/* the fast path's region, or NULL */
+	bool fp_woken;			/* a Wake came: records flow, tick before sleeping */
 };
 
 /* Every session, running or parked, so that idsrd can end them and wait for them. */
@@ -159,6 +163,65 @@ static void session_fail(struct session *s, Idsr__V1__ErrorCode code, const char
 	s->closing = true;
 }
 
+/* Sends s->out with fd attached (SCM_RIGHTS) to its first byte. */
+static void session_flush_fd(struct session *s, int fd)
+{
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct iovec iov = { s->out, s->outlen };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			      .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || ((size_t)n < s->outlen && frame_write_all(s->fd, s->out + n, s->outlen - (size_t)n, 0) < 0))
+		s->closing = true;
+	s->outlen = 0;
+}
+
+/* Takes the fast path's records: how many, or -1 when one lied and the
+ * connection failed. */
+static int session_drain(struct session *s)
+{
+	char why[256];
+	int n;
+
+	if (!s->fp || !s->boot)
+		return 0;
+	n = fastpath_drain(s->fp, s->boot, why, sizeof(why));
+	if (n < 0)
+		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME, "%s", why);
+	return n;
+}
+
+/*
+ * Before sleeping in read, a fast-path connection takes its records, and
+ * while they come it takes them every FP_TICK_MS (the most a record waits).
+ * Once a take finds none (and no Wake just came), it sets need_wake and
+ * sleeps: the VMM's next record sends a Wake. So a connection that only
+ * makes round trips never ticks, and an idle VMM costs nothing.
+ */
+#define FP_TICK_MS	10
+static void session_fp_wait(struct session *s)
+{
+	while (!s->closing && s->boot) {
+		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		int n = session_drain(s);
+
+		if (n < 0 || (n == 0 && !s->fp_woken && fastpath_arm_wake(s->fp)))
+			return;
+		s->fp_woken = false;
+		if (poll(&p, 1, FP_TICK_MS) != 0)
+			return;		/* a frame (or the end): read it */
+	}
+}
+
 /* ---- handling frames ------------------------------------------------------ */
 
 static void session_hello(struct session *s, const Idsr__V1__Hello *h)
@@ -166,6 +229,7 @@ static void session_hello(struct session *s, const Idsr__V1__Hello *h)
 	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
 	Idsr__V1__Welcome welcome = IDSR__V1__WELCOME__INIT;
 	char why[256];
+	int fd = -1;
 
 	if (s->boot) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE,
@@ -192,10 +256,21 @@ static void session_hello(struct session *s, const Idsr__V1__Hello *h)
 		welcome.takes_resend = true;
 	}
 	s->resumed = h->resume_boot != 0;
+	/* A replay boot answers from its recording: no table to give. */
+	if (h->fast_path && !idsrd->cfg.no_fast_path && !s->boot->replay) {
+		s->fp = fastpath_open(s->boot, &fd, why, sizeof(why));
+		if (!s->fp)
+			log_warn("boot %lld: %s; its VMM makes round trips", (long long)s->boot->id, why);
+	}
+	welcome.fast_path = s->fp != NULL;
 	f.body_case = IDSR__V1__FRAME__BODY_WELCOME;
 	f.welcome = &welcome;
 	session_send(s, &f);
 	free(welcome.next_seq);
+	if (s->fp) {
+		session_flush_fd(s, fd);
+		close(fd);
+	}
 }
 
 static void session_access(struct session *s, const Idsr__V1__Access *a)
@@ -215,6 +290,8 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		return;
 	}
 	s->resumed = false;
+	if (s->fp)
+		fastpath_retire(s->fp);	/* the VMM waits for this verdict: no record is being written */
 	if (boot_check_seq(b, a->vcpu, a->seq, why, sizeof(why)) < 0) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQ, "%s", why);
 		return;
@@ -230,23 +307,15 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 		replayer_answer(b, policy, &pa, a->seq, &pv);
 	else
 		policy_decide(policy, b->state, &pa, &pv);
+	if (s->fp && !b->replay && pa.el >= 1)
+		fastpath_learn(s->fp, s->policy, pa.key, pa.is_write);
 
 	row = (struct store_row){
 		.boot_id = b->id, .ts_ns = ts_ns, .seq = a->seq, .pc = a->pc,
 		.value = a->is_write ? a->value : pv.value, .vcpu = a->vcpu, .key = a->key,
 		.rule = pv.rule, .el = (uint8_t)a->el, .is_write = a->is_write ? 1 : 0, .undef = pv.undef,
 	};
-	place = store_push_row(idsrd->store, &row);
-	if (!place)
-		atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
-	daemon_policy_hit(s->policy, pv.rule);
-	/* After the push: a subscriber registered before this load sees the row
-	 * live; one registered after finds it committed by its store_flush. */
-	if (atomic_load(&idsrd->subscribers))
-		subscribe_publish(b, &row, s->policy);
-	atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
-	if (pv.undef)
-		atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);
+	place = boot_log(b, &row, s->policy);
 
 	verdict.seq = a->seq;
 	verdict.vcpu = a->vcpu;
@@ -291,6 +360,9 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 	case IDSR__V1__FRAME__BODY_ACCESS:
 		session_access(s, f->access);
 		break;
+	case IDSR__V1__FRAME__BODY_WAKE:
+		s->fp_woken = true;	/* its records were taken before this frame */
+		break;
 	case IDSR__V1__FRAME__BODY_BYE:
 		if (s->boot) {
 			boot_leave(s->boot, *f->bye->reason ? f->bye->reason : "bye", false);
@@ -301,7 +373,7 @@ static void session_frame(struct session *s, const uint8_t *payload, size_t len)
 		break;
 	default:
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_SEQUENCE,
-			     "unexpected %s frame on the VMM socket (expected Hello, Access, Resend or Bye)",
+			     "unexpected %s frame on the VMM socket (expected Hello, Access, Resend, Wake or Bye)",
 			     frame_body_name(f));
 	}
 	frame_release(s->arena, f);
@@ -327,6 +399,10 @@ static void session_input(struct session *s)
 				     len, idsrd->cfg.max_frame);
 			break;
 		}
+		/* The records written before this frame go first: each vCPU's
+		 * rows keep the guest's order whichever path answered. */
+		if (session_drain(s) < 0)
+			break;
 		session_frame(s, payload, len);
 	}
 	/* Refused on its header: the bytes of a frame over the limit are not kept. */
@@ -420,7 +496,7 @@ static void session_ended(struct session *s, ssize_t rc)
 	if (!stopping && rc == 0 && pending) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
 			     "connection ended inside a frame (%zu bytes of a truncated frame)", pending);
-	} else if (s->boot) {
+	} else if (s->boot && session_drain(s) >= 0) {
 		boot_leave(s->boot, stopping ? BOOT_STOPPED_REASON : rc == 0 ? "eof" : strerror((int)-rc),
 			   false);
 		s->boot = NULL;
@@ -452,6 +528,7 @@ static void session_free(struct session *s)
 		boot_leave(s->boot, server_stopping() ? BOOT_STOPPED_REASON : "connection closed", false);
 	daemon_policy_put(s->policy);
 	durable_free(&s->durable);
+	fastpath_close(s->fp);
 	pthread_mutex_lock(&sessions.lock);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -506,7 +583,14 @@ static void *session_main(void *arg)
 	if (fl >= 0 && (fl & O_NONBLOCK))
 		fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
 	while (!s->closing) {
-		ssize_t rc = session_read(s);
+		ssize_t rc;
+
+		if (s->fp) {
+			session_fp_wait(s);
+			if (s->closing)
+				break;
+		}
+		rc = session_read(s);
 
 		if (rc == -EAGAIN && session_park(s))
 			return NULL;	/* idle: the main loop has it (s->arena is not used there) */

@@ -321,3 +321,65 @@ const struct policy_rule *policy_match(const struct policy *p, const struct poli
 			return &p->rules[r].rule;
 	return NULL;
 }
+
+/* The first rule that could answer key in that direction, whatever the
+ * access's EL, vCPU and PC: the candidates in order, each direction checked
+ * and nothing else. */
+static const struct policy_rule *first_for_direction(const struct policy *p, uint32_t key, bool is_write)
+{
+	struct enc_fields f;
+	unsigned v[SEL_FIELDS];
+	bool has;
+
+	if (!p || !p->nrules)
+		return NULL;
+	for (uint32_t i = table_slot(key, p->table_mask); p->table[i].key != TABLE_EMPTY;
+	     i = (i + 1) & p->table_mask) {
+		const struct table_entry *e = &p->table[i];
+
+		if (e->key != key)
+			continue;
+		for (uint32_t c = 0; c < e->count; c++) {
+			const struct policy_rule *r = &p->rules[p->candidates[e->first + c]].rule;
+
+			if (r->dir == POLICY_ANY || (r->dir == POLICY_WRITE) == is_write)
+				return r;
+		}
+		return NULL;
+	}
+	has = key_fields(key, &f, v);
+	for (size_t r = 0; r < p->nrules; r++) {
+		const struct policy_rule *rule = &p->rules[r].rule;
+
+		if (selector_match(&p->rules[r].sel, key, has ? &f : NULL, v) &&
+		    (rule->dir == POLICY_ANY || (rule->dir == POLICY_WRITE) == is_write))
+			return rule;
+	}
+	return NULL;
+}
+
+bool policy_stateless(const struct policy *p, uint32_t key, bool is_write, struct policy_verdict *v)
+{
+	const struct policy_rule *r = first_for_direction(p, key, is_write);
+
+	v->undef = true;
+	v->value = 0;
+	v->rule = r ? r->line : POLICY_RULE_DEFAULT;
+	if (!r)
+		return true;
+	if (r->el >= 0 || r->vcpu >= 0 || r->has_pc)
+		return false;
+	switch (r->action) {
+	case POLICY_UNDEF:
+		return true;
+	case POLICY_VALUE:
+		v->value = is_write ? 0 : r->value;
+		/* fall through */
+	case POLICY_RAZ_WI:
+	case POLICY_IGNORE:
+		v->undef = false;
+		return true;
+	default:
+		return false;	/* storage, counter, random: state decides */
+	}
+}

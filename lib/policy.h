@@ -119,5 +119,11 @@ struct policy_verdict {
 /* Answers a under p, updating st. Applies the EL0 rule and the UNDEF default. */
 void policy_decide(const struct policy *p, struct policy_state *st,
 		   const struct policy_access *a, struct policy_verdict *v);
+/* Whether every access from EL1 or above to key in that direction gets the
+ * same verdict under p, whatever its vCPU, PC, EL and written value: its
+ * first rule is value, raz-wi, ignore or undef without el=, vcpu= or pc=
+ * (or no rule names it: the UNDEF default). If so, fills *v with it
+ * (the fast path's table, idsrd/fastpath.c). */
+bool policy_stateless(const struct policy *p, uint32_t key, bool is_write, struct policy_verdict *v);
 
 #endif

@@ -154,6 +154,19 @@ int idsr_access(struct idsr_conn *conn, struct idsr_access *a, struct idsr_verdi
 #define IDSR_SPIN_MAX_US 10000
 int idsr_set_spin(struct idsr_conn *conn, unsigned usec);
 
+/*
+ * The fast path (on unless $IDSR_FAST_PATH is 0 or idsrd runs with
+ * --no-fast-path): idsrd shares a region with the connection, and an access
+ * that a stateless rule answers (value, raz-wi, ignore, undef, with no el=,
+ * vcpu= or pc=) is answered here, from its table, without a syscall; it is
+ * still logged, in order, as idsrd takes the region's ring. on=false makes
+ * every later access a round trip (benchmarks of round trips). The first
+ * access of each register and direction, and each after a policy change,
+ * is a round trip (it fills the table).
+ */
+int idsr_set_fast_path(struct idsr_conn *conn, bool on);
+uint64_t idsr_fast_answers(const struct idsr_conn *conn);	/* accesses the fast path answered */
+
 /* Says goodbye (reason may be NULL) and frees conn. */
 int idsr_close(struct idsr_conn *conn, const char *reason);
 

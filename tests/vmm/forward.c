@@ -105,6 +105,7 @@ void fwd_close(struct vcpu *v)
 	if (idsr_unprotected(v->conn))
 		log_warn("vCPU %u: %llu answered accesses were released before idsrd committed them;"
 			 " (a crash of idsrd then may have lost them)", v->index, (unsigned long long)idsr_unprotected(v->conn));
+	v->fast = idsr_fast_answers(v->conn);
 	idsr_close(v->conn, v->state == VCPU_HALTED ? "guest halted" : v->why);
 	v->conn = NULL;
 }

@@ -62,21 +62,24 @@ static int main_report(const struct vmm_opts *o, struct vcpu *vcpus, uint64_t bo
 			log_err("vCPU %u stopped: %s", v->index, v->why);
 	}
 	if (halted == o->vcpus) {
-		uint64_t accesses = 0, undefs = 0;
-		char who[64];
+		uint64_t accesses = 0, undefs = 0, fast = 0;
+		char who[64], how[64] = "";
 
 		for (i = 0; i < o->vcpus; i++) {
 			accesses += vcpus[i].accesses;
 			undefs += vcpus[i].undefs;
+			fast += vcpus[i].fast;
 		}
+		if (fast)
+			snprintf(how, sizeof(how), " (%llu by the fast path)", (unsigned long long)fast);
 		/* one write: other programs (idsrctl tail) may share the terminal */
 		if (boot)
 			snprintf(who, sizeof(who), "boot %llu", (unsigned long long)boot);
 		else
 			snprintf(who, sizeof(who), "answered in-process (--local raz)");
-		fprintf(stderr, VMM_NAME ": %s: %u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF\n", who,
+		fprintf(stderr, VMM_NAME ": %s: %u vCPU%s halted at %s: %llu IDSR accesses, %llu UNDEF%s\n", who,
 			o->vcpus, o->vcpus == 1 ? "" : "s", o->aarch32 ? "bkpt #0" : "brk #0",
-			(unsigned long long)accesses, (unsigned long long)undefs);
+			(unsigned long long)accesses, (unsigned long long)undefs, how);
 	}
 	return halted == o->vcpus ? 0 : 1;
 }

@@ -69,6 +69,7 @@ struct vcpu {
 	enum vcpu_state state;
 	char why[320];
 	uint64_t accesses;		/* IDSR accesses forwarded */
+	uint64_t fast;			/* of them, answered by the fast path */
 	uint64_t undefs;		/* ... of which answered UNDEF */
 	uint64_t vector_pc;		/* where the last injected UNDEF went */
 	uint64_t vmm_page;		/* AArch64: the VMM's own page (a64.c) */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* The fast path, idsrd's side: a connection's shared region, its table and its ring (docs/design.md). */
+#ifndef IDSRD_FASTPATH_H
+#define IDSRD_FASTPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct boot;
+struct live_policy;
+struct fp_region;
+
+/* Makes b's region for one connection, answering under the live policy
+ * (its epoch 1), and registers it for fastpath_publish. *fd: the sealed memfd to send
+ * (the caller closes it). NULL with why filled. */
+struct fp_region *fastpath_open(struct boot *b, int *fd, char *why, size_t whylen);
+void fastpath_close(struct fp_region *r);
+
+/* Takes every record the VMM wrote, checks each and logs it on b. The count
+ * taken, or -EPROTO with why filled for a record that lies (the caller fails
+ * the connection as for a bad frame). Only the connection's thread. */
+int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen);
+/* Nothing undrained: asks for a Wake frame with the next record and returns
+ * true; false if a record came meanwhile (drain again). */
+bool fastpath_arm_wake(struct fp_region *r);
+/* The VMM is blocked in a round trip: no record of an older epoch can come. */
+void fastpath_retire(struct fp_region *r);
+/* After a round trip answered (key, direction) under lp: if every EL>=1
+ * access of it gets that answer and lp is the region's current policy, the
+ * table answers it from now on. */
+void fastpath_learn(struct fp_region *r, struct live_policy *lp, uint32_t key, bool is_write);
+/* lp went live: every region gets an empty table of a new epoch before this
+ * returns (daemon_policy_install). */
+void fastpath_publish(struct live_policy *lp);
+/* Records the VMM found no room for (each became a round trip). */
+uint64_t fastpath_ring_full(const struct fp_region *r);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fast path's shared region (docs/design.md, "The fast path"): one memfd
+ * per VMM connection, made and sealed by idsrd, passed with the Welcome.
+ * Offsets and indexes only, never pointers; every field either side reads
+ * from the other is read once (atomically) and bounds-checked.
+ *
+ *	header   FP_HEADER_SIZE bytes: sizes, the epoch, the ring's ends, next seqs
+ *	tables   2 x table_entries entries: the verdicts of epochs e & 1
+ *	ring     ring_entries records of FP_RECORD_SIZE bytes
+ */
+#ifndef IDSR_FASTPATH_H
+#define IDSR_FASTPATH_H
+
+#include <stdint.h>
+
+#define FP_MAGIC		0x46525349u	/* "ISRF" little-endian */
+#define FP_LAYOUT_VERSION	1
+#define FP_HEADER_SIZE		4096
+#define FP_TABLE_ENTRIES	1024		/* per epoch slot; a power of two */
+#define FP_TABLE_PROBES		8		/* a lookup looks at most this many entries */
+#define FP_RING_ENTRIES		1024		/* a power of two */
+#define FP_MAX_VCPUS		((FP_HEADER_SIZE - 256) / 8)
+
+/* Written by idsrd only, except where said. 64-byte lines keep the two
+ * sides' hot fields apart. */
+struct fp_header {
+	uint32_t magic, layout_version;
+	uint32_t header_size, table_entries, ring_entries, record_size, entry_size, nvcpus;
+	uint64_t table_offset, ring_offset, region_size;
+	uint8_t pad0[8];
+	uint64_t epoch;			/* the current table is tables[epoch & 1] */
+	uint8_t pad1[56];
+	uint64_t head;			/* records idsrd has taken */
+	uint32_t need_wake;		/* idsrd sleeps: the next record sends a Wake (the client clears it) */
+	uint8_t pad2[52];
+	uint64_t tail;			/* records the client has written (the client's) */
+	uint8_t pad3[56];
+	uint64_t next_seq[];		/* per vCPU: the seq idsrd takes next (nvcpus of them) */
+};
+
+/* A verdict: meta is 0 (empty) or FP_VALID | direction | action, stored last
+ * (release) so that a reader that sees it sees the rest. */
+#define FP_VALID	1u
+#define FP_WRITE	2u
+#define FP_UNDEF	4u
+struct fp_entry {
+	uint32_t key;
+	uint32_t meta;
+	uint64_t value;			/* what a read returns */
+	int32_t rule;
+	uint32_t pad;
+};
+
+/* One access answered in the VMM. */
+struct fp_record {
+	uint64_t seq;
+	uint64_t pc;
+	uint64_t value;			/* the written value, or what the read returned */
+	int64_t ts_ns;			/* CLOCK_REALTIME when it was answered */
+	uint64_t epoch;			/* of the table that answered */
+	uint32_t vcpu;
+	uint32_t key;
+	int32_t rule;
+	uint8_t el;
+	uint8_t is_write;
+	uint8_t undef;
+	uint8_t pad[9];
+};
+#define FP_RECORD_SIZE	64
+_Static_assert(sizeof(struct fp_record) == FP_RECORD_SIZE, "fp_record is 64 bytes");
+_Static_assert(sizeof(struct fp_entry) == 24, "fp_entry is 24 bytes");
+_Static_assert(sizeof(struct fp_header) == 256, "fp_header's fixed part is 256 bytes");
+
+#define FP_REGION_SIZE	(FP_HEADER_SIZE + 2 * FP_TABLE_ENTRIES * sizeof(struct fp_entry) + \
+			 FP_RING_ENTRIES * FP_RECORD_SIZE)
+
+/* Where (key, direction) starts its probe in a table of n entries (n a power of two). */
+static inline uint32_t fp_slot(uint32_t key, int is_write, uint32_t n)
+{
+	uint32_t h = (key ^ (uint32_t)is_write << 30) * 0x9e3779b1u;
+
+	return (h >> 16) & (n - 1);
+}
+
+#endif
