@@ -50,6 +50,7 @@ struct fp_region {
 	struct fp_epoch *epochs;	/* oldest first; the last is current */
 	size_t nepochs, cap;
 	uint64_t ring_full;
+	bool sealed;			/* FP_CLOSED is set in tail: the VMM publishes no more */
 };
 
 static struct {
@@ -137,6 +138,7 @@ void fastpath_close(struct fp_region *r)
 {
 	if (!r)
 		return;
+	fastpath_seal(r);	/* the VMM's next access is a round trip, which finds the end */
 	pthread_mutex_lock(&regions.lock);
 	if (r->prev)
 		r->prev->next = r->next;
@@ -269,7 +271,8 @@ static int check(const struct fp_record *rec, const struct live_policy *lp, char
 
 int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen)
 {
-	uint64_t tail = LOAD(&r->hdr->tail, __ATOMIC_ACQUIRE), n = tail - r->head;
+	uint64_t tail = LOAD(&r->hdr->tail, __ATOMIC_ACQUIRE) & (r->sealed ? ~FP_CLOSED : ~0ull);
+	uint64_t n = tail - r->head;
 	struct live_policy *lp = NULL;
 	uint64_t lp_epoch = 0;
 	int64_t until_ns = 0, now;
@@ -320,6 +323,13 @@ int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen
 	daemon_policy_put(lp);
 	STORE(&r->hdr->head, r->head, __ATOMIC_RELEASE);
 	return rc < 0 ? rc : (int)n;
+}
+
+void fastpath_seal(struct fp_region *r)
+{
+	if (!r->sealed)
+		__atomic_fetch_or(&r->hdr->tail, FP_CLOSED, __ATOMIC_SEQ_CST);
+	r->sealed = true;
 }
 
 bool fastpath_arm_wake(struct fp_region *r)

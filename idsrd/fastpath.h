@@ -21,6 +21,9 @@ void fastpath_close(struct fp_region *r);
  * taken, or -EPROTO with why filled for a record that lies (the caller fails
  * the connection as for a bad frame). Only the connection's thread. */
 int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen);
+/* The connection ends: the VMM can publish no record after this, so a
+ * drain after it takes every record there will be. */
+void fastpath_seal(struct fp_region *r);
 /* Nothing undrained: asks for a Wake frame with the next record and returns
  * true; false if a record came meanwhile (drain again). */
 bool fastpath_arm_wake(struct fp_region *r);

@@ -493,10 +493,16 @@ static void session_ended(struct session *s, ssize_t rc)
 	size_t pending = frame_reader_pending(&s->reader);
 	bool stopping = server_stopping();
 
+	/* The VMM publishes no record after the seal: the drain takes them all. */
+	if (s->fp && s->boot) {
+		fastpath_seal(s->fp);
+		if (session_drain(s) < 0)
+			return;
+	}
 	if (!stopping && rc == 0 && pending) {
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME,
 			     "connection ended inside a frame (%zu bytes of a truncated frame)", pending);
-	} else if (s->boot && session_drain(s) >= 0) {
+	} else if (s->boot) {
 		boot_leave(s->boot, stopping ? BOOT_STOPPED_REASON : rc == 0 ? "eof" : strerror((int)-rc),
 			   false);
 		s->boot = NULL;

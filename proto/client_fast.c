@@ -119,7 +119,7 @@ int fp_access(struct fp_client *f, uint64_t seq, const struct idsr_access *a, st
 	struct fp_entry e;
 	struct fp_record *rec;
 	struct timespec ts;
-	uint64_t epoch, head, used;
+	uint64_t epoch, head, used, expect;
 	int wake = 0;
 
 	if (!f->map || !f->on || a->el < 1 || a->el > 3 || a->vcpu >= f->nvcpus)
@@ -148,11 +148,15 @@ int fp_access(struct fp_client *f, uint64_t seq, const struct idsr_access *a, st
 		.vcpu = a->vcpu, .key = a->key, .rule = e.rule, .el = a->el,
 		.is_write = a->is_write, .undef = v->undef,
 	};
-	STORE(&h->tail, ++f->tail, __ATOMIC_RELEASE);
-	/* Pairs with idsrd's fence in fastpath_arm_wake: either idsrd sees
-	 * this record or this sees its need_wake. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (LOAD(&h->need_wake, __ATOMIC_RELAXED) && __atomic_exchange_n(&h->need_wake, 0, __ATOMIC_RELAXED))
+	/* Seq_cst: pairs with idsrd's fence in fastpath_arm_wake (either idsrd
+	 * sees this record or this sees its need_wake); fails once idsrd closed
+	 * the ring (FP_CLOSED): then the record is not published. */
+	expect = f->tail;
+	if (!__atomic_compare_exchange_n(&h->tail, &expect, f->tail + 1, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return -1;
+	f->tail++;
+	if (LOAD(&h->need_wake, __ATOMIC_SEQ_CST) && __atomic_exchange_n(&h->need_wake, 0, __ATOMIC_RELAXED))
 		wake = 1;
 	if (used + 1 == f->ring_entries / 2)
 		wake = 1;	/* half full: idsrd takes them before its tick */

@@ -34,10 +34,16 @@ struct fp_header {
 	uint64_t head;			/* records idsrd has taken */
 	uint32_t need_wake;		/* idsrd sleeps: the next record sends a Wake (the client clears it) */
 	uint8_t pad2[52];
-	uint64_t tail;			/* records the client has written (the client's) */
+	uint64_t tail;			/* records the client has written (the client's, but FP_CLOSED) */
 	uint8_t pad3[56];
 	uint64_t next_seq[];		/* per vCPU: the seq idsrd takes next (nvcpus of them) */
 };
+
+/* idsrd sets it in tail when the connection ends (fetch-or): the client
+ * publishes a record by a compare-and-swap of tail, which then fails, so
+ * every record is either taken by idsrd's last drain or never published
+ * (and the access becomes a round trip). */
+#define FP_CLOSED	(1ull << 63)
 
 /* A verdict: meta is 0 (empty) or FP_VALID | direction | action, stored last
  * (release) so that a reader that sees it sees the rest. */

@@ -243,7 +243,7 @@ static const struct {
 	[BAD_SEQ_GAP] = { "vCPU 0 sent seq 2, expected 1 (a seq skips)", IDSR__V1__ERROR_CODE__BAD_SEQ },
 	[BAD_SEQ_REPEAT] = { "vCPU 0 sent seq 0, expected 1 (a seq repeats)", IDSR__V1__ERROR_CODE__BAD_SEQ },
 	[BAD_SECOND_HELLO] = { "a second Hello on a connection that already said Hello", IDSR__V1__ERROR_CODE__BAD_SEQUENCE },
-	[BAD_WRONG_TYPE] = { "unexpected Verdict frame on the VMM socket (expected Hello, Access, Resend or Bye)", IDSR__V1__ERROR_CODE__BAD_SEQUENCE },
+	[BAD_WRONG_TYPE] = { "unexpected Verdict frame on the VMM socket (expected Hello, Access, Resend, Wake or Bye)", IDSR__V1__ERROR_CODE__BAD_SEQUENCE },
 	[BAD_VERSION_2] = { "Hello speaks protocol version 2; this idsrd speaks version 1", IDSR__V1__ERROR_CODE__BAD_VERSION },
 };
 
