@@ -808,6 +808,7 @@ static inline void bench_client_idsrd(struct bench_client *c)
 	}
 	c->boot_id = idsr_boot_id(conn);
 	c->replaying = idsr_replaying(conn);
+	idsr_set_fast_path(conn, false);	/* these benchmarks measure round trips */
 	if (c->spin_us)
 		idsr_set_spin(conn, c->spin_us);
 	pthread_barrier_wait(c->start);

@@ -61,6 +61,7 @@ done
 $diff_ran || echo "5b. diff vs GNU diff -u: no bench/diff*.sh on this branch yet; skipped"
 run bench/qemu.sh bench/qemu.sh
 run bench/fleet.sh bench/fleet.sh
+run bench/fastpath.sh bench/fastpath.sh
 
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); compiler processes running: $(cc1s)"

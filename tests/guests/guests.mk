@@ -15,7 +15,7 @@ GUEST_NAMES := $(patsubst tests/guests/%.S,%,$(A64_GUEST_SRC) $(A32_GUEST_SRC))
 # Variants for replay and diff tests: NAME := SOURCE --defsym ...
 # apple_boot_v2 is "the next kernel version": all four changes at once.
 GUEST_VARIANTS := apple_boot_added apple_boot_removed apple_boot_value apple_boot_moved apple_boot_v2 \
-	bench_loop_short apple_boot_long apple_boot_restart bench_a57 bench_a57_1 bench_a57_big
+	bench_loop_short bench_loop_200k apple_boot_long apple_boot_restart bench_a57 bench_a57_1 bench_a57_big
 apple_boot_added_FROM := apple_boot
 apple_boot_added_DEFS := --defsym ADD_ACCESS=1
 apple_boot_removed_FROM := apple_boot
@@ -29,6 +29,8 @@ apple_boot_v2_DEFS := --defsym ADD_ACCESS=1 --defsym REMOVE_ACCESS=1 --defsym VA
 # a busy guest for tests that race something against a boot (test_rule_identity)
 bench_loop_short_FROM := bench_loop
 bench_loop_short_DEFS := --defsym LOOPS=20000
+bench_loop_200k_FROM := bench_loop
+bench_loop_200k_DEFS := --defsym LOOPS=200000
 # apple_boot_long: the sequence 16700 times, ~250,000 accesses a vCPU (the report's 1M-access boot on 4 vCPUs)
 apple_boot_long_FROM := apple_boot
 apple_boot_long_DEFS := --defsym REPEAT=16700
