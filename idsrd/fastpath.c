@@ -249,26 +249,6 @@ static struct live_policy *epoch_policy(struct fp_region *r, uint64_t epoch, int
 	return lp;
 }
 
-/* Checks one record (a copy) as the table of its epoch answered it. */
-static int check(const struct fp_record *rec, const struct live_policy *lp, char *why, size_t whylen)
-{
-	struct policy_verdict v;
-	struct enc_fields f;
-
-	if (rec->el < 1 || rec->el > 3)
-		return snprintf(why, whylen, "a fast-path record of vCPU %u seq %llu has EL %u (the table answers EL1-3)",
-				rec->vcpu, (unsigned long long)rec->seq, rec->el), -EPROTO;
-	if (!enc_unpack(rec->key, &f) || rec->is_write > 1 || rec->undef > 1)
-		return snprintf(why, whylen, "a fast-path record of vCPU %u seq %llu is malformed (key 0x%08x)",
-				rec->vcpu, (unsigned long long)rec->seq, rec->key), -EPROTO;
-	if (!policy_stateless(lp->policy, rec->key, rec->is_write, &v) || v.undef != rec->undef ||
-	    v.rule != rec->rule || (!rec->is_write && v.value != rec->value))
-		return snprintf(why, whylen, "a fast-path record of vCPU %u seq %llu does not hold the verdict "
-				"the table of epoch %llu gives (key 0x%08x)", rec->vcpu,
-				(unsigned long long)rec->seq, (unsigned long long)rec->epoch, rec->key), -EPROTO;
-	return 0;
-}
-
 int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen)
 {
 	uint64_t tail = LOAD(&r->hdr->tail, __ATOMIC_ACQUIRE) & (r->sealed ? ~FP_CLOSED : ~0ull);
@@ -301,7 +281,7 @@ int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen
 			}
 			retire_before(r, rec.epoch);	/* the VMM's later records are of this epoch or newer */
 		}
-		if ((rc = check(&rec, lp, why, whylen)) < 0 ||
+		if ((rc = fastpath_check(&rec, lp->policy, why, whylen)) < 0 ||
 		    (rc = boot_check_seq(b, rec.vcpu, rec.seq, why, whylen)) < 0)
 			break;
 		/* The row's time must name the policy that answered (daemon_policy_at). */

@@ -36,6 +36,13 @@ void fastpath_learn(struct fp_region *r, struct live_policy *lp, uint32_t key, b
 /* lp went live: every region gets an empty table of a new epoch before this
  * returns (daemon_policy_install). */
 void fastpath_publish(struct live_policy *lp);
+/* Checks one record (a copy out of the region) against p, the policy of its
+ * epoch: EL 1-3, a valid key, 0/1 flags, and the verdict p's table gives.
+ * 0, or -EPROTO with why filled (idsrd/fastpath_check.c). The seq is the
+ * boot's to check. */
+struct fp_record;
+struct policy;
+int fastpath_check(const struct fp_record *rec, const struct policy *p, char *why, size_t whylen);
 /* Records the VMM found no room for (each became a round trip). */
 uint64_t fastpath_ring_full(const struct fp_region *r);
 

@@ -3,7 +3,7 @@
 # Builds the libFuzzer harnesses (clang, -fsanitize=fuzzer,address,undefined) straight
 # against the parsers' own .c files and runs each for SECONDS (default 60) from its seed
 # corpus in tests/fuzz/corpus/<target>/.
-# Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: frame policy encoding names readers symbols import)
+# Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: frame policy encoding names readers symbols import fastpath)
 # New inputs go to $BUILD/fuzz/corpus-<target>/; crashes to $BUILD/fuzz/crash-<target>-*.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ mkdir -p "$out"
 [ -f "$BUILD/gen/idsr.pb-c.c" ] || make --no-print-directory -s BUILD="$BUILD" "$BUILD/gen/idsr.pb-c.c"
 
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -Ilib -Iproto -I"$BUILD/gen" -Ireplay -Icli)
+       -fno-sanitize-recover=undefined -Ilib -Iproto -I"$BUILD/gen" -Ireplay -Icli -Iidsrd)
 # target: sources beyond the harness, and libraries
 declare -A srcs=(
 	[frame]="proto/frame.c $BUILD/gen/idsr.pb-c.c"
@@ -28,14 +28,15 @@ declare -A srcs=(
 	[encoding]="lib/encoding.c lib/number.c lib/regnames.c lib/regtable.c lib/log.c lib/embed.S"
 	[symbols]="replay/symbols.c"
 	[names]="lib/regtable.c lib/regnames.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
+	[fastpath]="idsrd/fastpath_check.c proto/client_fast.c proto/frame.c $BUILD/gen/idsr.pb-c.c lib/policy.c lib/policy_parse.c lib/policy_selector.c lib/policy_state.c lib/regnames.c lib/regtable.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
 	[import]="cli/import_rows.c cli/import_m1n1.c cli/import_table.c cli/util.c proto/paths.c lib/regnames.c lib/regtable.c lib/encoding.c lib/number.c lib/log.c lib/embed.S"
 	[readers]="replay/access_rows.c replay/bootstream.c replay/trace.c lib/db.c lib/db_upgrade.c lib/encoding.c lib/number.c lib/regnames.c lib/regtable.c lib/log.c lib/embed.S"
 )
-declare -A libs=([frame]="$(pkg-config --libs libprotobuf-c)" [symbols]="$(pkg-config --libs libelf)"
+declare -A libs=([frame]="$(pkg-config --libs libprotobuf-c)" [fastpath]="$(pkg-config --libs libprotobuf-c)" [symbols]="$(pkg-config --libs libelf)"
 		[readers]="$(pkg-config --libs sqlite3)")
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-	targets=(frame policy encoding names readers import)
+	targets=(frame policy encoding names readers import fastpath)
 	[ -f replay/symbols.c ] && [ -f tests/fuzz/fuzz_symbols.c ] && targets+=(symbols)
 fi
 

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 secs=${IDSR_FUZZ_SECONDS:-3}
-targets=(frame policy encoding names readers import)
+targets=(frame policy encoding names readers import fastpath)
 [ -f replay/symbols.c ] && [ -f tests/fuzz/fuzz_symbols.c ] && targets+=(symbols)
 if ! command -v clang-14 >/dev/null && ! command -v clang >/dev/null; then
 	echo "1..0 # SKIP clang is not installed"
