@@ -155,11 +155,12 @@ int idsr_access(struct idsr_conn *conn, struct idsr_access *a, struct idsr_verdi
 int idsr_set_spin(struct idsr_conn *conn, unsigned usec);
 
 /*
- * The fast path (on unless $IDSR_FAST_PATH is 0 or idsrd runs with
- * --no-fast-path): idsrd shares a region with the connection, and an access
+ * The fast path (off by default for now: on with IDSR_FAST_PATH=1 in the
+ * environment, unless idsrd runs with --no-fast-path): idsrd shares a region with the connection, and an access
  * that a stateless rule answers (value, raz-wi, ignore, undef, with no el=,
  * vcpu= or pc=) is answered here, from its table, without a syscall; it is
- * still logged, in order, as idsrd takes the region's ring. on=false makes
+ * still logged, in order, as idsrd takes the region's ring, and kept with
+ * the round trips' answers for a resend after a crash. on=false makes
  * every later access a round trip (benchmarks of round trips). The first
  * access of each register and direction, and each after a policy change,
  * is a round trip (it fills the table).
