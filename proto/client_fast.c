@@ -49,6 +49,24 @@ static bool pow2(uint32_t n)
 	return n && !(n & (n - 1));
 }
 
+/* Whether every part h names lies inside a mapping of size bytes, in order
+ * (header, tables, ring), checked without overflow. */
+static bool fits(const struct fp_header *h, uint64_t size)
+{
+	uint64_t tables, ring;
+
+	if (h->record_size != FP_RECORD_SIZE || h->entry_size != sizeof(struct fp_entry) ||
+	    !pow2(h->table_entries) || !pow2(h->ring_entries) || h->table_entries > 1u << 24 ||
+	    h->ring_entries > 1u << 24 || h->region_size > size)
+		return false;
+	tables = 2ull * h->table_entries * h->entry_size;
+	ring = (uint64_t)h->ring_entries * h->record_size;
+	return h->header_size >= sizeof(*h) + (uint64_t)h->nvcpus * 8 && h->header_size <= h->region_size &&
+	       h->table_offset >= h->header_size && h->table_offset <= h->region_size &&
+	       tables <= h->region_size - h->table_offset && h->ring_offset >= h->table_offset + tables &&
+	       h->ring_offset <= h->region_size && ring <= h->region_size - h->ring_offset;
+}
+
 int fp_attach(struct fp_client *f, int fd)
 {
 	struct stat st;
@@ -63,12 +81,7 @@ int fp_attach(struct fp_client *f, int fd)
 	memcpy(&h, map, sizeof(h));
 	/* idsrd made it, but a wrong layout must not make this library read
 	 * outside the mapping. */
-	if (h.magic != FP_MAGIC || h.layout_version != FP_LAYOUT_VERSION ||
-	    h.header_size < sizeof(h) + (uint64_t)h.nvcpus * 8 || h.record_size != FP_RECORD_SIZE ||
-	    h.entry_size != sizeof(struct fp_entry) || !pow2(h.table_entries) || !pow2(h.ring_entries) ||
-	    h.region_size > (uint64_t)st.st_size || h.table_offset < h.header_size ||
-	    h.table_offset + 2ull * h.table_entries * h.entry_size > h.ring_offset ||
-	    h.ring_offset + (uint64_t)h.ring_entries * h.record_size > h.region_size) {
+	if (h.magic != FP_MAGIC || h.layout_version != FP_LAYOUT_VERSION || !fits(&h, (uint64_t)st.st_size)) {
 		munmap(map, (size_t)st.st_size);
 		return -EPROTO;
 	}
