@@ -50,14 +50,15 @@ static bool pow2(uint32_t n)
 }
 
 /* Whether every part h names lies inside a mapping of size bytes, in order
- * (header, tables, ring), checked without overflow. */
+ * (header, tables, ring), aligned for their 64-bit fields, checked without
+ * overflow. */
 static bool fits(const struct fp_header *h, uint64_t size)
 {
 	uint64_t tables, ring;
 
 	if (h->record_size != FP_RECORD_SIZE || h->entry_size != sizeof(struct fp_entry) ||
 	    !pow2(h->table_entries) || !pow2(h->ring_entries) || h->table_entries > 1u << 24 ||
-	    h->ring_entries > 1u << 24 || h->region_size > size)
+	    h->ring_entries > 1u << 24 || h->region_size > size || h->table_offset % 8 || h->ring_offset % 8)
 		return false;
 	tables = 2ull * h->table_entries * h->entry_size;
 	ring = (uint64_t)h->ring_entries * h->record_size;
