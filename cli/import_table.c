@@ -186,7 +186,8 @@ int import_read_csv(FILE *f, const struct import_opts *o, struct import_set *s)
 		if (!nhead) {
 			if (n > 64) {
 				fprintf(stderr, "idsrctl: import: %s:1: more than 64 columns\n", o->file);
-				return -1;
+				ret = -1;
+				break;
 			}
 			for (size_t i = 0; i < n; i++)
 				map[i] = column_of(field[i]);
