@@ -35,17 +35,26 @@ build_installed() {
 	fi
 }
 
-# wait_sockets PID PATH...: until every PATH is a socket; at most 10 s, and
-# not after PID has died. 0, or 1 with a message.
+# wait_sockets PID PATH...: until every PATH is ready: a stream socket listening,
+# or a datagram socket bound; at most 60 s, and not after PID has died. 0, or 1
+# with a message. (The file is not enough: systemd-socket-activate binds, which
+# makes it, and only then listens; a VMM connecting between the two is refused
+# with ECONNREFUSED. Nor may we probe by connecting: that would start idsrd.)
 wait_sockets() {
 	local pid=$1 i p missing; shift
 	for i in $(seq 1 1200); do	# 60 s at most
 		missing=
-		for p; do [ -S "$p" ] || missing=$p; done
+		for p; do socket_ready "$p" || missing=$p; done
 		[ -z "$missing" ] && return 0
 		kill -0 "$pid" 2>/dev/null || { echo "# the launcher (pid $pid) died"; return 1; }
 		sleep 0.05
 	done
-	echo "# $missing did not appear"
+	echo "# $missing is not listening"
 	return 1
+}
+
+# socket_ready PATH: /proc/net/unix has PATH listening (flags __SO_ACCEPTCON,
+# 00010000) or as a datagram socket (type 0002)
+socket_ready() {
+	awk -v p="$1" '$8 == p && ($4 == "00010000" || $5 == "0002") { found = 1 } END { exit !found }' /proc/net/unix
 }
