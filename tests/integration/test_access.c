@@ -211,11 +211,13 @@ static int child_subscribe(int out, void *arg)
 	Idsr__V1__Filter filter = IDSR__V1__FILTER__INIT;
 	struct idsr_hello hello = { .vm_name = "nobody's watched", .vcpus = 1 };
 	struct idsr_access a = { .key = HID1, .el = 1 };
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = { HARNESS_DEADLINE_MS / 1000, 0 };
 	struct frame_reader r;
 	struct idsr_verdict v;
 	struct idsr_conn *c;
 	unsigned events = 0, other = 0;
+	bool last = false;
+	char go;
 	int *ready = arg, fd = harness_connect_path(h.ctl);
 	uint64_t own;
 	Frame *reply;
@@ -233,21 +235,33 @@ static int child_subscribe(int out, void *arg)
 	frame_free(reply);
 	if (write(ready[1], "r", 1) != 1)
 		return 3;
-	close(ready[1]);
 	if (idsr_connect(h.sock, &hello, &c) < 0)
 		return dprintf(out, "connect: %s", idsr_last_error()), 4;
 	own = idsr_boot_id(c);
 	for (int i = 0; i < 3; i++)
 		if (idsr_access(c, &a, &v) < 0)
 			return dprintf(out, "access %d: %s", i, idsr_last_error()), 5;
+	/* Once the parent's accesses are answered (so published), one more of
+	 * ours, HID2: the last event this subscriber gets, which ends the count.
+	 * (Waiting for a quiet second instead lost events on a loaded machine.) */
+	if (read(ready[1], &go, 1) != 1)
+		return dprintf(out, "no go from the parent"), 6;
+	close(ready[1]);
+	a.key = HID2;
+	if (idsr_access(c, &a, &v) < 0)
+		return dprintf(out, "the last access: %s", idsr_last_error()), 7;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (frame_recv(fd, &r, &reply) == 0) {
+	while (!last && frame_recv(fd, &r, &reply) == 0) {
 		if (reply->body_case == IDSR__V1__FRAME__BODY_EVENT) {
-			events++;
+			last = reply->event->boot_id == own && reply->event->key == HID2;
+			events += !last;
 			other += reply->event->boot_id != own;
 		}
 		frame_free(reply);
 	}
+	if (!last)
+		return dprintf(out, "own=%llu events=%u other=%u, not the last", (unsigned long long)own,
+			       events, other), 8;
 	dprintf(out, "own=%llu events=%u other=%u", (unsigned long long)own, events, other);
 	idsr_close(c, NULL);
 	frame_reader_free(&r);
@@ -353,14 +367,16 @@ static void test_two_users(void **state)
 		char b;
 		pid_t sub;
 
-		assert_int_equal(pipe(ready), 0);
+		/* both ways: the child says it subscribed, the parent when its accesses are done */
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ready), 0);
 		sub = spawn_nobody(child_subscribe, ready, &admin_gid, (size_t)admin, &from);
 		close(ready[1]);
 		assert_int_equal(read(ready[0], &b, 1), 1);
-		close(ready[0]);
 		a.key = HID1;
 		for (int i = 0; i < 5; i++)
 			assert_int_equal(idsr_access(c, &a, &v), 0);
+		assert_int_equal(write(ready[0], "g", 1), 1);
+		close(ready[0]);
 		read_all(from, seen, sizeof(seen));
 		waitpid(sub, &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
