@@ -17,32 +17,8 @@ if [ ! -x "$B/idsr-vmm" ] || [ ! -f "$G/bench_loop_200k.bin" ]; then
 	echo "   idsr-vmm or the bench_loop_200k guest is not built (make guests); skipped"
 	exit 0
 fi
-T=$(mktemp -d /tmp/idsr-bench-fp.XXXXXX)
-DAEMON=
-cleanup() {
-	[ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-echo '* raz-wi' >"$T/policy.conf"
-"$B/idsrd" --socket "$T/vmm.sock" --control "$T/ctl.sock" --db "$T/trace.db" --foreground \
-	--policy "$T/policy.conf" 2>"$T/idsrd.log" &
-DAEMON=$!
-for _ in $(seq 200); do [ -S "$T/vmm.sock" ] && break; sleep 0.05; done
-[ -S "$T/vmm.sock" ] || { echo "   idsrd did not start: $(cat "$T/idsrd.log")"; exit 0; }
-
-# best NS of $RUNS runs of a command
-best() {
-	local i s e t min=
-	for i in $(seq "$RUNS"); do
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; echo 0; return; }
-		e=$(date +%s%N)
-		t=$((e - s))
-		[ -z "$min" ] || [ "$t" -lt "$min" ] && min=$t
-	done
-	echo "$min"
-}
+. "$(dirname "$0")/idsrd.sh"
+bench_idsrd_start fp
 local_ns=$(best "$B/idsr-vmm" --local raz "$G/bench_loop_200k.bin")
 fast_ns=$(best env IDSR_FAST_PATH=1 "$B/idsr-vmm" --socket "$T/vmm.sock" "$G/bench_loop_200k.bin")
 trip_ns=$(best env IDSR_FAST_PATH=0 "$B/idsr-vmm" --socket "$T/vmm.sock" "$G/bench_loop_200k.bin")

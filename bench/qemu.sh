@@ -17,32 +17,8 @@ if [ ! -x "$QEMU" ] || [ ! -f "$G/qemu/bench_a57.elf" ] || [ ! -x "$B/idsr-vmm" 
 	echo "   QEMU, the bench guests or idsr-vmm are not built (make qemu guests); skipped"
 	exit 0
 fi
-T=$(mktemp -d /tmp/idsr-bench-qemu.XXXXXX)
-DAEMON=
-cleanup() {
-	[ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-echo '* raz-wi' >"$T/policy.conf"
-"$B/idsrd" --socket "$T/vmm.sock" --control "$T/ctl.sock" --db "$T/trace.db" --foreground \
-	--policy "$T/policy.conf" 2>"$T/idsrd.log" &
-DAEMON=$!
-for _ in $(seq 200); do [ -S "$T/vmm.sock" ] && break; sleep 0.05; done
-[ -S "$T/vmm.sock" ] || { echo "   idsrd did not start: $(cat "$T/idsrd.log")"; exit 0; }
-
-# best SECONDS of $RUNS runs of a command
-best() {
-	local i s e t min=
-	for i in $(seq "$RUNS"); do
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; echo 0; return; }
-		e=$(date +%s%N)
-		t=$((e - s))
-		[ -z "$min" ] || [ "$t" -lt "$min" ] && min=$t
-	done
-	echo "$min"
-}
+. "$(dirname "$0")/idsrd.sh"
+bench_idsrd_start qemu
 qemu() { IDSR_FAST_PATH=0 "$QEMU" -M virt -cpu cortex-a57 -m 64 -nodefaults -display none -kernel "$G/qemu/$1.elf" "${@:2}"; }
 # round trips: the fast path (bench/fastpath.sh measures it) is pinned off
 vmm() { IDSR_FAST_PATH=0 "$B/idsr-vmm" --socket "$T/vmm.sock" "$G/$1.bin"; }
