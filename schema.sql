@@ -5,7 +5,7 @@
 -- docs/design.md (section 4) says what every table and column holds; change it with this file.
 -- u64 values (pc, value, image_base, slide) are stored as two's-complement integers.
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 -- One row per VM run (all vCPU connections that share a Hello instance).
 CREATE TABLE IF NOT EXISTS boots (
@@ -97,6 +97,16 @@ CREATE TABLE IF NOT EXISTS divergences (
     kind              TEXT NOT NULL,          -- key, direction, pc, value, extra, missing
     expected_key      INTEGER, expected_pc INTEGER, expected_is_write INTEGER, expected_value INTEGER,
     actual_key        INTEGER, actual_pc   INTEGER, actual_is_write   INTEGER, actual_value   INTEGER
+);
+
+-- Schema 5: the boots idsrd --push sends to ClickHouse (docs/design.md 6.7). A row is made with
+-- the boot's start when idsrd runs with --push: the queue is the rows with pushed_ns NULL.
+CREATE TABLE IF NOT EXISTS pushes (
+    boot_id   INTEGER PRIMARY KEY,            -- boots.id
+    queued_ns INTEGER NOT NULL,               -- when it was queued (the boot's start)
+    pushed_ns INTEGER,                        -- when the server held all of it; NULL: not yet
+    url       TEXT,                           -- where it went (http://HOST:PORT/DATABASE)
+    rows      INTEGER                         -- its rows on the server then
 );
 
 -- Register names per implementation (filled from data/registers.tsv).

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -13,10 +14,63 @@ static const char status_usage[] =
 	"\n"
 	"Shows the running idsrd: version, uptime, sockets, database and its size, boots in\n"
 	"progress with their rates, the store queue, rows written and rows dropped (0 unless\n"
-	"the disk failed or the queue overflowed), and the live policy's hash.\n"
+	"the disk failed or the queue overflowed), the live policy's hash and, with\n"
+	"idsrd --push, the boots queued for ClickHouse and the last failure to send them.\n"
 	"\n"
 	"  --control PATH   the daemon's control socket (default $IDSRD_CONTROL or idsrd's default)\n"
 	"  --json           one JSON object\n";
+
+/* "push": idsrd --push's queue and its last failure, or null without it. */
+static void status_push_json(const Idsr__V1__PushStatus *p)
+{
+	struct json pj = { .f = stdout, .first = true };
+
+	fputs(", \"push\": ", stdout);
+	if (!p) {
+		fputs("null", stdout);
+		return;
+	}
+	fputc('{', stdout);
+	json_str(&pj, "url", p->url);
+	json_uint(&pj, "pending", p->pending);
+	json_uint(&pj, "waiting", p->waiting);
+	json_uint(&pj, "boots_pushed", p->boots_pushed);
+	json_uint(&pj, "rows_pushed", p->rows_pushed);
+	json_uint(&pj, "failures", p->failures);
+	json_str(&pj, "last_error", p->last_error);
+	json_int(&pj, "last_error_ns", p->last_error_ns);
+	json_int(&pj, "next_try_ns", p->next_try_ns);
+	json_uint(&pj, "backoff_ms", p->backoff_ms);
+	json_uint(&pj, "boot_id", p->boot_id);
+	json_uint(&pj, "skipped", p->skipped);
+	fputc('}', stdout);
+}
+
+static void status_push_human(const Idsr__V1__PushStatus *p)
+{
+	struct timespec ts;
+	int64_t now;
+	char t[32];
+
+	if (!p)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	printf("  push:         %s: %" PRIu64 " boots pending, %" PRIu64 " waiting for their VMM to exit;"
+	       " %" PRIu64 " boots (%" PRIu64 " rows) pushed since start\n", p->url, p->pending, p->waiting,
+	       p->boots_pushed, p->rows_pushed);
+	if (p->boot_id)
+		printf("                sending boot %" PRIu64 "\n", p->boot_id);
+	if (p->failures)
+		printf("                FAILING: %" PRIu64 " tries failed; next in %s (backoff %.0f s)\n", p->failures,
+		       cli_duration(p->next_try_ns > now ? p->next_try_ns - now : 0, t, sizeof(t)),
+		       (double)p->backoff_ms / 1000.0);
+	if (*p->last_error)
+		printf("                last error (%s ago): %s\n",
+		       cli_duration(now > p->last_error_ns ? now - p->last_error_ns : 0, t, sizeof(t)), p->last_error);
+	if (p->skipped)
+		printf("                %" PRIu64 " boots not tried again until idsrd restarts: see its log\n", p->skipped);
+}
 
 static void status_print_json(const Idsr__V1__Status *st)
 {
@@ -39,6 +93,7 @@ static void status_print_json(const Idsr__V1__Status *st)
 	json_bool(&j, "replay_armed", st->replay_armed);
 	json_uint(&j, "subscribers", st->subscribers);
 	json_uint(&j, "connections", st->connections);
+	status_push_json(st->push);
 	fputs(", \"boots\": [", stdout);
 	for (size_t i = 0; i < st->n_boots; i++) {
 		const Idsr__V1__BootStatus *b = st->boots[i];
@@ -85,6 +140,7 @@ static void status_print_human(const Idsr__V1__Status *st)
 		printf("                rows were LOST: the disk failed or the queue overflowed; see idsrd's log\n");
 	printf("  connections:  %u VMM, %u subscribers%s\n", st->connections, st->subscribers,
 	       st->replay_armed ? "; replay armed" : "");
+	status_push_human(st->push);
 	printf("  boots:        %zu in progress, %" PRIu64 " since start\n", st->n_boots, st->boots_total);
 	for (size_t i = 0; i < st->n_boots; i++) {
 		const Idsr__V1__BootStatus *b = st->boots[i];

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "db.h"
 #include "log.h"
+#include "pusher.h"
 #include "regnames.h"
 #include "regtable.h"
 #include "replayer.h"
@@ -135,6 +136,7 @@ static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *p
 		.peer_uid = peer->uid,
 		.peer_gid = peer->gid,
 		.peer_pid = peer->pid,
+		.push = idsrd->cfg.push_url != NULL,
 	};
 	replayer_attach(b, b->vm_name, sb.slide, &sb);
 	store_boot_begin(idsrd->store, &sb);
@@ -393,6 +395,7 @@ static void boot_end(struct boot *b)
 	};
 
 	store_boot_end(idsrd->store, &e);
+	pusher_kick();		/* --push: its fate is known (a few instructions: no wait) */
 	log_info("boot %lld ended (%s): %llu accesses, %llu UNDEF, %llu rows dropped",
 		 (long long)b->id, e.reason, (unsigned long long)e.accesses,
 		 (unsigned long long)e.undefs, (unsigned long long)e.rows_dropped);

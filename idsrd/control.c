@@ -14,6 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "policy_ctl.h"
+#include "pusher.h"
 #include "replayer.h"
 #include "subscribe.h"
 #include "trace_read.h"
@@ -137,6 +138,8 @@ static void control_status(struct control_client *c)
 	Idsr__V1__ControlReply r = IDSR__V1__CONTROL_REPLY__INIT;
 	Idsr__V1__Status st = IDSR__V1__STATUS__INIT;
 	Idsr__V1__BootStatus *bs = NULL, **bsp = NULL;
+	Idsr__V1__PushStatus ps = IDSR__V1__PUSH_STATUS__INIT;
+	struct pusher_status push;
 	struct live_policy *lp = daemon_policy_get();
 	struct store_stats ss;
 	struct stat sb;
@@ -163,6 +166,21 @@ static void control_status(struct control_client *c)
 	st.policy_source = (char *)policy_source(lp->policy);
 	st.subscribers = atomic_load(&idsrd->subscribers);
 	st.connections = atomic_load(&idsrd->connections);
+	if (pusher_get_status(&push)) {
+		ps.url = push.url;
+		ps.pending = push.pending;
+		ps.waiting = push.waiting;
+		ps.boots_pushed = push.boots_pushed;
+		ps.rows_pushed = push.rows_pushed;
+		ps.failures = push.failures;
+		ps.last_error = push.last_error;
+		ps.last_error_ns = push.last_error_ns;
+		ps.next_try_ns = push.next_try_ns;
+		ps.backoff_ms = push.backoff_ms;
+		ps.boot_id = (uint64_t)push.boot_id;
+		ps.skipped = push.skipped;
+		st.push = &ps;
+	}
 
 	pthread_mutex_lock(&idsrd->boots_lock);
 	st.boots_total = idsrd->boots_total;

@@ -30,6 +30,8 @@ struct daemon_config {
 	unsigned socket_mode, control_mode;
 	const char *socket_group, *control_group;
 	const char *admin_group;	/* may read and change every user's boots */
+	const char *push_url;		/* --push: ClickHouse to send ended boots to (pusher.c), or NULL */
+	const char *push_credentials;	/* --credentials FILE (NULL: the default file, if any) */
 	bool no_fast_path;		/* --no-fast-path: no shared regions */
 	bool foreground;
 	bool journal;			/* stderr goes to the journal */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "options.h"
 #include "paths.h"
+#include "pusher.h"
 #include "regnames.h"
 #include "replayer.h"
 #include "unix_socket.h"
@@ -423,6 +424,12 @@ static int open_store(struct daemon *d, struct policy *policy)
 		goto fail;
 	}
 	daemon_policy_install(policy, "start", NULL);
+	/* After the store: it has marked the boots a crash cut off, which may be queued. */
+	if (d->cfg.push_url && pusher_start(d->cfg.push_url, d->cfg.push_credentials, d->cfg.db_path, why,
+					    sizeof(why)) < 0) {
+		log_err("--push: %s", why);
+		return -1;
+	}
 	return 0;
 fail:
 	policy_free(policy);
@@ -466,6 +473,7 @@ static void teardown(struct daemon *d, const struct listeners *l, bool ran)
 {
 	struct live_policy *lp = d->policy;
 
+	pusher_stop();		/* a push in flight is cut: the next start completes it */
 	store_close(d->store);	/* flushes every queued row */
 	if (!ran && db_created) {
 		/* Nothing served: the file this start made holds nothing. (Still

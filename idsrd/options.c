@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "number.h"
 #include "log.h"
+#include "clickhouse.h"
 #include "options.h"
 #include "paths.h"
 
@@ -55,6 +56,12 @@ static const char usage_text[] =
 	"                        policy through the control socket (root and idsrd's own\n"
 	"                        user always may; others only their own boots)\n"
 	"  --replay TRACE[:BOOT] answer the first boot from a recorded one (strict)\n"
+	"  --push URL            send each boot, once it has ended, to the ClickHouse server\n"
+	"                        http://HOST:PORT/DATABASE from a thread of its own; queued in\n"
+	"                        the database, retried while the server is down (status)\n"
+	"  --credentials FILE    for --push: `user NAME' and `password SECRET' lines (mode\n"
+	"                        0600 or stricter); default $XDG_CONFIG_HOME/idsrd/clickhouse\n"
+	"                        or ~/.config/idsrd/clickhouse when it exists\n"
 	"  --foreground          stay in the foreground (idsrd never forks; accepted for scripts)\n"
 	"  -h, --help            this text\n"
 	"  --version             print the version\n"
@@ -77,7 +84,8 @@ static void usage(void)
 
 enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_DB, OPT_POLICY, OPT_IMPL, OPT_WORKERS, OPT_QUEUE,
        OPT_MAXCONN, OPT_MAXBOOTS, OPT_SMODE, OPT_SGROUP, OPT_CMODE, OPT_CGROUP, OPT_FG,
-       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS, OPT_NAMES, OPT_NOFAST };
+       OPT_VERSION, OPT_REPLAY, OPT_AGROUP, OPT_POLL, OPT_MAXFRAME, OPT_MAXERRORS, OPT_NAMES, OPT_NOFAST,
+       OPT_PUSH, OPT_CREDENTIALS };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -101,6 +109,8 @@ static const struct option options[] = {
 	{ "admin-group", required_argument, NULL, OPT_AGROUP },
 	{ "foreground", no_argument, NULL, OPT_FG },
 	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "push", required_argument, NULL, OPT_PUSH },
+	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -148,6 +158,8 @@ bool options_parse(int argc, char **argv, struct daemon_config *cfg)
 			cfg->names_files[cfg->nnames_files++] = optarg;
 			break;
 		case OPT_REPLAY: cfg->replay_ref = optarg; break;
+		case OPT_PUSH: cfg->push_url = optarg; break;
+		case OPT_CREDENTIALS: cfg->push_credentials = optarg; break;
 		case OPT_WORKERS:
 			/* Old scripts' option: each connection has its own thread now. */
 			if (!parse_uint("workers", optarg, 64, 10, &v) || v == 0)
@@ -221,6 +233,21 @@ bool options_parse(int argc, char **argv, struct daemon_config *cfg)
 	if (optind < argc) {
 		fprintf(stderr, "idsrd: unexpected argument `%s' (try idsrd --help)\n", argv[optind]);
 		return false;
+	}
+	if (cfg->push_credentials && !cfg->push_url) {
+		fprintf(stderr, "idsrd: --credentials is for --push URL, which is not given\n");
+		return false;
+	}
+	if (cfg->push_url) {
+		/* The URL's form and the credentials file, now: a misuse, not a failure later. */
+		struct ch ch;
+		char why[1024];
+
+		if (ch_open(cfg->push_url, cfg->push_credentials, &ch, why, sizeof(why)) < 0) {
+			fprintf(stderr, "idsrd: --push: %s\n", why);
+			return false;
+		}
+		ch_close(&ch);
 	}
 	return true;
 }

@@ -51,6 +51,7 @@ struct store_boot {
 	bool replay;
 	int64_t replay_of;
 	int64_t peer_uid, peer_gid, peer_pid;
+	bool push;			/* idsrd --push: queue it (table pushes) with its start */
 };
 
 /* Its end: counts and the reason. */
@@ -116,6 +117,8 @@ void store_boot_policy(struct store *s, int64_t boot_id, const char *hash, int64
 void store_policy(struct store *s, const char *hash, const char *text, const char *source,
 		  const char *how, const char *old_hash, const struct boot_peer *peer);
 void store_divergence(struct store *s, const struct store_divergence *d);
+/* idsrd --push: the server holds the whole boot (pushes.pushed_ns, url, rows). */
+void store_boot_pushed(struct store *s, int64_t boot_id, const char *url, int64_t rows, int64_t pushed_ns);
 
 /* Waits until everything queued before the call is committed. */
 void store_flush(struct store *s);

@@ -18,11 +18,17 @@
 #define STORE_ROW_PARAMS	11
 
 enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE,
-		  ITEM_BOOT_RESUME };
+		  ITEM_BOOT_RESUME, ITEM_BOOT_PUSHED };
 
 struct store_policy_rec {
 	char *hash, *text, *source, *how, *old_hash;
 	int64_t peer_uid, peer_gid, peer_pid, boot_id, since_ns;
+};
+
+/* idsrd --push: a boot the server now holds whole. */
+struct store_push_rec {
+	int64_t boot_id, rows, pushed_ns;
+	char *url;
 };
 
 struct store_item {
@@ -43,7 +49,7 @@ struct store_loss {
 struct store_stmts {
 	sqlite3_stmt *ins_rows;		/* STORE_ROWS_PER_INSERT rows at once */
 	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
-		*ins_change, *ins_div, *resume_boot;
+		*ins_change, *ins_div, *resume_boot, *ins_push, *done_push;
 };
 
 struct store {

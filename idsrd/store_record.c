@@ -35,6 +35,9 @@ void store_item_free(struct store_item *it)
 	case ITEM_BOOT_POLICY:
 		free(p->hash); free(p->text); free(p->source); free(p->how); free(p->old_hash);
 		break;
+	case ITEM_BOOT_PUSHED:
+		free(((struct store_push_rec *)it->rec)->url);
+		break;
 	}
 	free(it->rec);
 }
@@ -64,6 +67,7 @@ static void store_push_copy(struct store *s, enum store_kind kind, void *rec, bo
 		[ITEM_BOOT_BEGIN] = "the start of boot", [ITEM_BOOT_END] = "the end of boot",
 		[ITEM_BOOT_RESUME] = "the resume of boot", [ITEM_BOOT_POLICY] = "the policy of boot",
 		[ITEM_POLICY] = "a policy change", [ITEM_DIVERGENCE] = "a divergence of boot",
+		[ITEM_BOOT_PUSHED] = "the push of boot",
 	};
 	struct store_item it = { .kind = kind, .rec = rec };
 
@@ -166,4 +170,18 @@ void store_divergence(struct store *s, const struct store_divergence *d)
 		ok = (c->kind = strdup(d->kind)) != NULL;
 	}
 	store_push_copy(s, ITEM_DIVERGENCE, c, ok, d->boot_id);
+}
+
+void store_boot_pushed(struct store *s, int64_t boot_id, const char *url, int64_t rows, int64_t pushed_ns)
+{
+	struct store_push_rec *p = calloc(1, sizeof(*p));
+	bool ok = true;
+
+	if (p) {
+		p->boot_id = boot_id;
+		p->rows = rows;
+		p->pushed_ns = pushed_ns;
+		ok = (p->url = strdup(url)) != NULL;
+	}
+	store_push_copy(s, ITEM_BOOT_PUSHED, p, ok, boot_id);
 }

@@ -78,6 +78,7 @@ static int write_boot(struct store *s, const struct store_boot *b)
 {
 	sqlite3_stmt *st = s->stmt.ins_boot;
 	char host[256] = "";
+	int rc;
 
 	sqlite3_bind_int64(st, 1, b->id);
 	sqlite3_bind_int64(st, 2, b->start_ns);
@@ -103,7 +104,15 @@ static int write_boot(struct store *s, const struct store_boot *b)
 		sqlite3_bind_text(st, 20, host, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 20);
-	return step_reset(st);
+	rc = step_reset(st);
+	if (rc)
+		return rc;
+	/* In the same transaction as the boot: queued for good, or not there at all. */
+	if (!b->push)
+		return 0;
+	sqlite3_bind_int64(s->stmt.ins_push, 1, b->id);
+	sqlite3_bind_int64(s->stmt.ins_push, 2, b->start_ns);
+	return step_reset(s->stmt.ins_push);
 }
 
 static int write_boot_end(struct store *s, const struct store_boot_end *e)
@@ -124,6 +133,15 @@ static int write_boot_resume(struct store *s, const struct store_boot_end *e)
 {
 	sqlite3_bind_int64(s->stmt.resume_boot, 1, e->id);
 	return step_reset(s->stmt.resume_boot);
+}
+
+static int write_boot_pushed(struct store *s, const struct store_push_rec *p)
+{
+	sqlite3_bind_int64(s->stmt.done_push, 1, p->pushed_ns);
+	sqlite3_bind_text(s->stmt.done_push, 2, p->url, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->stmt.done_push, 3, p->rows);
+	sqlite3_bind_int64(s->stmt.done_push, 4, p->boot_id);
+	return step_reset(s->stmt.done_push);
 }
 
 static int write_policy(struct store *s, const struct store_policy_rec *p, int64_t now)
@@ -190,6 +208,7 @@ int store_sql_write_item(struct store *s, const struct store_item *it, int64_t n
 	case ITEM_POLICY: return write_policy(s, it->rec, now);
 	case ITEM_DIVERGENCE: return write_divergence(s, it->rec);
 	case ITEM_BOOT_RESUME: return write_boot_resume(s, it->rec);
+	case ITEM_BOOT_PUSHED: return write_boot_pushed(s, it->rec);
 	}
 	return SQLITE_MISUSE;
 }
@@ -235,6 +254,10 @@ static const struct {
 	  offsetof(struct store, stmt.ins_div) },
 	{ "UPDATE boots SET end_ns = NULL, end_reason = NULL WHERE id = ?",
 	  offsetof(struct store, stmt.resume_boot) },
+	{ "INSERT OR IGNORE INTO pushes(boot_id, queued_ns) VALUES (?, ?)",
+	  offsetof(struct store, stmt.ins_push) },
+	{ "UPDATE pushes SET pushed_ns = ?, url = ?, rows = ? WHERE boot_id = ?",
+	  offsetof(struct store, stmt.done_push) },
 };
 
 #define STORE_NSTMT (sizeof(store_stmts) / sizeof(store_stmts[0]))

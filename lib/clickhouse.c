@@ -139,6 +139,12 @@ static size_t ch_write(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* libcurl's progress callback: non-zero ends the transfer. */
+static int ch_cancelled(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	return atomic_load((const atomic_bool *)arg) ? 1 : 0;
+}
+
 int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, char **out,
 	     char *why, size_t whylen)
 {
@@ -165,6 +171,15 @@ int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, 
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	if (ch->stall_s) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, ch->stall_s);
+	}
+	if (ch->cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, ch_cancelled);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)ch->cancel);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (ch->user)
 		curl_easy_setopt(c, CURLOPT_USERNAME, ch->user);
 	if (ch->password)

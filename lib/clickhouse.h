@@ -3,6 +3,8 @@
 #ifndef IDSR_CLI_CLICKHOUSE_H
 #define IDSR_CLI_CLICKHOUSE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A server: http://HOST:PORT/DATABASE, with the credentials of a file. */
@@ -11,6 +13,10 @@ struct ch {
 	char database[128];
 	char *user, *password;	/* NULL: ClickHouse's `default' user, no password */
 	void *curl;
+	/* Set by a long-lived caller (idsrd's pusher) after ch_open; 0 and NULL
+	 * (idsrctl) wait as long as the server takes. */
+	long stall_s;			/* a request that moves no byte for this long fails */
+	const atomic_bool *cancel;	/* once true, the request in flight fails (idsrd stopping) */
 };
 
 /* Default credentials file (docs/fleet.md): $XDG_CONFIG_HOME/idsrd/clickhouse,

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 4	/* must equal schema.sql's PRAGMA user_version */
+#define SCHEMA_VERSION 5	/* must equal schema.sql's PRAGMA user_version */
 
 /*
  * Opens path. DB_CREATE makes the file (mode 0640) and applies the schema and

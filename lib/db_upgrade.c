@@ -82,6 +82,20 @@ static const char boots_4[] =
 	"DROP TABLE boots;\n"
 	"ALTER TABLE new_boots RENAME TO boots;\n";
 
+/*
+ * Schema 4 -> 5: table pushes, idsrd --push's queue (docs/design.md 6.7): a new
+ * table, nothing else changes. Boots of earlier versions have no row: they
+ * were never queued (idsrctl push sends them).
+ */
+static const char upgrade_5[] =
+	"CREATE TABLE pushes (\n"
+	"    boot_id   INTEGER PRIMARY KEY,\n"
+	"    queued_ns INTEGER NOT NULL,\n"
+	"    pushed_ns INTEGER,\n"
+	"    url       TEXT,\n"
+	"    rows      INTEGER\n"
+	");\n";
+
 static int upgrade_exec(sqlite3 *db, const char *sql, char *why, size_t whylen)
 {
 	char *err = NULL;
@@ -164,6 +178,7 @@ int db_upgrade(sqlite3 *db, int from, char *why, size_t whylen)
 		case 2: rc = upgrade_exec(db, upgrade_2, step_why, sizeof(step_why)); break;
 		case 3: rc = upgrade_rebuild_boots(db, boots_3, step_why, sizeof(step_why)); break;
 		case 4: rc = upgrade_rebuild_boots(db, boots_4, step_why, sizeof(step_why)); break;
+		case 5: rc = upgrade_exec(db, upgrade_5, step_why, sizeof(step_why)); break;
 		default:
 			snprintf(step_why, sizeof(step_why), "no upgrade from version %d", v);
 			rc = -EPROTO;

@@ -4,6 +4,8 @@
 #                                              (http://127.0.0.1:PORT/idsr) and CH_TCP_NAME
 #   ch_stop NAME                               stops it (every server is stopped at exit anyway)
 #   ch NAME SQL                                runs SQL on it (POST), prints the TSV answer
+#   push_field FIELD                           idsrd's status --json .push.FIELD ($T/ctl.sock)
+#   wait_long CMD...                           wait_until, for up to 5 minutes
 # The test is skipped (TAP SKIP, saying why) only when clickhouse-server is not installed.
 CH_BIN=$(command -v clickhouse-server || ls /usr/sbin/clickhouse-server 2>/dev/null)
 if [ -z "$CH_BIN" ]; then
@@ -70,4 +72,16 @@ ch_stop() { # NAME: stops it, waits for the end (kill -9 with KILL as the second
 
 ch() { # NAME SQL
 	curl -sS --data-binary "$2" "http://127.0.0.1:$(eval echo "\$CH_HTTP_$1")/?database=idsr"
+}
+
+push_field() { # FIELD: idsrd --push's PushStatus field, from idsrctl status --json
+	"$B/idsrctl" status --control "$T/ctl.sock" --json 2>/dev/null | jq -r ".push.$1"
+}
+
+# As wait_until, for up to 5 minutes: after the server comes back, idsrd's next try may be
+# a backoff of 32 s or more away, and the machine may be loaded.
+wait_long() {
+	local i
+	for i in $(seq 6000); do "$@" && return 0; sleep 0.05; done
+	return 1
 }
