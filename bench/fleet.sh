@@ -5,7 +5,8 @@
 # against the CPU the same rows cost SQLite to write (sqlite3 copying them into a new trace, same run);
 # then docs/fleet.md's last question (distinct first values of one register per kernel) over all
 # the pushed boots, median of 5, against the 1 s target. FLEET_BOOTS (1000) boots of FLEET_ROWS
-# (10000) accesses each. Writes $BENCH_OUT/fleet.json. Reports; never fails on a slow machine.
+# (10000) accesses each. Writes $BENCH_OUT/fleet.json. Then what idsrd --push costs VMMs (below).
+# Reports; never fails on a slow machine.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -53,4 +54,48 @@ awk -v n="$N" -v sc="$sq_cpu" -v pc="$push_cpu" -v pw="$push_wall" -v held="$hel
 	printf "   %-44s %12d\n", "fleet query, median of 5, ms (target 1000)", qms
 	printf("{\"rows\": %d, \"rows_on_server\": %d, \"push_rows_per_s\": %.0f, \"push_cpu_ns_per_row\": %.1f, \"sqlite_cpu_ns_per_row\": %.1f, \"ratio\": %.2f, \"query_ms\": %d, \"query_kernels\": %d}\n", \
 		n, held, rate, pns, sns, (sns > 0 ? pns / sns : 0), qms, kernels) > out
+}'
+
+# What idsrd --push costs the trap path: the bench_loop guest (100,000 reads of HID0_EL1 by round
+# trips) through two idsrds at once, one with --push to the same server and one without, runs
+# interleaved; each boot of the first is pushed as it ends, while the next boot runs. Median wall
+# time of PUSH_RUNS (5) each; the ratio on/off is the cost (1.00: none). Writes fleet_push.json.
+RUNS=${PUSH_RUNS:-5}
+G=$B/guests/bench_loop.bin
+[ -f "$G" ] || { echo "   (idsrd --push: the bench_loop guest is not built; skipped)"; exit 0; }
+echo '* raz-wi' > "$T/raz.conf"
+for d in off on; do
+	mkdir -p "$T/$d"
+	"$B/idsrd" --socket "$T/$d/vmm.sock" --control "$T/$d/ctl.sock" --db "$T/$d/trace.db" --policy "$T/raz.conf" \
+		$([ $d = on ] && echo --push "$CH_URL_a") 2>"$T/$d/idsrd.log" &
+	eval "PID_$d=$!"
+done
+for d in off on; do
+	for _ in $(seq 200); do [ -S "$T/$d/ctl.sock" ] && break; sleep 0.05; done
+done
+for i in $(seq "$RUNS"); do
+	for d in off on; do
+		s=$(date +%s%N)
+		IDSR_FAST_PATH=0 "$B/idsr-vmm" --socket "$T/$d/vmm.sock" "$G" >/dev/null 2>&1 || echo "   boot $i failed ($d)"
+		e=$(date +%s%N)
+		echo $(( (e - s) / 1000 )) >> "$T/$d.us"
+	done
+done
+push_pending() { "$B/idsrctl" status --control "$T/on/ctl.sock" --json | jq -r '.push.boots_pushed'; }
+for _ in $(seq 1200); do [ "$(push_pending)" = "$RUNS" ] && break; sleep 0.1; done
+pushed=$(push_pending)
+kill "$PID_off" "$PID_on"; wait "$PID_off" "$PID_on" 2>/dev/null
+med() { sort -n "$1" | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+off_us=$(med "$T/off.us"); on_us=$(med "$T/on.us")
+logged=$(sqlite3 "$T/on/trace.db" "SELECT count(*) FROM accesses")
+on_server=$(ch a "SELECT count() FROM accesses WHERE host != 'bench' FORMAT TSV")
+awk -v off="$off_us" -v on="$on_us" -v runs="$RUNS" -v pushed="$pushed" -v logged="$logged" -v held="$on_server" \
+    -v load="$(cut -d' ' -f1-3 /proc/loadavg)" -v out="${OUT_JSON%.json}_push.json" 'BEGIN {
+	printf "   %-44s %12s\n", "bench_loop boot (100,000 round trips), median of " runs, "ms"
+	printf "   %-44s %12.1f\n", "idsrd without --push", off / 1000
+	printf "   %-44s %12.1f\n", "idsrd --push (boots pushed as they end)", on / 1000
+	printf "   %-44s %12.2f\n", "--push / without", (off > 0 ? on / off : 0)
+	printf "   boots pushed %s of %d; rows logged %s, on the server %s; load %s\n", pushed, runs, logged, held, load
+	printf("{\"push_off_us\": %d, \"push_on_us\": %d, \"push_on_off\": %.2f, \"push_boots\": \"%s\", \"push_rows_logged\": %d, \"push_rows_on_server\": %d, \"push_load\": \"%s\"}\n", \
+		off, on, (off > 0 ? on / off : 0), pushed, logged, held, load) > out
 }'
