@@ -38,6 +38,24 @@ check_rc "--help names --push and --credentials" 0 "$B/idsrd" --help
 check_match "... both" "--push URL.*" "$OUT"
 check_match "... both" "--credentials FILE" "$OUT"
 
+# A server that takes the connection and never answers: VMMs are answered all the same, the
+# boot is shown being sent, and idsrd's stop cuts the push instead of waiting for the server.
+hung_port=$(ch_free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(600)' "$hung_port" &
+hung_pid=$!
+wait_until eval 'grep -q ":$(printf %04X "$hung_port") 00000000:0000 0A" /proc/net/tcp'
+start_daemon --policy examples/policy.conf --push "http://127.0.0.1:$hung_port/idsr" || exit 1
+check_rc "with a server that never answers, a VMM's boot runs to its end" 0 vmm hung
+wait_until push_is boot_id 1
+check "status: boot 1 is being sent, pending, no failure yet" "1 1 0" "$(push_field boot_id) $(push_field pending) $(push_field failures)"
+check_match "... in text too" "^                sending boot 1$" "$("$C" status --control "$T/ctl.sock")"
+stop_daemon
+check "idsrd stops all the same, cleanly (the push in flight is cut)" 0 "$?"
+check "the boot stays queued for the next start" "1|" "$(sqlite3 "$T/trace.db" "SELECT boot_id, pushed_ns FROM pushes")"
+kill "$hung_pid"; wait "$hung_pid" 2>/dev/null
+rm -f "$T/trace.db" "$T/trace.db-wal" "$T/trace.db-shm" "$T/idsrd.log"
+
 ch_start a || exit 1
 U=$CH_URL_a
 chmod 600 "$T/cred"
