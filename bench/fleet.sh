@@ -84,18 +84,24 @@ done
 push_pending() { "$B/idsrctl" status --control "$T/on/ctl.sock" --json | jq -r '.push.boots_pushed'; }
 for _ in $(seq 1200); do [ "$(push_pending)" = "$RUNS" ] && break; sleep 0.1; done
 pushed=$(push_pending)
+# the pusher thread's own CPU (user + sys ticks), off the VMMs' threads
+push_ticks=$(for t in /proc/"$PID_on"/task/*; do [ "$(cat "$t/comm")" = idsrd-push ] &&
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat"; done)
 kill "$PID_off" "$PID_on"; wait "$PID_off" "$PID_on" 2>/dev/null
 med() { sort -n "$1" | sed -n "$(( (RUNS + 1) / 2 ))p"; }
 off_us=$(med "$T/off.us"); on_us=$(med "$T/on.us")
 logged=$(sqlite3 "$T/on/trace.db" "SELECT count(*) FROM accesses")
 on_server=$(ch a "SELECT count() FROM accesses WHERE host != 'bench' FORMAT TSV")
 awk -v off="$off_us" -v on="$on_us" -v runs="$RUNS" -v pushed="$pushed" -v logged="$logged" -v held="$on_server" \
+    -v ticks="${push_ticks:-0}" -v hz="$(getconf CLK_TCK)" \
     -v load="$(cut -d' ' -f1-3 /proc/loadavg)" -v out="${OUT_JSON%.json}_push.json" 'BEGIN {
 	printf "   %-44s %12s\n", "bench_loop boot (100,000 round trips), median of " runs, "ms"
 	printf "   %-44s %12.1f\n", "idsrd without --push", off / 1000
 	printf "   %-44s %12.1f\n", "idsrd --push (boots pushed as they end)", on / 1000
 	printf "   %-44s %12.2f\n", "--push / without", (off > 0 ? on / off : 0)
+	cpu_ns = logged > 0 ? ticks * 1e9 / hz / logged : 0
+	printf "   %-44s %12.0f\n", "idsrd-push thread CPU per pushed row, ns", cpu_ns
 	printf "   boots pushed %s of %d; rows logged %s, on the server %s; load %s\n", pushed, runs, logged, held, load
-	printf("{\"push_off_us\": %d, \"push_on_us\": %d, \"push_on_off\": %.2f, \"push_boots\": \"%s\", \"push_rows_logged\": %d, \"push_rows_on_server\": %d, \"push_load\": \"%s\"}\n", \
-		off, on, (off > 0 ? on / off : 0), pushed, logged, held, load) > out
+	printf("{\"push_off_us\": %d, \"push_on_us\": %d, \"push_on_off\": %.2f, \"push_boots\": \"%s\", \"push_rows_logged\": %d, \"push_rows_on_server\": %d, \"push_thread_cpu_ns_per_row\": %.0f, \"push_load\": \"%s\"}\n", \
+		off, on, (off > 0 ? on / off : 0), pushed, logged, held, cpu_ns, load) > out
 }'
