@@ -127,6 +127,10 @@ void cli_print_access(FILE *f, const struct cli_access *a, bool json)
 		json_str(&j, "pc_hex", rule);
 		snprintf(rule, sizeof(rule), "0x%016" PRIx64, a->value);
 		json_str(&j, "value_hex", rule);
+		if (a->boot_uid)
+			json_str(&j, "boot_uid", a->boot_uid);
+		if (a->boot_uid)
+			json_str(&j, "host", a->host);
 		json_end(&j);
 		return;
 	}

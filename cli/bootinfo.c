@@ -6,6 +6,7 @@
 
 #include "bootinfo.h"
 #include "cli.h"
+#include "db.h"
 
 static char *column_dup(sqlite3_stmt *st, int col)
 {
@@ -20,9 +21,14 @@ int cli_boot_read(const char *cmd, sqlite3 *db, int64_t id, struct cli_boot *b)
 	int rc;
 
 	memset(b, 0, sizeof(*b));
-	if (sqlite3_prepare_v2(db, "SELECT start_ns, coalesce(end_ns, 0), vmm, vm_name, kernel, impl, mode,"
+	/* boot_uid and host from schema 4 on; an older trace is read as it is */
+	if (sqlite3_prepare_v2(db, db_has_column(db, "boots", "boot_uid") ?
+			       "SELECT start_ns, coalesce(end_ns, 0), vmm, vm_name, kernel, impl, mode,"
 			       " policy_hash, end_reason, slide, image_base, midr, vcpus, accesses, undefs,"
-			       " rows_dropped, divergences FROM boots WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+			       " rows_dropped, divergences, boot_uid, host FROM boots WHERE id = ?" :
+			       "SELECT start_ns, coalesce(end_ns, 0), vmm, vm_name, kernel, impl, mode,"
+			       " policy_hash, end_reason, slide, image_base, midr, vcpus, accesses, undefs,"
+			       " rows_dropped, divergences, NULL, NULL FROM boots WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
 		cli_error("%s: reading boot %lld: %s", cmd, (long long)id, sqlite3_errmsg(db));
 		return -EIO;
 	}
@@ -52,6 +58,8 @@ int cli_boot_read(const char *cmd, sqlite3 *db, int64_t id, struct cli_boot *b)
 	b->undefs = sqlite3_column_int64(st, 14);
 	b->rows_dropped = sqlite3_column_int64(st, 15);
 	b->divergences = sqlite3_column_int64(st, 16);
+	b->boot_uid = column_dup(st, 17);
+	b->host = column_dup(st, 18);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -65,5 +73,7 @@ void cli_boot_free(struct cli_boot *b)
 	free(b->mode);
 	free(b->policy_hash);
 	free(b->end_reason);
+	free(b->boot_uid);
+	free(b->host);
 	memset(b, 0, sizeof(*b));
 }

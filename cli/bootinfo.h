@@ -13,6 +13,7 @@ struct cli_boot {
 	uint64_t slide, image_base, midr;
 	uint32_t vcpus;
 	int64_t accesses, undefs, rows_dropped, divergences;
+	char *boot_uid, *host;		/* schema 4; NULL in older traces, host NULL if not recorded */
 };
 
 /* Reads boot id of db; 0, or -errno with why printed as `idsrctl: <cmd>: …'. */

@@ -40,6 +40,7 @@ int export_main(int argc, char **argv);
 int import_main(int argc, char **argv);
 int report_main(int argc, char **argv);
 int push_main(int argc, char **argv);
+int pull_main(int argc, char **argv);
 
 /* "idsrctl: <what>: <why>" to stderr. Returns CLI_ERROR for `return cli_error(…)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -78,6 +79,9 @@ int cli_control_call(const char *cmd, int fd, struct Idsr__V1__ControlRequest *r
  *   FILE       a trace file (write ./3 for a file named 3)
  *   FILE:BOOT  boot BOOT of FILE
  *   :BOOT, BOOT  boot BOOT of the default database
+ *   URL[#BOOT_UID]  a boot in ClickHouse (cli/fleet.c): http(s)://HOST:PORT/DATABASE,
+ *              the boot named by its boot_uid (or 8 or more of its first
+ *              characters), else the one the command's --vm/--kernel select
  * The default database is --db FILE, else $IDSRD_DB, else the running
  * daemon's (asked on its control socket), else idsrd's default file.
  */
@@ -87,6 +91,13 @@ enum cli_trace_source {
 	CLI_TRACE_FROM_ENV,		/* $IDSRD_DB */
 	CLI_TRACE_FROM_DAEMON,		/* the running idsrd's --db */
 	CLI_TRACE_FROM_DEFAULT,		/* idsrd's default path; nothing answered */
+	CLI_TRACE_FROM_URL,		/* URL[#BOOT_UID]: path is the argument as given */
+};
+/* A command's selectors of a boot in ClickHouse (--vm, --kernel, --latest) and
+ * --credentials; cli_fleet_option takes them from getopt. */
+struct cli_fleet {
+	const char *vm, *kernel, *credentials;
+	bool latest;
 };
 struct cli_trace_arg {
 	char path[4096];		/* the database file */
@@ -94,6 +105,9 @@ struct cli_trace_arg {
 	enum cli_trace_source source;	/* where path came from */
 	const char *control;		/* --control, for the daemon that owns path */
 	uint64_t last_rows;		/* > 0: a reader of each vCPU's last N rows only (tail) */
+	char url[1024];			/* CLI_TRACE_FROM_URL: http(s)://HOST:PORT/DATABASE */
+	char uid[40];			/* its #BOOT_UID (or a prefix); "" for none */
+	const struct cli_fleet *fleet;	/* its selectors (cli_trace_fleet), or NULL */
 };
 /* The forms, for each reading command's --help. */
 #define CLI_TRACE_USAGE \
@@ -102,6 +116,27 @@ struct cli_trace_arg {
 	"  --db FILE   the default database (else $IDSRD_DB, else the running daemon's,\n" \
 	"              else idsrd's default file)\n" \
 	"  --control PATH  the daemon asked for its database\n"
+/* The selectors, for the --help of the commands that take them. */
+#define CLI_FLEET_USAGE \
+	"  URL[#BOOT_UID]  a boot in ClickHouse (http://HOST:PORT/DATABASE, where idsrctl\n" \
+	"              push sent it), named by its boot_uid (8 or more of its first\n" \
+	"              characters do); without one, the boot --vm and --kernel select\n" \
+	"  --vm NAME   a boot in ClickHouse of this vm name\n" \
+	"  --kernel K  a boot in ClickHouse of this kernel\n" \
+	"  --latest    of several boots selected, the newest (else they are listed)\n" \
+	"  --credentials FILE  ClickHouse's `user NAME' and `password SECRET' (mode 0600;\n" \
+	"              default $XDG_CONFIG_HOME/idsrd/clickhouse or ~/.config/idsrd/clickhouse)\n"
+/* getopt values of the selectors, and their struct option entries. */
+enum { CLI_OPT_VM = 0x1000, CLI_OPT_KERNEL, CLI_OPT_LATEST, CLI_OPT_CREDENTIALS };
+#define CLI_FLEET_OPTIONS \
+	{ "vm", required_argument, NULL, CLI_OPT_VM }, { "kernel", required_argument, NULL, CLI_OPT_KERNEL }, \
+	{ "latest", no_argument, NULL, CLI_OPT_LATEST }, \
+	{ "credentials", required_argument, NULL, CLI_OPT_CREDENTIALS }
+/* Takes getopt's c (arg: optarg) into f when it is a selector: true if taken. */
+bool cli_fleet_option(int c, const char *arg, struct cli_fleet *f);
+/* Gives t the command's selectors f; refuses them (-EINVAL, printed) beside a
+ * trace that is not a URL. */
+int cli_trace_fleet(const char *cmd, struct cli_trace_arg *t, const struct cli_fleet *f);
 /* Parses arg (NULL: none given) with db_opt (--db, or NULL); 0, or prints
  * `idsrctl: <cmd>: …` and returns -errno. */
 int cli_trace_arg(const char *cmd, const char *arg, const char *db_opt, const char *control,
@@ -119,6 +154,18 @@ int cli_trace_open(const char *cmd, const struct cli_trace_arg *t, struct sqlite
  */
 enum cli_trace_need { CLI_TRACE_BOOTS, CLI_TRACE_ONE_BOOT, CLI_TRACE_ALL_BOOTS };
 const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum cli_trace_need need);
+/* A new private file (mode 0600) for a copy, removed at exit; NULL after
+ * saying why. name: a word for its name (a boot_uid), or NULL. */
+char *cli_trace_copy_file(const char *cmd, const char *name);
+/* The copy for a URL trace (cli/fleet.c): for need CLI_TRACE_BOOTS, the
+ * `boots' rows of the boots selected (their ids 1, 2, … oldest first; each
+ * boot's id in its own trace in a column trace_boot_id); else the one boot
+ * selected, with its id, rows and policies. NULL after saying why. */
+const char *cli_fleet_copy(const char *cmd, const struct cli_trace_arg *t, enum cli_trace_need need);
+/* The trace file of URL trace t's boot for idsrd to replay: kept in
+ * $XDG_CACHE_HOME/idsrd/fleet/BOOT_UID.db (else ~/.cache/…), pulled there the
+ * first time. Fills path and *boot_id; 0, or -errno after saying why. */
+int cli_fleet_cached(const char *cmd, const struct cli_trace_arg *t, char *path, size_t len, int64_t *boot_id);
 /* Removes the copies now (async-signal-safe: for a handler that _exits). */
 void cli_trace_copies_unlink(void);
 /* The running daemon's database, asked quietly on its control socket; NULL
@@ -161,6 +208,7 @@ struct cli_access {
 	const char *symbol;		/* "function+0xoff" of pc, "-" for none; NULL: no --symbols */
 	uint64_t slide;			/* the boot's KASLR slide (for symbol) */
 	bool with_time;			/* human lines start with the local time of ts_ns */
+	const char *boot_uid, *host;	/* JSON: added as keys when not NULL (export) */
 };
 /* Human: "boot vcpu seq pc dir NAME (encoding) value action rule"; --json: one
  * object with the contract column names plus name and encoding. */

@@ -20,9 +20,11 @@
 static const char usage_text[] =
 	"Usage: idsrctl diff A B [--symbols FILE | --symbols-a FILE --symbols-b FILE]\n"
 	"                        [--by-symbol | --by-pc] [--slide-a N] [--slide-b N] [--context N]\n"
-	"                        [--color=auto|always|never] [--stat] [--json | --html [-o FILE]]\n\n"
+	"                        [--color=auto|always|never] [--stat] [--json | --html [-o FILE]]\n"
+	"                        [--vm NAME] [--kernel K] [--latest] [--credentials FILE]\n\n"
 	"Aligns two boots (each FILE, FILE:BOOT, :BOOT or BOOT, a boot of the default\n"
-	"database; a file's last boot when none is named) vCPU by vCPU\n"
+	"database, a file's last boot when none is named; or URL[#BOOT_UID], a boot in\n"
+	"ClickHouse, where --vm, --kernel and --latest select a URL's boot) vCPU by vCPU\n"
 	"and shows the accesses only in A (-), only in B (+), and matched accesses\n"
 	"whose value or action differs (~), in hunks with context, then a summary per\n"
 	"register. Accesses are matched on (register, direction): PCs move between\n"
@@ -42,7 +44,8 @@ static const char usage_text[] =
 	"  --html            write one self-contained HTML page: the per-register summary,\n"
 	"                    then each vCPU's hunks side by side, changes marked, with\n"
 	"                    next/previous change (n, p); at most 50000 lines of hunks\n"
-	"  -o, --output FILE write the page to FILE (whole or not at all), not stdout\n\n"
+	"  -o, --output FILE write the page to FILE (whole or not at all), not stdout\n"
+	CLI_FLEET_USAGE "\n"
 	"Exit status: 0 the boots are the same, 1 they differ, 2 error.\n";
 
 /* ---- options ------------------------------------------------------------- */
@@ -66,6 +69,7 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "html", no_argument, NULL, OPT_HTML },
 		{ "output", required_argument, NULL, 'o' },
+		CLI_FLEET_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *color = "auto";
@@ -101,6 +105,8 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 		case OPT_HTML: o->html = true; break;
 		case 'o': o->output = optarg; break;
 		default:
+			if (cli_fleet_option(c, optarg, &o->fleet))
+				break;
 			cli_error("diff: `%s': unknown option (try idsrctl diff --help)", argv[optind - 1]);
 			return -EINVAL;
 		}
@@ -112,6 +118,12 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 	}
 	o->ref[0] = argv[optind];
 	o->ref[1] = argv[optind + 1];
+	if ((o->fleet.vm || o->fleet.kernel || o->fleet.latest || o->fleet.credentials) &&
+	    strncmp(o->ref[0], "http", 4) && strncmp(o->ref[1], "http", 4)) {
+		cli_error("diff: --vm, --kernel, --latest and --credentials are for a boot in ClickHouse: "
+			  "give its URL (http://HOST:PORT/DATABASE) as A or B");
+		return -EINVAL;
+	}
 	if (by_symbol && by_pc) {
 		cli_error("diff: --by-symbol and --by-pc: choose one alignment");
 		return -EINVAL;
@@ -150,7 +162,9 @@ static int side_open(struct diff_side *s, const struct diff_opts *o, int which)
 	char why[512];
 
 	s->ref = o->ref[which];
+	/* the selectors pick the boot of a URL side; a file side has its own forms */
 	if (cli_trace_arg("diff", s->ref, NULL, NULL, &trace) < 0 ||
+	    (trace.source == CLI_TRACE_FROM_URL && cli_trace_fleet("diff", &trace, &o->fleet) < 0) ||
 	    !(path = cli_trace_path("diff", &trace, CLI_TRACE_ONE_BOOT)) || !(s->path = strdup(trace.path)))
 		return CLI_ERROR;
 	if (bootstream_open(path, trace.boot_id, &s->bs, why, sizeof(why)))

@@ -23,6 +23,7 @@ struct diff_opts {
 	bool json;
 	bool html;
 	const char *output;		/* --html -o FILE */
+	struct cli_fleet fleet;		/* selectors of a URL side without #BOOT_UID */
 };
 
 /* One boot being compared. */

@@ -23,8 +23,10 @@ static const char export_usage[] =
 	CLI_TRACE_USAGE
 	"  --format csv       a header line, then one line per access: the contract columns\n"
 	"                     boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule\n"
-	"                     (key, pc and value as 0x hex), then name and encoding\n"
-	"  --format jsonl     one JSON object per access, as `idsrctl show --json-lines' prints it\n"
+	"                     (key, pc and value as 0x hex), then name, encoding, and the\n"
+	"                     boot's boot_uid and host (a boot's identity across hosts)\n"
+	"  --format jsonl     one JSON object per access, as `idsrctl show --json-lines' prints\n"
+	"                     it, with the boot's boot_uid and host (null if not recorded)\n"
 	"  --format perfetto  the Chrome JSON trace-event format (Perfetto UI, chrome://tracing):\n"
 	"                     a process for the boot, a thread per vCPU, an instant event per\n"
 	"                     access (its fields as args; 64-bit values exact, as hex strings),\n"
@@ -54,16 +56,37 @@ struct export_ctx {
 	bool first_vcpu_seen;
 };
 
-static void csv_row(FILE *f, const struct cli_access *a)
+/* A text field of RFC 4180: quoted when it holds a comma, quote or line end. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_row(FILE *f, const struct cli_access *a, const struct cli_boot *b)
 {
 	char enc[ENC_TEXT_MAX];
 	const char *name = regnames_name(a->key, a->impl);
 
 	enc_format(a->key, enc, sizeof(enc));
-	/* names and encodings hold no comma, quote or newline: no CSV quoting needed */
+	/* names, encodings and uids hold no comma, quote or newline: no CSV quoting needed */
 	fprintf(f, "%" PRId64 ",%u,%" PRIu64 ",%" PRId64 ",0x%08" PRIx32 ",0x%016" PRIx64 ",%u,%d,0x%016" PRIx64
-		",%s,%d,%s,%s\n", a->boot_id, a->vcpu, a->seq, a->ts_ns, a->key, a->pc, a->el, a->is_write,
-		a->value, a->undef ? "undef" : "emulate", a->rule, name ? name : "", enc);
+		",%s,%d,%s,%s,%s,", a->boot_id, a->vcpu, a->seq, a->ts_ns, a->key, a->pc, a->el, a->is_write,
+		a->value, a->undef ? "undef" : "emulate", a->rule, name ? name : "", enc,
+		b->boot_uid ? b->boot_uid : "");
+	csv_field(f, b->host);
+	fputc('\n', f);
 }
 
 /* "12.345" µs from the boot's start, exact to the ns. */
@@ -89,6 +112,10 @@ static void perfetto_head(struct export_ctx *x, const char *path)
 	json_write_string(x->f, b->kernel ? b->kernel : "");
 	fputs(", \"impl\": ", x->f);
 	json_write_string(x->f, b->impl ? b->impl : "");
+	fputs(", \"boot_uid\": ", x->f);
+	json_write_string(x->f, b->boot_uid ? b->boot_uid : "");
+	fputs(", \"host\": ", x->f);
+	json_write_string(x->f, b->host ? b->host : "");
 	fputs(", \"note\": \"ts is microseconds from start_ns; args hold 64-bit values exactly as hex; "
 	      "counter values are JSON numbers, which viewers read as doubles: exact up to 2^53\"},\n"
 	      "\"traceEvents\": [\n", x->f);
@@ -207,16 +234,18 @@ static int export_rows(sqlite3 *db, struct export_ctx *x, enum export_format fmt
 		return rc;
 	}
 	if (fmt == EXPORT_CSV)
-		fputs("boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule,name,encoding\n", x->f);
+		fputs("boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule,name,encoding,boot_uid,host\n", x->f);
 	while (!ret && (rc = access_cursor_next(rows, &row, why, sizeof(why))) > 0) {
 		char symbol[CLI_SYMBOL_MAX];
 
 		cli_access_from(&a, &row);
 		a.impl = x->boot->impl;
+		a.boot_uid = x->boot->boot_uid;
+		a.host = x->boot->host;
 		if (x->syms)
 			a.symbol = cli_symbol_text(x->syms, a.pc, x->boot->slide, symbol, sizeof(symbol));
 		if (fmt == EXPORT_CSV)
-			csv_row(x->f, &a);
+			csv_row(x->f, &a, x->boot);
 		else if (fmt == EXPORT_JSONL) {
 			cli_rules_resolve(rules, &a);
 			cli_print_access(x->f, &a, true);

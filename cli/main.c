@@ -25,6 +25,7 @@ static const struct {
 	{ "diff", diff_main, "Aligns two boots and shows the accesses added, removed or changed" },
 	{ "policy", policy_main, "Shows, loads, changes or checks the live policy" },
 	{ "push", push_main, "Sends finished boots to ClickHouse, exactly once (docs/fleet.md)" },
+	{ "pull", pull_main, "Writes a boot from ClickHouse into a local trace database" },
 	{ "import", import_main, "Makes a boot of a recording made elsewhere (an m1n1 log, CSV, JSON lines)" },
 	{ "replay", replay_main, "Answers the next boot from a recorded one; names the first divergence" },
 };

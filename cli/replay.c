@@ -23,6 +23,7 @@ static const char replay_usage[] =
 	"Usage: idsrctl replay [TRACE] [--db FILE] [--boot N] [--strict|--lenient] [--vm NAME]\n"
 	"                      [--timeout S] [--json] [--control PATH]\n"
 	"       idsrctl replay [TRACE] [--db FILE] --against POLICY [--json|--json-lines]\n"
+	"       idsrctl replay URL[#BOOT_UID] [--vm NAME] [--kernel K] [--latest] [--credentials FILE] …\n"
 	"       idsrctl replay --disarm [--control PATH]\n"
 	"\n"
 	"Arms the running idsrd so that the next new boot (or the next one of vm NAME) is\n"
@@ -38,7 +39,8 @@ static const char replay_usage[] =
 	"  --boot N        the recorded boot (same as FILE:N)\n"
 	"  --strict        at the first divergence answer UNDEF from then on (default)\n"
 	"  --lenient       answer what the recording cannot from the live policy; list every divergence\n"
-	"  --vm NAME       wait for a boot of this vm name\n"
+	"  --vm NAME       wait for a boot of this vm name (with a URL, also: replay its\n"
+	"                  boot of this vm name)\n"
 	"  --timeout S     give up (exit 2) if the boot has not finished after S seconds (default: wait)\n"
 	"  --json          the outcome as one JSON object; with --against, one JSON array\n"
 	"                  of the accesses answered differently\n"
@@ -47,12 +49,17 @@ static const char replay_usage[] =
 	"  --against POLICY  no daemon: run the recorded accesses through POLICY and list\n"
 	"                  where its answers differ from the recorded ones (exit 1 if any)\n"
 	"  --disarm        drop an armed replay that no boot has taken yet\n"
+	"  URL[#BOOT_UID]  a boot in ClickHouse (http://HOST:PORT/DATABASE): pulled first\n"
+	"                  into $XDG_CACHE_HOME/idsrd/fleet/BOOT_UID.db (~/.cache/…), kept\n"
+	"                  there, and replayed from it; idsrd must be able to read it\n"
+	"  --kernel K, --latest, --credentials FILE  select a URL's boot as for show\n"
 	"\n"
 	"Exit: 0 reproduced (or the policy agrees), 1 diverged, 2 error.\n";
 
 struct replay_opts {
 	const char *ref, *db, *vm, *control, *against;
 	struct cli_trace_arg trace;	/* TRACE, --db and --boot */
+	struct cli_fleet fleet;		/* --vm, --kernel, --latest, --credentials of a URL */
 	int64_t boot_id;
 	double timeout;			/* seconds; 0 = wait */
 	bool lenient, json, json_lines, disarm;
@@ -66,7 +73,9 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 		{ "timeout", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
 		{ "json-lines", no_argument, NULL, 'J' },
 		{ "control", required_argument, NULL, 'c' }, { "against", required_argument, NULL, 'a' },
-		{ "disarm", no_argument, NULL, 'd' }, { "db", required_argument, NULL, 'D' }, { 0 } };
+		{ "disarm", no_argument, NULL, 'd' }, { "db", required_argument, NULL, 'D' },
+		{ "kernel", required_argument, NULL, CLI_OPT_KERNEL }, { "latest", no_argument, NULL, CLI_OPT_LATEST },
+		{ "credentials", required_argument, NULL, CLI_OPT_CREDENTIALS }, { 0 } };
 	char *end;
 	int c;
 
@@ -78,7 +87,7 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 			break;
 		case 's': o->lenient = false; break;
 		case 'l': o->lenient = true; break;
-		case 'v': o->vm = optarg; break;
+		case 'v': o->vm = o->fleet.vm = optarg; break;
 		case 't':
 			errno = 0;
 			o->timeout = strtod(optarg, &end);
@@ -94,6 +103,8 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 		case 'd': o->disarm = true; break;
 		case 'D': o->db = optarg; break;
 		default:
+			if (cli_fleet_option(c, optarg, &o->fleet))
+				break;
 			fputs("Try `idsrctl replay --help'.\n", stderr);
 			return false;
 		}
@@ -107,6 +118,15 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 	o->ref = optind < argc ? argv[optind] : NULL;
 	if (cli_trace_arg("replay", o->ref, o->db, o->control, &o->trace) < 0)
 		return false;
+	if (o->trace.source == CLI_TRACE_FROM_URL) {
+		if (o->boot_id)
+			return cli_error("replay: --boot: not with a URL (name its boot as URL#BOOT_UID)"), false;
+		o->trace.fleet = &o->fleet;
+	} else if (o->fleet.kernel || o->fleet.latest || o->fleet.credentials) {
+		cli_error("replay: %s is for a boot in ClickHouse: give its URL (http://HOST:PORT/DATABASE)",
+			  o->fleet.kernel ? "--kernel" : o->fleet.latest ? "--latest" : "--credentials");
+		return false;
+	}
 	if (o->boot_id && o->trace.boot_id && o->boot_id != o->trace.boot_id) {
 		cli_error("replay: boot %lld and --boot %lld: give one", (long long)o->trace.boot_id,
 			  (long long)o->boot_id);
@@ -120,9 +140,9 @@ static bool replay_parse_args(int argc, char **argv, struct replay_opts *o)
 /* Opens the recording here first: a bad file is reported by idsrctl with
  * the exact reason, whatever the daemon may read. path becomes absolute
  * (the daemon's working directory is not ours). */
-static int replay_open_trace(const struct replay_opts *o, char *path, struct replay_trace **t)
+static int replay_open_trace(const struct cli_trace_arg *trace, char *path, struct replay_trace **t)
 {
-	const char *given = o->trace.path;
+	const char *given = trace->path;
 	char why[768];
 	int rc;
 
@@ -130,7 +150,7 @@ static int replay_open_trace(const struct replay_opts *o, char *path, struct rep
 		return cli_error("replay: %s: %s: give the path of a trace database (idsrd --db, "
 				 "idsrctl status shows it)", given, strerror(errno));
 	}
-	rc = replay_trace_open(path, o->trace.boot_id, t, why, sizeof(why));
+	rc = replay_trace_open(path, trace->boot_id, t, why, sizeof(why));
 	if (rc < 0)
 		return cli_error("replay: %s", why);
 	/* idsrd reads the rows one access at a time, mid-boot: a damaged one is
@@ -436,13 +456,18 @@ static int replay_arm_and_wait(const struct replay_opts *o)
 	Idsr__V1__ReplayArm arm = IDSR__V1__REPLAY_ARM__INIT;
 	Idsr__V1__ReplayWatch watch = IDSR__V1__REPLAY_WATCH__INIT;
 	Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+	struct cli_trace_arg trace = o->trace;
 	struct replay_trace *t;
 	char path[PATH_MAX];
 	uint64_t arm_id;
 	bool has_pcs;
 	int fd, rc;
 
-	if (replay_open_trace(o, path, &t) != 0)
+	/* a boot in ClickHouse is replayed from a file of it, as any other */
+	if (trace.source == CLI_TRACE_FROM_URL &&
+	    cli_fleet_cached("replay", &o->trace, trace.path, sizeof(trace.path), &trace.boot_id) < 0)
+		return CLI_ERROR;
+	if (replay_open_trace(&trace, path, &t) != 0)
 		return CLI_ERROR;
 	has_pcs = replay_trace_info(t)->has_pcs;
 	arm.trace_path = path;

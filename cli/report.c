@@ -17,6 +17,7 @@
 
 static const char report_usage[] =
 	"Usage: idsrctl report [TRACE] [--db FILE] [-o FILE.html] [--symbols FILE] [--exact N] [--from SEQ]\n"
+	"                      [--vm NAME] [--kernel K] [--latest] [--credentials FILE]\n"
 	"\n"
 	"Writes one boot (default: the database's last boot) as one HTML page that opens\n"
 	"from disk with nothing else: the boot's summary and policy, a timeline per vCPU\n"
@@ -25,6 +26,7 @@ static const char report_usage[] =
 	"history, and the policy's rules with their hit counts.\n"
 	"\n"
 	CLI_TRACE_USAGE
+	CLI_FLEET_USAGE
 	"\n"
 	"The timeline's counts cover the whole boot (1000 buckets per vCPU); the hover\n"
 	"shows exact accesses for a bounded part of it, so a boot of millions stays a\n"
@@ -271,8 +273,9 @@ int report_main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' }, { "symbols", required_argument, NULL, 'S' },
 		{ "exact", required_argument, NULL, 'x' }, { "from", required_argument, NULL, 'f' },
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' }, { 0 } };
+		CLI_FLEET_OPTIONS, { "help", no_argument, NULL, 'h' }, { 0 } };
 	struct report_opts o = { .exact = REPORT_EXACT_DEFAULT };
+	struct cli_fleet fleet = { 0 };
 	const char *outpath = NULL, *symfile = NULL, *ref, *db_opt = NULL, *control = NULL;
 	struct cli_trace_arg trace;
 	struct symbols *syms = NULL;
@@ -293,6 +296,8 @@ int report_main(int argc, char **argv)
 		case 'x': if (!cli_parse_u64("report", "--exact", optarg, UINT32_MAX, &o.exact)) return CLI_ERROR; break;
 		case 'f': if (!cli_parse_u64("report", "--from", optarg, INT64_MAX, &o.from_seq)) return CLI_ERROR; break;
 		default:
+			if (cli_fleet_option(c, optarg, &fleet))
+				break;
 			fprintf(stderr, "Try `idsrctl report --help'.\n");
 			return CLI_ERROR;
 		}
@@ -304,7 +309,7 @@ int report_main(int argc, char **argv)
 	if (symfile && cli_symbols_load("report", symfile, &syms))
 		return CLI_ERROR;
 	if (cli_trace_arg("report", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0 ||
-	    cli_trace_open("report", &trace, &db, &boot_id) < 0) {
+	    cli_trace_fleet("report", &trace, &fleet) < 0 || cli_trace_open("report", &trace, &db, &boot_id) < 0) {
 		symbols_free(syms);
 		return CLI_ERROR;
 	}

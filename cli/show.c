@@ -16,12 +16,14 @@
 static const char show_usage[] =
 	"Usage: idsrctl show [TRACE] [--db FILE] [--vcpu N] [--limit N] [--symbols FILE]\n"
 	"                    [--json|--json-lines]\n"
+	"       idsrctl show URL[#BOOT_UID] [--vm NAME] [--kernel K] [--latest] [--credentials FILE] …\n"
 	"\n"
 	"Prints the accesses of one boot (default: the database's last boot) in per-vCPU\n"
 	"order: vCPU, seq, PC, direction, register name and encoding, value, action, and\n"
 	"the policy rule that answered.\n"
 	"\n"
 	CLI_TRACE_USAGE
+	CLI_FLEET_USAGE
 	"  --vcpu N    only vCPU N\n"
 	"  --limit N   at most N accesses\n"
 	"  --symbols FILE  print function+0xoffset of each PC (the boot's slide taken off):\n"
@@ -37,7 +39,8 @@ int show_main(int argc, char **argv)
 		{ "vcpu", required_argument, NULL, 'v' },
 		{ "limit", required_argument, NULL, 'n' }, { "symbols", required_argument, NULL, 's' },
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' }, { 0 } };
+		CLI_FLEET_OPTIONS, { "help", no_argument, NULL, 'h' }, { 0 } };
+	struct cli_fleet fleet = { 0 };
 	const char *db_opt = NULL, *control = NULL;
 	struct cli_trace_arg trace;
 	struct cli_rules *rules;
@@ -78,13 +81,16 @@ int show_main(int argc, char **argv)
 		case 'd': db_opt = optarg; break;
 		case 'c': control = optarg; break;
 		default:
+			if (cli_fleet_option(c, optarg, &fleet))
+				break;
 			fprintf(stderr, "%s", show_usage);
 			return CLI_ERROR;
 		}
 	}
 	if (argc - optind > 1)
 		return cli_error("show: one trace at most, got `%s' too", argv[optind + 1]);
-	if (cli_trace_arg("show", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0)
+	if (cli_trace_arg("show", optind < argc ? argv[optind] : NULL, db_opt, control, &trace) < 0 ||
+	    cli_trace_fleet("show", &trace, &fleet) < 0)
 		return CLI_ERROR;
 	if (symfile && cli_symbols_load("show", symfile, &syms))
 		return CLI_ERROR;

@@ -202,7 +202,7 @@ static int trace_copy_fetch(struct trace_copy *tc, int fd, const char *path, Ids
 }
 
 /* A new private file for a copy, its name in copies[] to be removed at exit. */
-static char *trace_copy_file(const char *cmd)
+char *cli_trace_copy_file(const char *cmd, const char *name)
 {
 	const char *dir = getenv("TMPDIR");
 	char *path;
@@ -210,7 +210,8 @@ static char *trace_copy_file(const char *cmd)
 
 	if (ncopies == sizeof(copies) / sizeof(copies[0]))
 		return cli_error("%s: too many traces copied at once", cmd), NULL;
-	if (asprintf(&path, "%s/idsrctl-XXXXXX", dir && *dir ? dir : "/tmp") < 0)
+	if (asprintf(&path, "%s/idsrctl-%s%sXXXXXX", dir && *dir ? dir : "/tmp", name ? name : "",
+		     name ? "-" : "") < 0)
 		return NULL;
 	fd = mkstemp(path);	/* mode 0600: the copy is this user's alone */
 	if (fd < 0) {
@@ -234,12 +235,14 @@ const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum 
 	char why[512];
 	int fd, rc;
 
+	if (t->source == CLI_TRACE_FROM_URL)
+		return cli_fleet_copy(cmd, t, need);
 	if (access(t->path, R_OK) == 0 || errno != EACCES)
 		return t->path;
 	daemon_db = cli_daemon_db(t->control);
 	if (!daemon_db || !trace_same_file(t->path, daemon_db))
 		return t->path;	/* opening it says why it cannot be read */
-	if (!(path = trace_copy_file(cmd)))
+	if (!(path = cli_trace_copy_file(cmd, NULL)))
 		return NULL;
 	if (db_open(path, DB_CREATE | DB_PRIVATE, &tc.db, why, sizeof(why)) < 0)
 		return cli_error("%s: %s", cmd, why), NULL;

@@ -3,6 +3,7 @@
  * INSERT need it), the query in the URL when a body carries data. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,30 +146,26 @@ static int ch_cancelled(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return atomic_load((const atomic_bool *)arg) ? 1 : 0;
 }
 
-int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, char **out,
-	     char *why, size_t whylen)
+/* Sets c up for one POST of sql (the query in the URL when body carries data). */
+static int ch_request(struct ch *ch, const char *sql, const char *body, size_t body_len, char **url,
+		      char *why, size_t whylen)
 {
 	CURL *c = ch->curl;
-	struct ch_buf b = { NULL, 0 };
-	char *url, *q = NULL;
-	long status = 0;
-	CURLcode rc;
+	char *q = NULL;
 
 	if (body)
 		q = curl_easy_escape(c, sql, 0);
-	if (asprintf(&url, "%s?database=%s%s%s", ch->base, ch->database, q ? "&query=" : "", q ? q : "") < 0) {
+	if (asprintf(url, "%s?database=%s%s%s", ch->base, ch->database, q ? "&query=" : "", q ? q : "") < 0) {
 		curl_free(q);
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
 	curl_free(q);
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_URL, *url);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : sql);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : strlen(sql)));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ch_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	if (ch->stall_s) {
@@ -184,11 +181,29 @@ int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, 
 		curl_easy_setopt(c, CURLOPT_USERNAME, ch->user);
 	if (ch->password)
 		curl_easy_setopt(c, CURLOPT_PASSWORD, ch->password);
+	return 0;
+}
+
+int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, char **out,
+	     char *why, size_t whylen)
+{
+	CURL *c = ch->curl;
+	struct ch_buf b = { NULL, 0 };
+	char *url;
+	long status = 0;
+	CURLcode rc;
+
+	if (ch_request(ch, sql, body, body_len, &url, why, whylen) < 0)
+		return -ENOMEM;
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ch_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	rc = curl_easy_perform(c);
 	free(url);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK || status != 200) {
+		while (b.len && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == '\r'))
+			b.p[--b.len] = '\0';
 		if (rc != CURLE_OK)
 			snprintf(why, whylen, "%s%s: %s", ch->base, ch->database, curl_easy_strerror(rc));
 		else
@@ -202,4 +217,74 @@ int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, 
 	else
 		free(b.p);
 	return 0;
+}
+
+/* ch_query_lines' state: the part of a line not yet ended, or the error text. */
+struct ch_lines {
+	CURL *curl;
+	int (*line)(void *arg, char *line, size_t len);
+	void *arg;
+	struct ch_buf partial;
+	bool http_error;		/* partial collects the server's message */
+	int rc;				/* the callback's error */
+};
+
+static size_t ch_write_lines(char *data, size_t size, size_t n, void *arg)
+{
+	struct ch_lines *l = arg;
+	size_t len = size * n, start = 0;
+	long status = 0;
+
+	curl_easy_getinfo(l->curl, CURLINFO_RESPONSE_CODE, &status);
+	l->http_error = status != 200;
+	if (l->http_error)
+		return l->partial.len < 4096 ? ch_write(data, 1, len, &l->partial) : len;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		if (l->partial.len) {
+			if (ch_write(data + start, 1, i - start, &l->partial) != i - start)
+				return 0;
+			l->rc = l->line(l->arg, l->partial.p, l->partial.len);
+			l->partial.len = 0;
+		} else {
+			data[i] = '\0';	/* libcurl's buffer is ours until we return */
+			l->rc = l->line(l->arg, data + start, i - start);
+		}
+		if (l->rc < 0)
+			return 0;
+		start = i + 1;
+	}
+	if (start < len && ch_write(data + start, 1, len - start, &l->partial) != len - start)
+		return 0;
+	return len;
+}
+
+int ch_query_lines(struct ch *ch, const char *sql, int (*line)(void *arg, char *line, size_t len), void *arg,
+		   char *why, size_t whylen)
+{
+	struct ch_lines l = { .curl = ch->curl, .line = line, .arg = arg };
+	CURLcode rc;
+	char *url;
+
+	if (ch_request(ch, sql, NULL, 0, &url, why, whylen) < 0)
+		return -ENOMEM;
+	curl_easy_setopt(ch->curl, CURLOPT_WRITEFUNCTION, ch_write_lines);
+	curl_easy_setopt(ch->curl, CURLOPT_WRITEDATA, &l);
+	rc = curl_easy_perform(ch->curl);
+	free(url);
+	if (l.rc < 0) {
+		free(l.partial.p);
+		return l.rc;	/* why: the callback's */
+	}
+	if (rc != CURLE_OK)
+		snprintf(why, whylen, "%s%s: %s", ch->base, ch->database, curl_easy_strerror(rc));
+	else if (l.http_error) {
+		while (l.partial.len && (l.partial.p[l.partial.len - 1] == '\n' || l.partial.p[l.partial.len - 1] == '\r'))
+			l.partial.p[--l.partial.len] = '\0';
+		snprintf(why, whylen, "%s%s: %.400s", ch->base, ch->database, l.partial.p ? l.partial.p : "(no message)");
+	} else if (l.partial.len)
+		snprintf(why, whylen, "%s%s: the answer ends in the middle of a line", ch->base, ch->database);
+	free(l.partial.p);
+	return rc != CURLE_OK || l.http_error || l.partial.len ? -EIO : 0;
 }

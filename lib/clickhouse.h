@@ -40,4 +40,15 @@ void ch_close(struct ch *ch);
 int ch_query(struct ch *ch, const char *sql, const char *body, size_t body_len, char **out,
 	     char *why, size_t whylen);
 
+/*
+ * POSTs sql (a SELECT … FORMAT TabSeparated) and calls line for each line of
+ * the answer as it arrives (NUL-terminated, without its newline; the callback
+ * may change it), so an answer of any size takes no more memory than a line.
+ * 0; the callback's negative return (it filled why itself); or -EIO with why
+ * filled: libcurl's message, the server's (an error it answered), or an answer
+ * cut in the middle of a line.
+ */
+int ch_query_lines(struct ch *ch, const char *sql, int (*line)(void *arg, char *line, size_t len), void *arg,
+		   char *why, size_t whylen);
+
 #endif

@@ -23,17 +23,27 @@
 #include "db.h"
 #include "fleet_push.h"
 
-/* The tables, for ClickHouse; the columns of schema.sql's plus boot_uid and host. */
+/* The tables, for ClickHouse; the columns of schema.sql's plus boot_uid and host.
+ * A column SQLite may hold NULL in is Nullable here, so a boot pulled back
+ * (lib/fleet_pull.c) is the trace's, NULLs and all; end_ns and replay_of are
+ * never 0 in a trace, so 0 stands for their NULL. */
 static const char *const push_ddl[] = {
 	"CREATE TABLE IF NOT EXISTS accesses (boot_uid UUID, host String, vcpu UInt32, seq UInt64,"
 	" ts_ns Int64, key UInt32, pc UInt64, el UInt8, is_write UInt8, value UInt64, action String,"
 	" rule Int32) ENGINE = MergeTree ORDER BY (boot_uid, vcpu, seq)",
-	"CREATE TABLE IF NOT EXISTS boots (boot_uid UUID, host String, boot_id Int64, start_ns Int64,"
-	" end_ns Int64, vmm String, vm_name String, kernel String, build_id String, image_base UInt64,"
-	" slide UInt64, midr UInt64, impl String, vcpus UInt32, mode String, replay_of Int64,"
-	" policy_hash String, end_reason String, accesses Int64, undefs Int64, rows_dropped Int64,"
-	" divergences Int64, has_pcs UInt8, imported_from String, pushed_ns Int64)"
-	" ENGINE = MergeTree ORDER BY boot_uid",
+	"CREATE TABLE IF NOT EXISTS boots (boot_uid UUID, host Nullable(String), boot_id Int64, start_ns Int64,"
+	" end_ns Int64, vmm Nullable(String), vm_name Nullable(String), kernel Nullable(String),"
+	" build_id Nullable(String), image_base UInt64, slide UInt64, midr UInt64, impl Nullable(String),"
+	" vcpus UInt32, mode String, replay_of Int64, policy_hash Nullable(String), end_reason Nullable(String),"
+	" accesses Int64, undefs Int64, rows_dropped Int64, divergences Int64, has_pcs UInt8,"
+	" imported_from Nullable(String), pushed_ns Int64, instance Nullable(String),"
+	" replay_source Nullable(String), peer_uid Nullable(Int64), peer_gid Nullable(Int64),"
+	" peer_pid Nullable(Int64)) ENGINE = MergeTree ORDER BY boot_uid",
+	/* the policy versions a boot ran under, and their texts (rule identity, docs/design.md 4.2) */
+	"CREATE TABLE IF NOT EXISTS boot_policies (boot_uid UUID, policy_hash String, since_ns Int64)"
+	" ENGINE = MergeTree ORDER BY (boot_uid, since_ns)",
+	"CREATE TABLE IF NOT EXISTS policies (hash String, text String, source Nullable(String), first_ns Int64)"
+	" ENGINE = ReplacingMergeTree ORDER BY hash",
 };
 
 int push_tables(struct ch *ch, const char *cluster, char *why, size_t whylen)
@@ -43,8 +53,8 @@ int push_tables(struct ch *ch, const char *cluster, char *why, size_t whylen)
 	for (size_t i = 0; i < sizeof(push_ddl) / sizeof(push_ddl[0]); i++)
 		if (ch_query(ch, push_ddl[i], NULL, 0, NULL, why, whylen) < 0)
 			return -EIO;
-	for (int i = 0; cluster && i < 2; i++) {
-		const char *t = i ? "boots" : "accesses";
+	for (int i = 0; cluster && i < 4; i++) {
+		const char *t = (const char *const[]){ "accesses", "boots", "boot_policies", "policies" }[i];
 
 		snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS %s_all AS %s ENGINE = Distributed(%s, %s, %s)",
 			 t, t, cluster, ch->database, t);
@@ -65,6 +75,15 @@ static void tsv_str(struct push_buf *b, const char *s)
 		default: push_buf_addn(b, s, 1);
 		}
 	}
+}
+
+/* The same, NULL as \\N (a Nullable column's NULL). */
+static void tsv_str_or_null(struct push_buf *b, const char *s)
+{
+	if (s)
+		tsv_str(b, s);
+	else
+		push_buf_add(b, "\\N");
 }
 
 void push_buf_addn(struct push_buf *b, const char *s, size_t n)
@@ -166,7 +185,7 @@ int push_server_count(struct ch *ch, const char *uid, int64_t *count, int64_t *d
 
 static int push_insert(struct ch *ch, const char *table, struct push_buf *b, char *why, size_t whylen)
 {
-	char sql[128];
+	char sql[512];
 
 	if (b->failed) {
 		snprintf(why, whylen, "out of memory");
@@ -226,33 +245,129 @@ static int push_rows(struct ch *ch, sqlite3 *db, const struct push_boot *b, size
 	return rc;
 }
 
+static void tsv_int_or_null(struct push_buf *b, bool set, int64_t v)
+{
+	if (set)
+		push_buf_printf(b, "%" PRId64, v);
+	else
+		push_buf_add(b, "\\N");
+}
+
+/* The boot's row of `boots', columns PUSH_BOOT_COLUMNS. */
 static int push_boot_row(struct ch *ch, const struct push_boot *b, int64_t pushed_ns, char *why, size_t whylen)
 {
 	struct push_buf buf = { 0 };
-	const char *text[] = { b->vmm, b->vm_name, b->kernel, b->build_id_hex, NULL };
+	const char *text[] = { b->vmm, b->vm_name, b->kernel, b->build_id_hex };
 	int rc;
 
 	push_buf_printf(&buf, "%s\t", b->uid);
-	tsv_str(&buf, b->host);
+	tsv_str_or_null(&buf, b->host);
 	push_buf_printf(&buf, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64, b->id, b->start_ns, b->end_ns);
-	for (int i = 0; text[i] || i < 4; i++) {
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
 		push_buf_add(&buf, "\t");
-		tsv_str(&buf, text[i]);
+		tsv_str_or_null(&buf, text[i]);
 	}
 	push_buf_printf(&buf, "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", b->image_base, b->slide, b->midr);
-	tsv_str(&buf, b->impl);
+	tsv_str_or_null(&buf, b->impl);
 	push_buf_printf(&buf, "\t%" PRIu32 "\t", b->vcpus);
 	tsv_str(&buf, b->mode);
 	push_buf_printf(&buf, "\t%" PRId64 "\t", b->replay_of);
-	tsv_str(&buf, b->policy_hash);
+	tsv_str_or_null(&buf, b->policy_hash);
 	push_buf_add(&buf, "\t");
-	tsv_str(&buf, b->end_reason);
+	tsv_str_or_null(&buf, b->end_reason);
 	push_buf_printf(&buf, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%d\t", b->accesses,
 			b->undefs, b->rows_dropped, b->divergences, b->has_pcs);
-	tsv_str(&buf, b->imported_from);
-	push_buf_printf(&buf, "\t%" PRId64 "\n", pushed_ns);
-	rc = push_insert(ch, "boots", &buf, why, whylen);
+	tsv_str_or_null(&buf, b->imported_from);
+	push_buf_printf(&buf, "\t%" PRId64 "\t", pushed_ns);
+	tsv_str_or_null(&buf, b->instance_hex);
+	push_buf_add(&buf, "\t");
+	tsv_str_or_null(&buf, b->replay_source);
+	push_buf_add(&buf, "\t");
+	tsv_int_or_null(&buf, b->has_peer_uid, b->peer_uid);
+	push_buf_add(&buf, "\t");
+	tsv_int_or_null(&buf, b->has_peer_gid, b->peer_gid);
+	push_buf_add(&buf, "\t");
+	tsv_int_or_null(&buf, b->has_peer_pid, b->peer_pid);
+	push_buf_add(&buf, "\n");
+	rc = push_insert(ch, "boots (" PUSH_BOOT_COLUMNS ")", &buf, why, whylen);
 	free(buf.p);
+	return rc;
+}
+
+/*
+ * The boot's boot_policies rows, and the texts of those versions the server
+ * lacks, so that a boot read back names its rules as the trace does. Each is
+ * one INSERT (atomic), sent only when the server has none of it; they go
+ * before the `boots' row, which says the boot is whole.
+ */
+static int push_policies(struct ch *ch, sqlite3 *db, const struct push_boot *b, char *why, size_t whylen)
+{
+	struct push_buf vers = { 0 }, texts = { 0 };
+	char sql[512], *out = NULL;
+	sqlite3_stmt *st = NULL;
+	long long n;
+	int rc = -EIO;
+
+	snprintf(sql, sizeof(sql), "SELECT count() FROM boot_policies WHERE boot_uid = toUUID('%s') FORMAT TSV",
+		 b->uid);
+	if (ch_query(ch, sql, NULL, 0, &out, why, whylen) < 0)
+		return -EIO;
+	if (atoll(out) == 0) {
+		if (sqlite3_prepare_v2(db, "SELECT policy_hash, since_ns FROM boot_policies WHERE boot_id = ?"
+				       " ORDER BY since_ns", -1, &st, NULL) != SQLITE_OK)
+			goto sql_error;
+		sqlite3_bind_int64(st, 1, b->id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			push_buf_printf(&vers, "%s\t", b->uid);
+			tsv_str(&vers, (const char *)sqlite3_column_text(st, 0));
+			push_buf_printf(&vers, "\t%" PRId64 "\n", (int64_t)sqlite3_column_int64(st, 1));
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	free(out);
+	out = NULL;
+	/* the texts: of the versions in boot_policies and the one at the start */
+	if (sqlite3_prepare_v2(db, "SELECT hash, text, source, first_ns FROM policies WHERE hash IN"
+			       " (SELECT policy_hash FROM boot_policies WHERE boot_id = ?1"
+			       " UNION SELECT policy_hash FROM boots WHERE id = ?1) ORDER BY hash", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto sql_error;
+	sqlite3_bind_int64(st, 1, b->id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *hash = (const char *)sqlite3_column_text(st, 0);
+
+		/* a hash is hex (policy_hash_text); anything else is sent, not put in a query */
+		if (hash && *hash && strspn(hash, "0123456789abcdef") == strlen(hash) && strlen(hash) < 64) {
+			snprintf(sql, sizeof(sql), "SELECT count() FROM policies WHERE hash = '%s' FORMAT TSV", hash);
+			if (ch_query(ch, sql, NULL, 0, &out, why, whylen) < 0)
+				goto out;
+			n = atoll(out);
+			free(out);
+			out = NULL;
+			if (n > 0)
+				continue;
+		}
+		tsv_str(&texts, hash);
+		push_buf_add(&texts, "\t");
+		tsv_str(&texts, (const char *)sqlite3_column_text(st, 1));
+		push_buf_add(&texts, "\t");
+		tsv_str_or_null(&texts, (const char *)sqlite3_column_text(st, 2));
+		push_buf_printf(&texts, "\t%" PRId64 "\n", (int64_t)sqlite3_column_int64(st, 3));
+	}
+	rc = 0;
+	if (vers.len || vers.failed)
+		rc = push_insert(ch, "boot_policies", &vers, why, whylen);
+	if (rc == 0 && (texts.len || texts.failed))
+		rc = push_insert(ch, "policies", &texts, why, whylen);
+	goto out;
+sql_error:
+	snprintf(why, whylen, "reading the trace's policies: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	free(out);
+	free(vers.p);
+	free(texts.p);
 	return rc;
 }
 
@@ -279,6 +394,8 @@ int push_one(struct ch *ch, sqlite3 *db, const struct push_boot *b, size_t batch
 			 "the trace %" PRId64, count, distinct, b->rows);
 		return -EPROTO;
 	}
+	if (!r->already && push_policies(ch, db, b, why, whylen) < 0)
+		return -EIO;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!r->already && push_boot_row(ch, b, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, why, whylen) < 0)
 		return -EIO;
@@ -313,11 +430,15 @@ int push_boot_read(sqlite3 *db, int64_t id, struct push_boot *b, char *why, size
 			 "idsrd upgrades it when it opens it (idsrd --db FILE)");
 		return -EPROTO;
 	}
+	/* the blobs as hex, a NULL one as NULL (hex(NULL) is '') */
 	if (sqlite3_prepare_v2(db, "SELECT boot_uid, host, start_ns, coalesce(end_ns, 0), vmm, vm_name, kernel,"
-			       " lower(hex(build_id)), image_base, slide, midr, impl, vcpus, mode, coalesce(replay_of, 0),"
+			       " CASE WHEN build_id IS NOT NULL THEN lower(hex(build_id)) END, image_base, slide,"
+			       " midr, impl, vcpus, mode, coalesce(replay_of, 0),"
 			       " policy_hash, end_reason, accesses, undefs, rows_dropped, divergences, has_pcs,"
 			       " imported_from, (SELECT count(*) FROM accesses WHERE boot_id = ?1),"
-			       " end_ns IS NOT NULL AND coalesce(end_reason, '') NOT LIKE 'cut off%'"
+			       " end_ns IS NOT NULL AND coalesce(end_reason, '') NOT LIKE 'cut off%',"
+			       " CASE WHEN instance IS NOT NULL THEN lower(hex(instance)) END, replay_source,"
+			       " peer_uid, peer_gid, peer_pid"
 			       " FROM boots WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(why, whylen, "reading the trace: %s", sqlite3_errmsg(db));
 		return -EIO;
@@ -358,6 +479,14 @@ int push_boot_read(sqlite3 *db, int64_t id, struct push_boot *b, char *why, size
 	b->imported_from = col_dup(st, 22);
 	b->rows = sqlite3_column_int64(st, 23);
 	b->finished = sqlite3_column_int(st, 24) != 0;
+	b->instance_hex = col_dup(st, 25);
+	b->replay_source = col_dup(st, 26);
+	b->has_peer_uid = sqlite3_column_type(st, 27) != SQLITE_NULL;
+	b->peer_uid = sqlite3_column_int64(st, 27);
+	b->has_peer_gid = sqlite3_column_type(st, 28) != SQLITE_NULL;
+	b->peer_gid = sqlite3_column_int64(st, 28);
+	b->has_peer_pid = sqlite3_column_type(st, 29) != SQLITE_NULL;
+	b->peer_pid = sqlite3_column_int64(st, 29);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -365,7 +494,7 @@ int push_boot_read(sqlite3 *db, int64_t id, struct push_boot *b, char *why, size
 void push_boot_free(struct push_boot *b)
 {
 	char **s[] = { &b->host, &b->vmm, &b->vm_name, &b->kernel, &b->build_id_hex, &b->impl, &b->mode,
-		       &b->policy_hash, &b->end_reason, &b->imported_from };
+		       &b->policy_hash, &b->end_reason, &b->imported_from, &b->instance_hex, &b->replay_source };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
 		free(*s[i]);

@@ -13,19 +13,29 @@
 #define PUSH_BATCH_DEFAULT 100000
 #define PUSH_BATCH_MAX 1000000	/* under ClickHouse's max_insert_block_size: a batch is one block */
 
-/* A boot's row, as pushed (strings NULL when not recorded). */
+/* A boot's row, as pushed and pulled back (strings NULL when NULL in the trace). */
 struct push_boot {
 	int64_t id;
 	char uid[40], *host;
-	int64_t start_ns, end_ns;	/* end_ns 0: running or cut off */
+	int64_t start_ns, end_ns;	/* end_ns 0: running or cut off (NULL) */
 	char *vmm, *vm_name, *kernel, *build_id_hex, *impl, *mode, *policy_hash, *end_reason, *imported_from;
+	char *instance_hex, *replay_source;
 	uint64_t image_base, slide, midr;
 	uint32_t vcpus;
-	int64_t replay_of, accesses, undefs, rows_dropped, divergences;
+	int64_t replay_of, accesses, undefs, rows_dropped, divergences;	/* replay_of 0: NULL */
+	int64_t peer_uid, peer_gid, peer_pid;
+	bool has_peer_uid, has_peer_gid, has_peer_pid;	/* false: NULL */
 	int has_pcs;
-	int64_t rows;			/* its rows in `accesses' */
+	int64_t rows;			/* its rows in `accesses' (push only) */
 	bool finished;			/* ended, and not cut off */
 };
+
+/* The columns of the ClickHouse `boots' table in the order push writes them
+ * and pull reads them. */
+#define PUSH_BOOT_COLUMNS "boot_uid, host, boot_id, start_ns, end_ns, vmm, vm_name, kernel, build_id," \
+	" image_base, slide, midr, impl, vcpus, mode, replay_of, policy_hash, end_reason, accesses, undefs," \
+	" rows_dropped, divergences, has_pcs, imported_from, pushed_ns, instance, replay_source, peer_uid," \
+	" peer_gid, peer_pid"
 
 /* Reads boot id of db (schema 4 or later). 0; -ENOENT (no such boot),
  * -EPROTO (an older schema: no boot_uid), -EIO, with why filled. */

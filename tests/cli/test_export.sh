@@ -15,21 +15,25 @@ INSERT INTO accesses VALUES (1, 0, 2, 1700000000000003000, 51072, 1073741844, 1,
 INSERT INTO accesses VALUES (1, 1, 0, 1700000000000000007, 2148468744, 1073741848, 0, 0, 0, 'undef', -1);
 "
 
+uid=$(sqlite3 trace.db "SELECT boot_uid FROM boots WHERE id = 1")
 check_rc "csv" 0 "$CTL" export trace.db --format csv
-check "csv: header and rows exactly" "boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule,name,encoding
-1,0,0,1700000000000001000,0x0000c780,0x0000000040000010,1,0,0x0000000000000010,emulate,2,HID0_EL1,s3_0_c15_c0_0
-1,0,1,1700000000000002500,0x0000c780,0x0000000040000014,1,1,0xffffffffffffffff,emulate,2,HID0_EL1,s3_0_c15_c0_0
-1,0,2,1700000000000003000,0x0000c780,0x0000000040000014,1,1,0xffffffffffffffff,emulate,2,HID0_EL1,s3_0_c15_c0_0
-1,1,0,1700000000000000007,0x800f0808,0x0000000040000018,0,0,0x0000000000000000,undef,-1,,p15:1:c0:c1:0" "$OUT"
+check "csv: header and rows exactly (host not recorded: empty)" "boot_id,vcpu,seq,ts_ns,key,pc,el,is_write,value,action,rule,name,encoding,boot_uid,host
+1,0,0,1700000000000001000,0x0000c780,0x0000000040000010,1,0,0x0000000000000010,emulate,2,HID0_EL1,s3_0_c15_c0_0,$uid,
+1,0,1,1700000000000002500,0x0000c780,0x0000000040000014,1,1,0xffffffffffffffff,emulate,2,HID0_EL1,s3_0_c15_c0_0,$uid,
+1,0,2,1700000000000003000,0x0000c780,0x0000000040000014,1,1,0xffffffffffffffff,emulate,2,HID0_EL1,s3_0_c15_c0_0,$uid,
+1,1,0,1700000000000000007,0x800f0808,0x0000000040000018,0,0,0x0000000000000000,undef,-1,,p15:1:c0:c1:0,$uid," "$OUT"
+sqlite3 trace.db "UPDATE boots SET host = 'build,7'"
+check "csv: a host with a comma is quoted" "$uid,\"build,7\"" "$("$CTL" export trace.db --format csv | sed -n 2p | cut -d, -f14-)"
 
 check_rc "jsonl" 0 "$CTL" export trace.db:1 --format jsonl
-check "jsonl: what show --json-lines prints, line for line" "$("$CTL" show trace.db:1 --json-lines)" "$OUT"
+check "jsonl: what show --json-lines prints, line for line, with boot_uid and host" \
+	"$("$CTL" show trace.db:1 --json-lines | sed 's/}$/, "boot_uid": "'"$uid"'", "host": "build,7"}/')" "$OUT"
 check "jsonl: 4 lines, each one object" "4" "$(printf '%s\n' "$OUT" | jq -c 'select(type == "object")' | wc -l)"
 
 check_rc "perfetto" 0 "$CTL" export trace.db --format perfetto -o trace.json
 check "-o writes only the file" "" "$OUT"
 check_rc "perfetto: one JSON document" 0 jq -e '.traceEvents | length == 10' trace.json
-check "perfetto: metadata" '{"boot_id":1,"start_ns":"1700000000000000000","vm_name":"mac","kernel":"v6.9","impl":"apple"}' \
+check "perfetto: metadata" '{"boot_id":1,"start_ns":"1700000000000000000","vm_name":"mac","kernel":"v6.9","impl":"apple","boot_uid":"'"$uid"'","host":"build,7"}' \
 	"$(jq -c '.otherData | del(.trace, .note)' trace.json)"
 check "perfetto: a process for the boot, a thread per vCPU" \
 '{"ph":"M","pid":1,"name":"process_name","args":{"name":"boot 1 mac (v6.9)"}}

@@ -3,7 +3,8 @@
 # Two ClickHouse servers as the two shards of cluster `fleet'; boots of two trace databases (two
 # hosts) pushed with --to A --to B --cluster fleet land each on one shard's local tables, and
 # queries through the Distributed tables (accesses_all, boots_all) on either server see every boot
-# exactly once; a second push of both sends nothing.
+# exactly once; a second push of both sends nothing; idsrctl reads either server's boots through the
+# Distributed tables (boots URL lists all 20, show URL#UID of a boot on the other shard is the trace's).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/clickhouse.sh"
 . "$(dirname "$0")/synth.sh"
@@ -35,4 +36,12 @@ check "boots per kernel through the cluster, as in the two traces" \
 check_rc "push both again" 0 "$C" push "$T/a.db" "$T/b.db" --to "$CH_URL_a" --to "$CH_URL_b" --cluster fleet
 check "nothing sent: all 20 already there" "20" "$(grep -c ': already there (\(1000\|3000\) rows)$' <<< "$OUT")"
 check "still every row once" "36000	36000" "$(ch b "SELECT count(), uniqExact(boot_uid, vcpu, seq) FROM accesses_all FORMAT TSV")"
+check "boots URL of server a lists every boot of both shards (through boots_all)" \
+	"$(sqlite3 "$T/a.db" "ATTACH '$T/b.db' AS b; SELECT boot_uid FROM boots UNION SELECT boot_uid FROM b.boots" | sort)" \
+	"$("$C" boots "$CH_URL_a" | awk 'NR > 1 { print $1 }' | sort)"
+uid_b=$(ch b "SELECT boot_uid FROM boots ORDER BY boot_uid LIMIT 1 FORMAT TSV")
+trace_b=$(sqlite3 "$T/a.db" "SELECT id FROM boots WHERE boot_uid = '$uid_b'")
+if [ -n "$trace_b" ]; then trace_b="$T/a.db:$trace_b"; else trace_b="$T/b.db:$(sqlite3 "$T/b.db" "SELECT id FROM boots WHERE boot_uid = '$uid_b'")"; fi
+check "show A_URL#UID of a boot on shard b: the trace's show ($(sqlite3 "${trace_b%:*}" "SELECT count(*) FROM accesses WHERE boot_id = ${trace_b##*:}") rows, compared by md5)" \
+	"$("$C" show "$trace_b" 2>&1 | md5sum)" "$("$C" show "$CH_URL_a#$uid_b" 2>&1 | md5sum)"
 done_testing
