@@ -184,6 +184,9 @@ static int tail_parse_args(int argc, char **argv, struct tail_opts *o)
 				 argv[optind + 1]), -1;
 	if (cli_trace_arg("tail", optind < argc ? argv[optind] : NULL, o->db, o->control, &o->trace) < 0)
 		return -1;
+	if (o->trace.source == CLI_TRACE_FROM_URL)
+		return cli_error("tail: `%s' is a boot in ClickHouse: tail watches a trace idsrd writes; "
+				 "show prints a pushed boot (idsrctl show URL#BOOT_UID)", o->trace.path), -1;
 	if (o->trace.boot_id && o->spec.boot_id && o->trace.boot_id != o->spec.boot_id)
 		return cli_error("tail: boot %lld and --boot %lld: give one", (long long)o->trace.boot_id,
 				 (long long)o->spec.boot_id), -1;

@@ -64,6 +64,8 @@ check "boots URL --json: the trace's boots --json, row for row" "$("$C" boots "$
 	"$("$C" boots "$U" --json)"
 check "boots URL --vm a: two" "$uid1 $uid3" "$("$C" boots "$U" --vm a --json-lines | sed 's/.*"boot_uid": "\([^"]*\)".*/\1/' | tr '\n' ' ' | sed 's/ $//')"
 check "boots URL --vm a --kernel 6.2: one" "3" "$("$C" boots "$U" --vm a --kernel 6.2 --json-lines | sed 's/.*"boot_id": \([0-9]*\),.*/\1/')"
+check "boots URL --vm a --latest: the newest" "$uid3" "$("$C" boots "$U" --vm a --latest | awk 'NR > 1 { print $1 }')"
+check "boots URL --vm c: none, an empty listing" "[]" "$("$C" boots "$U" --vm c --json)"
 check "boots URL#UID: that one" "$uid2" "$("$C" boots "$U#$uid2" | awk 'NR > 1 { print $1 }')"
 check_rc "show URL --vm a: two boots match" 2 "$C" show "$U" --vm a
 check "... the message names the selection and what to do" \
@@ -129,6 +131,8 @@ check "... says so" "idsrctl: boots: http://127.0.0.1:$CH_HTTP_a/default: no boo
 printf 'user nobody_here\npassword x\n' > "$T/cred"; chmod 600 "$T/cred"
 check_rc "bad credentials" 2 "$C" show "$U#$uid1" --credentials "$T/cred"
 check_match "... the server's word, and what to check" "nobody_here.*\(check the credentials: --credentials FILE" "$OUT"
+check_rc "tail refuses a URL" 2 "$C" tail "$U#$uid1" -n 3
+check_match "... saying what to use" "tail watches a trace idsrd writes; show prints a pushed boot" "$OUT"
 check_rc "--vm with a file" 2 "$C" show "$T/trace.db" --vm a
 check "... refused" "idsrctl: show: --vm is for a boot in ClickHouse: give its URL (http://HOST:PORT/DATABASE)" "$OUT"
 ch_stop a
