@@ -90,7 +90,7 @@ check "... every access as in the trace" "$(sqlite3 "$T/trace.db" "SELECT * FROM
 check "... its policy versions and their texts" \
 	"$(sqlite3 "$T/trace.db" "SELECT p.* FROM policies p JOIN boot_policies b ON b.policy_hash = p.hash WHERE boot_id = 2; SELECT * FROM boot_policies WHERE boot_id = 2")" \
 	"$(sqlite3 "$T/pulled.db" "SELECT p.* FROM policies p JOIN boot_policies b ON b.policy_hash = p.hash; SELECT * FROM boot_policies")"
-check "... a trace of the current schema" "4" "$(sqlite3 "$T/pulled.db" "PRAGMA user_version")"
+check "... a trace of the current schema" "$(sqlite3 "$T/trace.db" "PRAGMA user_version")" "$(sqlite3 "$T/pulled.db" "PRAGMA user_version")"
 check_rc "pushing it back" 0 "$C" push "$T/pulled.db" --to "$U"
 check "... is a no-op" "$T/pulled.db:2 $uid2 -> $U: already there ($(sqlite3 "$T/trace.db" "SELECT count(*) FROM accesses WHERE boot_id = 2") rows)" "$OUT"
 check_rc "pull it again" 0 "$C" pull "$U#$uid2" -o "$T/pulled.db"
