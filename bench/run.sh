@@ -61,6 +61,7 @@ done
 $diff_ran || echo "5b. diff vs GNU diff -u: no bench/diff*.sh on this branch yet; skipped"
 run bench/qemu.sh bench/qemu.sh
 run bench/fleet.sh bench/fleet.sh
+run bench/fleet_read.sh bench/fleet_read.sh
 run bench/fastpath.sh bench/fastpath.sh
 
 load_after=$(cut -d' ' -f1 /proc/loadavg)
