@@ -50,6 +50,16 @@ check "... the page of the local report (but its name)" "$(sed "s|$T/trace.db:3|
 	"$(sed "s|$U#$uid3|REF|g" "$T/fleet.html" | md5sum)"
 check "export --format csv URL#UID is the trace's" "$("$C" export "$T/trace.db:2" --format csv)" \
 	"$("$C" export "$U#$uid2" --format csv)"
+printf 'impl apple\nHID0 read value 0x5\n' > "$T/other.conf"
+check_match "(replay --against of the trace: an answer that says something)" '"vcpu"' \
+	"$("$C" replay "$T/trace.db:1" --against "$T/other.conf" --json)"
+check "replay --against POLICY of URL#UID: the trace's answer" \
+	"$("$C" replay "$T/trace.db:1" --against "$T/other.conf" --json; echo "rc $?")" \
+	"$("$C" replay "$U#$uid1" --against "$T/other.conf" --json; echo "rc $?")"
+learnt=$("$C" policy learn "$T/trace.db:1" 2>&1 | grep -v '^#')
+check "policy learn URL#UID learns what it learns of the trace" "$learnt" \
+	"$("$C" policy learn "$U#$uid1" 2>&1 | grep -v '^#')"
+check_match "... rules of the boot's registers" "HID4_EL1 +value 0x100000000000" "$learnt"
 check "stats URL#UID too" "$("$C" stats "$T/trace.db:1")" "$("$C" stats "$U#$uid1")"
 
 # ---- boots and the selectors ------------------------------------------------------------------
