@@ -118,6 +118,27 @@ check_match "... naming the holder" "in use by idsrd pid [0-9]+" "$OUT"
 check_rc "pull without -o" 2 "$C" pull "$U#$uid1"
 check "... says so" "idsrctl: pull: no -o FILE: name the trace database to write the boot into" "$OUT"
 
+# Exactness at the edges: NULL beside '', text with tabs, newlines and backslashes, blobs, u64
+# values and PCs with the top bit set, the extreme ts_ns and rules, an AArch32 key.
+sqlite3 "$T/edge.db" < schema.sql
+sqlite3 "$T/edge.db" "INSERT INTO boots(id, start_ns, end_ns, vmm, vm_name, instance, kernel, build_id, image_base,
+	slide, midr, impl, vcpus, mode, replay_of, replay_source, policy_hash, end_reason, accesses, undefs,
+	rows_dropped, divergences, peer_uid, peer_gid, peer_pid, has_pcs, imported_from, host)
+	VALUES (7, 5, 6, NULL, '', x'00ff10', 'k' || char(9) || 'a\b' || char(10) || 'c', x'', -1,
+	-9223372036854775808, 0, NULL, 2, 'replay', 3, '/x y/t.db', NULL, 'bye', 3, 1, 0, 2, 0, NULL, 123, 0,
+	NULL, NULL);
+	INSERT INTO accesses VALUES (7, 0, 0, -9223372036854775808, 2148468744, -1, 0, 1, -9223372036854775808, 'undef', -5),
+	(7, 0, 1, 9223372036854775807, 51072, -9223372036854775808, 3, 0, -1, 'emulate', 2147483647),
+	(7, 1, 0, 0, 51104, 0, 1, 1, 9223372036854775807, 'emulate', -2147483648)"
+check_rc "push a boot of edge values" 0 "$C" push "$T/edge.db:7" --to "$U"
+euid=$(sqlite3 "$T/edge.db" "SELECT boot_uid FROM boots")
+check "show URL#UID of it is the trace's" "$("$C" show "$T/edge.db:7" --json)" "$("$C" show "$U#$euid" --json)"
+check_rc "pull it" 0 "$C" pull "$U#$euid" -o "$T/edge2.db"
+check "its boots row: every column, NULL and '' apart, text and blobs byte for byte" \
+	"$(sqlite3 -cmd '.mode quote' "$T/edge.db" "SELECT * FROM boots")" "$(sqlite3 -cmd '.mode quote' "$T/edge2.db" "SELECT * FROM boots")"
+check "its accesses: every value" "$(sqlite3 -cmd '.mode quote' "$T/edge.db" "SELECT * FROM accesses")" \
+	"$(sqlite3 -cmd '.mode quote' "$T/edge2.db" "SELECT * FROM accesses")"
+
 # ---- replay of a fleet boot ----------------------------------------------------------------
 "$C" replay "$U#$uid2" --vm b --timeout 60 >"$T/replay.out" 2>"$T/replay.err" &
 REPLAY=$!
