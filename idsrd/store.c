@@ -64,33 +64,37 @@ uint64_t store_boot_losses(struct store *s, int64_t boot_id)
 	return store_losses(s, boot_id, false);
 }
 
-/* Whether the next STORE_ROWS_PER_INSERT items (of n) are all rows. */
-static bool rows_follow(const struct store_item *it, size_t n)
+/* How many of the next items (of n) to write in one multi-row statement:
+ * the largest power of two up to STORE_ROWS_PER_INSERT of rows in a row
+ * (0: the next item is a control record). */
+static size_t rows_follow(const struct store_item *it, size_t n)
 {
-	if (n < STORE_ROWS_PER_INSERT)
-		return false;
-	for (size_t k = 0; k < STORE_ROWS_PER_INSERT; k++)
-		if (it[k].kind != ITEM_ROW)
-			return false;
-	return true;
+	size_t k = 0, chunk = STORE_ROWS_PER_INSERT;
+
+	while (k < n && k < STORE_ROWS_PER_INSERT && it[k].kind == ITEM_ROW)
+		k++;
+	while (k && chunk > k)
+		chunk >>= 1;
+	return k ? chunk : 0;
 }
 
-/* Writes the batch's items in the open transaction: rows 32 a statement,
- * unless one_by_one. Returns 0, a row error (only when !one_by_one: a bad
+/* Writes the batch's items in the open transaction: rows up to 32 a
+ * statement (rows_follow), unless one_by_one. Returns 0, a row error (only when !one_by_one: a bad
  * row was met, the caller rolls back and writes the batch again one by one,
  * so that only that row is dropped) or another SQLite error with *failed set
  * (about the file: the whole transaction is lost). */
 static int store_write_items(struct store *s, struct store_item *batch, size_t n, int64_t now,
 			     bool one_by_one, uint64_t *written, uint64_t *skipped, const char **failed)
 {
+	size_t rows;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!one_by_one && rows_follow(batch + i, n - i)) {
-			rc = store_sql_write_rows(s, batch + i);
+		if (!one_by_one && (rows = rows_follow(batch + i, n - i)) > 0) {
+			rc = store_sql_write_rows(s, batch + i, rows);
 			if (rc == 0) {
-				*written += STORE_ROWS_PER_INSERT;
-				i += STORE_ROWS_PER_INSERT - 1;
+				*written += rows;
+				i += rows - 1;
 				continue;
 			}
 		} else {
@@ -129,8 +133,8 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	for (size_t i = 0; i < n; i++)
 		rows += batch[i].kind == ITEM_ROW;
 	for (bool one_by_one = false;; one_by_one = true) {
-		rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
+		rc = store_sql_run(s->stmt.begin);
+		if (rc != 0) {
 			failed = "starting a transaction";
 			break;
 		}
@@ -138,10 +142,10 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 		if (rc == 0 || failed)
 			break;
 		if (!sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			store_sql_run(s->stmt.rollback);
 		written = 0;
 	}
-	if (!failed && (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+	if (!failed && (rc = store_sql_run(s->stmt.commit)) != 0)
 		failed = "committing";
 	if (failed && now - s->last_error_log_ns < 1000000000) {
 		s->errors_unlogged++;
@@ -155,7 +159,7 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	}
 	if (failed) {
 		if (!sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			store_sql_run(s->stmt.rollback);
 		written = 0;
 		skipped = rows;
 		pthread_mutex_lock(&s->lock);

@@ -13,8 +13,11 @@
 
 #include "store.h"
 
-/* Rows per multi-row INSERT, and the parameters of one row. */
+/* Rows per multi-row INSERT at most, and the parameters of one row. Rows go
+ * in statements of 32, 16, 8, 4, 2 and 1 rows (STORE_INSERT_SIZES of them):
+ * a batch's tail needs at most five statements, not one per row. */
 #define STORE_ROWS_PER_INSERT	32
+#define STORE_INSERT_SIZES	6
 #define STORE_ROW_PARAMS	11
 
 enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE,
@@ -47,7 +50,8 @@ struct store_loss {
 
 /* The prepared statements, one per record kind (store_sql.c's table). */
 struct store_stmts {
-	sqlite3_stmt *ins_rows;		/* STORE_ROWS_PER_INSERT rows at once */
+	sqlite3_stmt *ins_rows[STORE_INSERT_SIZES];	/* [k]: STORE_ROWS_PER_INSERT >> k rows at once */
+	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
 		*ins_change, *ins_div, *resume_boot, *ins_push, *done_push;
 };
@@ -88,10 +92,13 @@ void store_item_free(struct store_item *it);
  * statements and reads the last boot id. 0, or -EIO with why filled. */
 int store_sql_prepare(struct store *s, char *why, size_t whylen);
 void store_sql_finalize(struct store *s);
-/* Each returns 0 or the SQLite error. write_rows writes STORE_ROWS_PER_INSERT
- * rows, it[0..31], in one statement. */
+/* Each returns 0 or the SQLite error. write_rows writes the n rows it[0..n-1]
+ * (n a power of two up to STORE_ROWS_PER_INSERT) in one statement. */
 int store_sql_write_item(struct store *s, const struct store_item *it, int64_t now);
-int store_sql_write_rows(struct store *s, const struct store_item *it);
+int store_sql_write_rows(struct store *s, const struct store_item *it, size_t n);
+/* BEGIN, COMMIT or ROLLBACK (prepared once: sqlite3_exec would parse its SQL
+ * on every batch). */
+int store_sql_run(sqlite3_stmt *st);
 /* Whether SQLite's rc is about one row rather than the file. */
 bool store_sql_row_error(int rc);
 

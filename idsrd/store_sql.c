@@ -58,18 +58,31 @@ static int write_row(struct store *s, const struct store_row *r)
 	return step_rows(s->stmt.ins_row);
 }
 
-/* STORE_ROWS_PER_INSERT rows in one statement: a statement's fixed cost
- * (start, halt, reset) is paid once for them all. The statement is INSERT OR
- * ROLLBACK: a constraint failure (a duplicate key, never seen but possible
- * after a resume) rolls the whole transaction back, so SQLite keeps no
- * statement journal to undo just the statement (that journal copied about
- * two pages per statement and cost a third of the writer's time); the caller
- * then writes the batch again one row at a time, dropping just the bad row. */
-int store_sql_write_rows(struct store *s, const struct store_item *it)
+/* n rows (a power of two up to STORE_ROWS_PER_INSERT) in one statement: a
+ * statement's fixed cost (start, halt, reset) is paid once for them all. The
+ * statement is INSERT OR ROLLBACK: a constraint failure (a duplicate key,
+ * never seen but possible after a resume) rolls the whole transaction back,
+ * so SQLite keeps no statement journal to undo just the statement (that
+ * journal copied about two pages per statement and cost a third of the
+ * writer's time); the caller then writes the batch again one row at a time,
+ * dropping just the bad row. */
+int store_sql_write_rows(struct store *s, const struct store_item *it, size_t n)
 {
-	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++)
-		bind_row(s->stmt.ins_rows, k * STORE_ROW_PARAMS, &it[k].row);
-	return step_rows(s->stmt.ins_rows);
+	sqlite3_stmt *st = NULL;
+
+	for (int k = 0; k < STORE_INSERT_SIZES; k++)
+		if ((size_t)(STORE_ROWS_PER_INSERT >> k) == n)
+			st = s->stmt.ins_rows[k];
+	if (!st)
+		return SQLITE_MISUSE;
+	for (size_t k = 0; k < n; k++)
+		bind_row(st, (int)k * STORE_ROW_PARAMS, &it[k].row);
+	return step_rows(st);
+}
+
+int store_sql_run(sqlite3_stmt *st)
+{
+	return step_rows(st);
 }
 
 /* boot_uid comes from the column's default (schema.sql: 128 random bits); host
@@ -258,6 +271,9 @@ static const struct {
 	  offsetof(struct store, stmt.ins_push) },
 	{ "UPDATE pushes SET pushed_ns = ?, url = ?, rows = ? WHERE boot_id = ?",
 	  offsetof(struct store, stmt.done_push) },
+	{ "BEGIN", offsetof(struct store, stmt.begin) },
+	{ "COMMIT", offsetof(struct store, stmt.commit) },
+	{ "ROLLBACK", offsetof(struct store, stmt.rollback) },
 };
 
 #define STORE_NSTMT (sizeof(store_stmts) / sizeof(store_stmts[0]))
@@ -271,11 +287,12 @@ void store_sql_finalize(struct store *s)
 {
 	for (size_t i = 0; i < STORE_NSTMT; i++)
 		sqlite3_finalize(*stmt_at(s, i));
-	sqlite3_finalize(s->stmt.ins_rows);
+	for (int k = 0; k < STORE_INSERT_SIZES; k++)
+		sqlite3_finalize(s->stmt.ins_rows[k]);
 }
 
-/* insert_access with STORE_ROWS_PER_INSERT tuples of parameters. */
-static int prepare_rows_insert(struct store *s)
+/* insert_access with n tuples of parameters, into *out. */
+static int prepare_rows_insert(struct store *s, int n, sqlite3_stmt **out)
 {
 	static const char verb[] = "INSERT OR ROLLBACK";	/* see store_sql_write_rows */
 	const char *into = insert_access + strlen("INSERT");
@@ -283,13 +300,13 @@ static int prepare_rows_insert(struct store *s)
 	size_t head = (size_t)(values - into), one = strlen(values);
 	char sql[4096], *p = sql;
 
-	if (sizeof(verb) + head + STORE_ROWS_PER_INSERT * (one + 2) >= sizeof(sql))
+	if (sizeof(verb) + head + (size_t)n * (one + 2) >= sizeof(sql))
 		return SQLITE_TOOBIG;
 	memcpy(p, verb, sizeof(verb) - 1);
 	p += sizeof(verb) - 1;
 	memcpy(p, into, head);
 	p += head;
-	for (int k = 0; k < STORE_ROWS_PER_INSERT; k++) {
+	for (int k = 0; k < n; k++) {
 		if (k) {
 			memcpy(p, ", ", 2);
 			p += 2;
@@ -298,7 +315,7 @@ static int prepare_rows_insert(struct store *s)
 		p += one;
 	}
 	*p = 0;
-	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt.ins_rows, NULL);
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
 }
 
 /* A boot that has no end after a crash or kill: mark it, with what it logged. */
@@ -324,8 +341,9 @@ int store_sql_prepare(struct store *s, char *why, size_t whylen)
 				       stmt_at(s, i), NULL) != SQLITE_OK)
 			goto err;
 	}
-	if (prepare_rows_insert(s) != SQLITE_OK)
-		goto err;
+	for (int k = 0; k < STORE_INSERT_SIZES; k++)
+		if (prepare_rows_insert(s, STORE_ROWS_PER_INSERT >> k, &s->stmt.ins_rows[k]) != SQLITE_OK)
+			goto err;
 	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM boots", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			s->next_boot_id = sqlite3_column_int64(st, 0);

@@ -78,13 +78,27 @@ static int64_t query_int(const char *sql)
 	return v;
 }
 
+/* Rows of boot whose every column is what row_of made (after store_close). */
+static int64_t rows_as_made(int64_t boot)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM accesses WHERE boot_id = %lld AND"
+		 " seq = (ts_ns / 10) / 4 AND vcpu = (ts_ns / 10) %% 4 AND key = 51072 + (ts_ns / 10) %% 7"
+		 " AND pc = %lld + (ts_ns / 10) * 4 AND value = (ts_ns / 10) * 16777217"
+		 " AND el = 1 AND is_write = ((ts_ns / 10) %% 3 = 0)"
+		 " AND action = CASE WHEN (ts_ns / 10) %% 11 = 0 THEN 'undef' ELSE 'emulate' END"
+		 " AND rule = (ts_ns / 10) %% 5", (long long)boot, (long long)0xffff800010000000ull);
+	return query_int(sql);
+}
+
 /* 10000 rows (many 32-row statements and a tail) land exactly as pushed. */
 static void test_rows_written_exactly(void **state)
 {
 	struct store *s = open_fresh("exact.db");
 	struct store_stats st;
 	int64_t boot = begin_boot(s, 4);
-	char sql[512];
 
 	for (uint64_t i = 0; i < 10000; i++) {
 		struct store_row r = row_of(boot, i, 4);
@@ -98,14 +112,35 @@ static void test_rows_written_exactly(void **state)
 	store_close(s);
 	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 10000);
 	/* Every column of every row, compared with what row_of made. */
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM accesses WHERE boot_id = %lld AND"
-		 " seq = (ts_ns / 10) / 4 AND vcpu = (ts_ns / 10) %% 4 AND key = 51072 + (ts_ns / 10) %% 7"
-		 " AND pc = %lld + (ts_ns / 10) * 4 AND value = (ts_ns / 10) * 16777217"
-		 " AND el = 1 AND is_write = ((ts_ns / 10) %% 3 = 0)"
-		 " AND action = CASE WHEN (ts_ns / 10) %% 11 = 0 THEN 'undef' ELSE 'emulate' END"
-		 " AND rule = (ts_ns / 10) %% 5", (long long)boot, (long long)0xffff800010000000ull);
-	assert_int_equal(query_int(sql), 10000);
+	assert_int_equal(rows_as_made(boot), 10000);
+}
+
+/* Batches of every size from 1 to 64 rows (a flush after each makes the
+ * writer commit exactly that batch): a batch goes in statements of 32, 16,
+ * 8, 4, 2 and 1 rows, and every row of each lands once, as pushed. */
+static void test_every_batch_size(void **state)
+{
+	struct store *s = open_fresh("sizes.db");
+	struct store_stats st;
+	int64_t boot = begin_boot(s, 4);
+	uint64_t i = 0;
+
+	store_flush(s);
+	for (uint64_t n = 1; n <= 64; n++) {
+		for (uint64_t k = 0; k < n; k++, i++) {
+			struct store_row r = row_of(boot, i, 4);
+
+			assert_true(store_push_row(s, &r));
+		}
+		store_flush(s);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(i, 64 * 65 / 2);
+	assert_int_equal(st.rows_written, 2080);
+	assert_int_equal(st.rows_dropped, 0);
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 2080);
+	assert_int_equal(rows_as_made(boot), 2080);
 }
 
 /* A duplicate key in the middle of a 32-row statement: the batch is written
@@ -227,6 +262,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_written_exactly),
+		cmocka_unit_test(test_every_batch_size),
 		cmocka_unit_test(test_duplicate_drops_only_itself),
 		cmocka_unit_test(test_lost_record_counted),
 	};
