@@ -61,7 +61,7 @@ static void boot_free(struct boot *b)
 {
 	policy_state_free(b->state);
 	pthread_mutex_destroy(&b->lock);
-	free(b->next_seq);
+	free(b->vcpu_mem);
 	free(b->vmm);
 	free(b->vm_name);
 	free(b->impl);
@@ -84,14 +84,19 @@ static struct boot *boot_alloc(const Idsr__V1__Hello *h, const struct boot_peer 
 	b->state = policy_state_new(seed);
 	b->vmm = boot_strdup(h->vmm);
 	b->vm_name = boot_strdup(h->vm_name);
-	/* Every vCPU's counter from the start (32 KiB at most, when the Hello
-	 * gives no count): the trap path then checks seqs without a lock. */
+	/* Every vCPU's counters from the start, a cache line each (256 KiB of
+	 * address space at most when the Hello gives no count, its pages
+	 * touched only by the vCPUs that run): the trap path then checks seqs
+	 * without a lock. */
 	b->nseq = h->vcpus && h->vcpus <= IDSR_MAX_VCPUS ? h->vcpus : IDSR_MAX_VCPUS;
-	b->next_seq = calloc(b->nseq, sizeof(*b->next_seq));
+	b->vcpu_mem = calloc(b->nseq + 1, sizeof(*b->vcpu));
+	if (b->vcpu_mem)
+		b->vcpu = (struct boot_vcpu *)(((uintptr_t)b->vcpu_mem + sizeof(*b->vcpu) - 1) &
+					       ~(uintptr_t)(sizeof(*b->vcpu) - 1));
 	lp = daemon_policy_get();
 	b->impl = boot_impl(g, lp->policy, b->impl_from, sizeof(b->impl_from));
 	daemon_policy_put(lp);
-	if (!b->state || !b->vmm || !b->vm_name || !b->next_seq) {
+	if (!b->state || !b->vmm || !b->vm_name || !b->vcpu_mem) {
 		boot_free(b);
 		return NULL;
 	}
@@ -215,8 +220,8 @@ static struct boot *boot_reopen(const Idsr__V1__Hello *h, const struct boot_peer
 		goto out;
 	}
 	b->start_ns = sqlite3_column_int64(st, 7);
-	atomic_store(&b->accesses, (uint64_t)sqlite3_column_int64(st, 4));
-	atomic_store(&b->undefs, (uint64_t)sqlite3_column_int64(st, 5));
+	b->accesses_before = (uint64_t)sqlite3_column_int64(st, 4);
+	b->undefs_before = (uint64_t)sqlite3_column_int64(st, 5);
 	atomic_store(&b->rows_dropped, (uint64_t)sqlite3_column_int64(st, 6));
 	sqlite3_finalize(st);
 	st = NULL;
@@ -229,7 +234,7 @@ static struct boot *boot_reopen(const Idsr__V1__Hello *h, const struct boot_peer
 			int64_t vcpu = sqlite3_column_int64(st, 0);
 
 			if (vcpu >= 0 && vcpu < b->nseq)
-				atomic_store(&b->next_seq[vcpu], (uint64_t)sqlite3_column_int64(st, 1));
+				atomic_store(&b->vcpu[vcpu].next_seq, (uint64_t)sqlite3_column_int64(st, 1));
 		}
 	}
 	if (rc != SQLITE_DONE) {
@@ -287,7 +292,7 @@ static struct boot *boot_resume_locked(const Idsr__V1__Hello *h, const struct bo
 	b->next = idsrd->boots;
 	idsrd->boots = b;
 	log_info("boot %lld resumed by pid %lld after an idsrd restart: %llu accesses so far",
-		 (long long)b->id, (long long)peer->pid, (unsigned long long)atomic_load(&b->accesses));
+		 (long long)b->id, (long long)peer->pid, (unsigned long long)boot_accesses(b));
 	return b;
 }
 
@@ -388,8 +393,8 @@ static void boot_end(struct boot *b)
 		.id = b->id,
 		.end_ns = db_now_ns(),
 		.reason = b->end_reason ? b->end_reason : "eof",
-		.accesses = atomic_load(&b->accesses),
-		.undefs = atomic_load(&b->undefs),
+		.accesses = boot_accesses(b),
+		.undefs = boot_undefs(b),
 		.rows_dropped = atomic_load(&b->rows_dropped),
 		.divergences = atomic_load(&b->divergences),
 	};
@@ -444,7 +449,7 @@ int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_
 	}
 	/* One compare-and-swap: two connections sending for one vCPU cannot
 	 * both take a seq. */
-	if (!atomic_compare_exchange_strong(&b->next_seq[vcpu], &expected, seq + 1)) {
+	if (!atomic_compare_exchange_strong(&b->vcpu[vcpu].next_seq, &expected, seq + 1)) {
 		snprintf(why, whylen, "vCPU %u sent seq %llu, expected %llu (a seq %s)", vcpu,
 			 (unsigned long long)seq, (unsigned long long)expected,
 			 seq < expected ? "repeats" : "skips");
@@ -459,14 +464,14 @@ uint64_t *boot_next_seqs(struct boot *b, size_t *n)
 
 	*n = b->nseq;
 	/* Trailing vCPUs that never ran need no entry. */
-	while (*n && atomic_load(&b->next_seq[*n - 1]) == 0)
+	while (*n && atomic_load(&b->vcpu[*n - 1].next_seq) == 0)
 		(*n)--;
 	if (!*n || !(seqs = malloc(*n * sizeof(*seqs)))) {
 		*n = 0;
 		return NULL;
 	}
 	for (size_t i = 0; i < *n; i++)
-		seqs[i] = atomic_load(&b->next_seq[i]);
+		seqs[i] = atomic_load(&b->vcpu[i].next_seq);
 	return seqs;
 }
 
@@ -481,8 +486,40 @@ uint64_t boot_log(struct boot *b, const struct store_row *row, struct live_polic
 	 * live; one registered after finds it committed by its store_flush. */
 	if (atomic_load(&idsrd->subscribers))
 		subscribe_publish(b, row, lp);
-	atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
-	if (row->undef)
-		atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);
+	boot_count(b, row->vcpu, row->undef);
 	return place;
+}
+
+void boot_count(struct boot *b, uint32_t vcpu, bool undef)
+{
+	struct boot_vcpu *v = &b->vcpu[vcpu];
+
+	/* Atomic: two connections may send for one vCPU (the seq check lets
+	 * one access through at a time, not one thread). */
+	atomic_fetch_add_explicit(&v->accesses, 1, memory_order_relaxed);
+	if (undef)
+		atomic_fetch_add_explicit(&v->undefs, 1, memory_order_relaxed);
+}
+
+uint64_t boot_accesses(const struct boot *b)
+{
+	uint64_t n = b->accesses_before;
+
+	for (uint32_t v = 0; v < b->nseq; v++)
+		n += atomic_load_explicit(&b->vcpu[v].accesses, memory_order_relaxed);
+	return n;
+}
+
+uint64_t boot_undefs(const struct boot *b)
+{
+	uint64_t n = b->undefs_before;
+
+	for (uint32_t v = 0; v < b->nseq; v++)
+		n += atomic_load_explicit(&b->vcpu[v].undefs, memory_order_relaxed);
+	return n;
+}
+
+uint64_t boot_next_seq(const struct boot *b, uint32_t v)
+{
+	return atomic_load(&b->vcpu[v].next_seq);
 }

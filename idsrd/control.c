@@ -190,7 +190,7 @@ static void control_status(struct control_client *c)
 	bs = calloc(n ? n : 1, sizeof(*bs));
 	bsp = calloc(n ? n : 1, sizeof(*bsp));
 	for (struct boot *b = idsrd->boots; b && bs && bsp; b = b->next) {
-		uint64_t acc = atomic_load(&b->accesses);
+		uint64_t acc = boot_accesses(b);
 
 		/* Other users' boots are not listed (quietly: status is for everyone). */
 		if (!admin && b->peer.uid != c->peer.uid)
@@ -203,7 +203,7 @@ static void control_status(struct control_client *c)
 		bs[i].vmm = b->vmm;
 		bs[i].vcpus = b->vcpus;
 		bs[i].accesses = acc;
-		bs[i].undefs = atomic_load(&b->undefs);
+		bs[i].undefs = boot_undefs(b);
 		bs[i].rows_dropped = atomic_load(&b->rows_dropped) +
 				     store_boot_losses(idsrd->store, b->id);
 		bs[i].mode = b->replay ? IDSR__V1__MODE__REPLAY : IDSR__V1__MODE__LIVE;

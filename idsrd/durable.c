@@ -111,9 +111,7 @@ int durable_resend(struct boot *b, const struct live_policy *lp, const Idsr__V1_
 			atomic_fetch_add_explicit(&b->rows_dropped, 1, memory_order_relaxed);
 		if (atomic_load(&idsrd->subscribers))
 			subscribe_publish(b, &row, lp);
-		atomic_fetch_add_explicit(&b->accesses, 1, memory_order_relaxed);
-		if (undef)
-			atomic_fetch_add_explicit(&b->undefs, 1, memory_order_relaxed);
+		boot_count(b, a->vcpu, undef);
 	}
 	return 0;
 }

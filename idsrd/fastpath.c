@@ -109,7 +109,7 @@ struct fp_region *fastpath_open(struct boot *b, int *fdp, char *why, size_t whyl
 		.region_size = FP_REGION_SIZE, .epoch = 1,
 	};
 	for (uint32_t v = 0; v < r->nvcpus; v++)
-		r->hdr->next_seq[v] = atomic_load(&b->next_seq[v]);
+		r->hdr->next_seq[v] = boot_next_seq(b, v);
 	/* The live policy is taken and the region registered under
 	 * regions.lock: one that goes live meanwhile is either lp or published
 	 * to it (daemon_policy_install swaps it, then publishes). */
