@@ -3,7 +3,6 @@
  * (the SQL it runs and how records bind to it are store_sql.c; the control
  * records' copies are store_record.c). */
 #include <errno.h>
-#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,7 +339,7 @@ static void store_pace_locked(struct store *s)
 uint64_t store_push_row(struct store *s, const struct store_row *row)
 {
 	struct store_item it = { .kind = ITEM_ROW, .row = *row };
-	bool ok, behind, wake = false;
+	bool ok, wake = false;
 	uint64_t place = 0;
 
 	store_lock_counted(s);
@@ -353,17 +352,14 @@ uint64_t store_push_row(struct store *s, const struct store_row *row)
 	} else {
 		s->stats.rows_dropped++;
 	}
-	behind = s->count >= STORE_BATCH / 2 && !s->stalled;
 	pthread_mutex_unlock(&s->lock);
+	/* Past half a batch a producer wakes the writer (store_enqueue_locked);
+	 * it does not yield the CPU to it: that was a syscall on the trap path
+	 * for every push while the writer was behind, 0.12 a round trip at 4
+	 * connections, and pacing (above) bounds the queue without it
+	 * (docs/performance.md). */
 	if (wake)
 		pthread_cond_signal(&s->wake);
-	/* Half a batch waits beside what the writer is writing: before pacing
-	 * must make verdicts wait for a commit, hand it the CPU (with all CPUs
-	 * busy it gets only its fair share among the answering threads and the
-	 * VMMs'). Not while it merely writes a full batch: that is most of a
-	 * flood, and a yield is a syscall on the trap path. */
-	if (behind)
-		sched_yield();
 	return place;
 }
 
