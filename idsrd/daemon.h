@@ -75,8 +75,9 @@ static inline void daemon_policy_hit(struct live_policy *lp, int rule)
  *                           are called under boots_lock and take it
  *   policy_lock             a leaf: held only to swap `policy`
  *
- * Leaves too: server.c's sessions.lock, daemon.c's error_lock and a replay
- * cursor's own locks. boots_lock is taken by `status`, every Hello and the
+ * Leaves too: server.c's sessions.lock, daemon.c's error_lock, pusher.c's
+ * lock (taken by a boot's end to wake the pusher, never held across I/O) and a
+ * replay cursor's own locks. boots_lock is taken by `status`, every Hello and the
  * main loop, so nothing that waits for the disk runs under it: boot_reopen
  * reads the database before it is taken. (Queuing a control record can wait
  * for queue space, but STORE_RESERVE slots are kept for those records.)

@@ -162,7 +162,12 @@ check "... and its end" "cut off: idsrd stopped without ending it" \
 	"$(ch a "SELECT end_reason FROM boots WHERE boot_uid = toUUID('$(uid_of 7)') FORMAT TSV")"
 check "seven boots on the server, each once" "7	7" "$(ch a "SELECT count(), uniqExact(boot_uid) FROM boots FORMAT TSV")"
 stop_daemon
-check "a boot of an idsrd without --push is not queued" "7" "$(start_daemon --policy examples/policy.conf &&
-	vmm g && stop_daemon; sqlite3 "$T/trace.db" "SELECT count(*) FROM pushes")"
+start_daemon --policy examples/policy.conf || exit 1
+check "without --push, status --json has push null" "null" "$("$C" status --control "$T/ctl.sock" --json | jq -c .push)"
+check "... and the text no push line" "" "$("$C" status --control "$T/ctl.sock" | grep push:)"
+check_rc "a boot of an idsrd without --push" 0 vmm g
+boot_ended 8
+stop_daemon
+check "... is not queued" "7|8" "$(sqlite3 "$T/trace.db" "SELECT count(*), (SELECT max(id) FROM boots) FROM pushes")"
 ch_stop a
 done_testing
