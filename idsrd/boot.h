@@ -24,9 +24,9 @@ struct boot_peer {
 
 /* A vCPU's counters, alone on their cache line: the answering threads of a
  * boot's connections (on different CPUs) each write their own vCPUs' on
- * every access, and 4 vCPUs' seqs in one line made that line travel between
- * the CPUs on every access (boot_check_seq was 3.5% of an answering
- * thread's time at 4 connections, perf). */
+ * every access, and with several vCPUs' seqs in one line that line went
+ * back and forth between the CPUs on every access (docs/performance.md,
+ * "Cutting idsrd's CPU a round trip"). */
 struct boot_vcpu {
 	_Atomic uint64_t next_seq;	/* the seq it must send next */
 	atomic_uint_fast64_t accesses, undefs;	/* logged for this vCPU (status, the end) */
