@@ -167,5 +167,5 @@ const char *cli_db_path(sqlite3 *db)
 {
 	const char *path = sqlite3_db_filename(db, "main");
 
-	return path && *path ? path : "the trace";
+	return path && *path ? cli_trace_copy_name(path) : "the trace";
 }

@@ -157,6 +157,10 @@ const char *cli_trace_path(const char *cmd, const struct cli_trace_arg *t, enum 
 /* A new private file (mode 0600) for a copy, removed at exit; NULL after
  * saying why. name: a word for its name (a boot_uid), or NULL. */
 char *cli_trace_copy_file(const char *cmd, const char *name);
+/* Names the copy at path label in messages (cli_db_path); the name of
+ * path: its label, else path itself. */
+void cli_trace_copy_label(const char *path, const char *label);
+const char *cli_trace_copy_name(const char *path);
 /* The copy for a URL trace (cli/fleet.c): for need CLI_TRACE_BOOTS, the
  * `boots' rows of the boots selected (their ids 1, 2, … oldest first; each
  * boot's id in its own trace in a column trace_boot_id); else the one boot
@@ -237,7 +241,7 @@ const char *cli_rule_text(const struct cli_access *a, char *buf, size_t len);
  * the accesses table reads through it), the presentation fields zero. */
 struct access_row;
 void cli_access_from(struct cli_access *a, const struct access_row *r);
-/* The file db was opened from, for messages. */
+/* The file db was opened from, for messages (a copy's label, cli_trace_copy_label). */
 const char *cli_db_path(struct sqlite3 *db);
 
 struct symbols;

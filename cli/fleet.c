@@ -219,6 +219,10 @@ const char *cli_fleet_copy(const char *cmd, const struct cli_trace_arg *t, enum 
 		path = fleet_copy_list(cmd, t, &p);
 	} else if (fleet_pick(cmd, t, &p, &b) == 0) {
 		if ((path = fleet_new_copy(cmd, b.uid, &db))) {
+			char label[1100];
+
+			snprintf(label, sizeof(label), "%s#%s", t->url, b.uid);
+			cli_trace_copy_label(path, label);
 			if (fleet_pull_into(cmd, &p, &b, db, b.id, &rows) < 0)
 				path = NULL;
 			db_close(db);

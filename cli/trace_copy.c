@@ -20,6 +20,7 @@
  */
 
 static char *copies[4];
+static char *labels[4];		/* what messages call a copy (a fleet boot's URL#BOOT_UID), or NULL */
 static size_t ncopies;
 
 static void trace_copy_remove(const char *path)
@@ -38,6 +39,7 @@ static void trace_copies_remove(void)
 	for (size_t i = 0; i < ncopies; i++) {
 		trace_copy_remove(copies[i]);
 		free(copies[i]);
+		free(labels[i]);
 	}
 	ncopies = 0;
 }
@@ -47,6 +49,23 @@ void cli_trace_copies_unlink(void)
 	/* a copy is one file (journal_mode DELETE) once written */
 	for (size_t i = 0; i < ncopies; i++)
 		unlink(copies[i]);
+}
+
+void cli_trace_copy_label(const char *path, const char *label)
+{
+	for (size_t i = 0; i < ncopies; i++)
+		if (!strcmp(copies[i], path)) {
+			free(labels[i]);
+			labels[i] = strdup(label);
+		}
+}
+
+const char *cli_trace_copy_name(const char *path)
+{
+	for (size_t i = 0; i < ncopies; i++)
+		if (!strcmp(copies[i], path) && labels[i])
+			return labels[i];
+	return path;
 }
 
 /* Whether path and the daemon's database are one file. */

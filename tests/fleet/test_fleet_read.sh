@@ -139,6 +139,15 @@ check "its boots row: every column, NULL and '' apart, text and blobs byte for b
 check "its accesses: every value" "$(sqlite3 -cmd '.mode quote' "$T/edge.db" "SELECT * FROM accesses")" \
 	"$(sqlite3 -cmd '.mode quote' "$T/edge2.db" "SELECT * FROM accesses")"
 
+# A boot pushed from a damaged trace is read through the same checks, named by its URL.
+sqlite3 "$T/edge.db" "INSERT INTO boots(id, start_ns, end_ns, end_reason, vcpus) VALUES (8, 1, 2, 'bye', 1);
+	INSERT INTO accesses VALUES (8, 0, 0, 1, 1073741824, 0, 1, 0, 0, 'emulate', 0)"
+check_rc "push it" 0 "$C" push "$T/edge.db:8" --to "$U"
+duid=$(sqlite3 "$T/edge.db" "SELECT boot_uid FROM boots WHERE id = 8")
+check_rc "show URL#UID of it: refused as the trace is" 2 "$C" show "$U#$duid"
+check "... by the one reader's check, naming the boot by its URL" \
+	"$("$C" show "$T/edge.db:8" 2>&1 | sed "s|$T/edge.db|WHERE|")" "$(printf '%s\n' "$OUT" | sed "s|$U#$duid|WHERE|")"
+
 # ---- replay of a fleet boot ----------------------------------------------------------------
 "$C" replay "$U#$uid2" --vm b --timeout 60 >"$T/replay.out" 2>"$T/replay.err" &
 REPLAY=$!
