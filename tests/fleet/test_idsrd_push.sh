@@ -130,7 +130,7 @@ kill -STOP "$vmm_pid"
 stop_daemon
 check "boot 6 ended by the stop" "idsrd stopped while the VMM was connected" \
 	"$(sqlite3 "$T/trace.db" "SELECT end_reason FROM boots WHERE id = 6")"
-start_daemon --policy examples/policy.conf --push "$U" --credentials "$T/cred" || exit 1
+start_daemon --policy examples/policy.conf --push "$U" --credentials "$T/cred" || { kill -CONT "$vmm_pid"; exit 1; }
 wait_until push_is waiting 1
 check "status: boot 6 waits for its VMM, nothing pending" "1 0 0" "$(push_field waiting) $(push_field pending) $(push_field boots_pushed)"
 kill -CONT "$vmm_pid"
