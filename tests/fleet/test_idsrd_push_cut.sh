@@ -4,6 +4,7 @@
 # the failure and the boot still pending; once the server is back (same data directory) the retry
 # sends only what is missing: count() of the boot equals its rows, no (vcpu, seq) twice, one boots
 # row. The boot is queued by a row of `pushes' in the trace, as idsrd queues a boot it starts.
+# Then a boot the server holds a foreign row of is skipped (logged, status) and the next one goes.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/clickhouse.sh"
 . "$(dirname "$0")/synth.sh"
@@ -45,6 +46,25 @@ check "the values are the trace's" "$(sqlite3 "$T/trace.db" "SELECT sum(value % 
 	"$(ch a "SELECT sum(toInt64(value) % 1000003) FROM accesses FORMAT TSV")"
 check "one boots row" "1" "$(ch a "SELECT count() FROM boots FORMAT TSV")"
 check "the trace marks it pushed, with its rows" "$U|$N" "$(sqlite3 "$T/trace.db" "SELECT url, rows FROM pushes WHERE pushed_ns IS NOT NULL")"
+stop_daemon
+
+# A boot the server holds a row of that the trace has not (another writer's): its count can never
+# match, so it is logged and not tried again until idsrd restarts; the boots after it still go.
+synth_boots "$T/trace.db" host-a 2 1000 2
+sqlite3 "$T/trace.db" "INSERT INTO pushes(boot_id, queued_ns) SELECT id, start_ns FROM boots WHERE id > 1"
+uid2=$(sqlite3 "$T/trace.db" "SELECT boot_uid FROM boots WHERE id = 2")
+uid3=$(sqlite3 "$T/trace.db" "SELECT boot_uid FROM boots WHERE id = 3")
+ch a "INSERT INTO accesses (boot_uid, host, vcpu, seq) VALUES ('$uid2', 'elsewhere', 0, 999999)"
+start_daemon --push "$U" || exit 1
+wait_long eval '[ "$(push_field boots_pushed)" = 1 ] && [ "$(push_field skipped)" = 1 ]'
+check "status: boot 3 pushed, boot 2 skipped, nothing pending, no failure of the server" "1 1 0 0" \
+	"$(push_field boots_pushed) $(push_field skipped) $(push_field pending) $(push_field failures)"
+check "boot 3 is on the server, exactly" "1000	1000" \
+	"$(ch a "SELECT count(), uniqExact(vcpu, seq) FROM accesses WHERE boot_uid = toUUID('$uid3') FORMAT TSV")"
+check "boot 2 stays queued in the trace" "2" "$(sqlite3 "$T/trace.db" "SELECT boot_id FROM pushes WHERE pushed_ns IS NULL")"
+check_match "the log says why and what to do" \
+	"push: boot 2 $uid2 is not sent to $U again until idsrd restarts: the server holds 501 rows \(501 distinct\) of the boot, the trace 1000 \(check it with idsrctl push $T/trace.db:2 --to URL\)" \
+	"$(cat "$T/idsrd.log")"
 stop_daemon
 ch_stop a
 done_testing
