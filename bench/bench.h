@@ -357,6 +357,16 @@ static inline void bench_access(uint32_t vcpu, uint64_t i, struct idsr_access *a
 	};
 }
 
+/* The same mix on registers that bench_policy_text answers by stateless
+ * rules (`value', `ignore'): what the fast path answers in the VMM. */
+static inline void bench_fast_access(uint32_t vcpu, uint64_t i, struct idsr_access *a)
+{
+	static const uint32_t keys[4] = { 0xc790, 0xc798, 0xc7a0, 0xc7a8 }; /* s3_0_c15_c2_0.. */
+
+	bench_access(vcpu, i, a);
+	a->key = keys[i & 3];
+}
+
 /* Sizes on the wire (header included) of the Access and Verdict frames for
  * access i of a vCPU: what idsrd and the floor both carry. */
 static inline void bench_frame_sizes(uint64_t i, size_t *access_len, size_t *verdict_len)
@@ -400,7 +410,8 @@ static inline void bench_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	/* These programs measure round trips: no Hello asks for the fast path,
 	 * whatever its default (docs/design.md 3.6), and the idsr-vmm that
-	 * bench_vmm runs inherits it (bench/fastpath.sh measures the fast path). */
+	 * bench_vmm runs inherits it (bench/fastpath.sh and bench_fastpath, which
+	 * turns it back on for its own runs, measure the fast path). */
 	setenv("IDSR_FAST_PATH", "0", 1);
 	bench_rounds = (unsigned)bench_env("BENCH_ROUNDS", 5);
 	bench_n = bench_env("BENCH_N", 40000);
@@ -654,6 +665,7 @@ static inline int bench_daemon_stop(struct bench_daemon *d)
 /* The store's counters from the control socket's Status. */
 struct bench_status {
 	uint64_t queue_depth, queue_high_water, rows_written, rows_dropped;
+	uint64_t fp_records, fp_ring_full;	/* the fast path's (Status 18, 19) */
 };
 
 static inline int bench_daemon_status(struct bench_daemon *d, struct bench_status *out)
@@ -680,7 +692,7 @@ static inline int bench_daemon_status(struct bench_daemon *d, struct bench_statu
 		const Idsr__V1__Status *st = reply->reply->status;
 
 		*out = (struct bench_status){ st->queue_depth, st->queue_high_water, st->rows_written,
-					      st->rows_dropped };
+					      st->rows_dropped, st->fast_path_records, st->fast_path_ring_full };
 		rc = 0;
 	}
 	frame_free(reply);
@@ -725,7 +737,9 @@ static inline int64_t bench_rows_logged(struct bench_daemon *d, uint64_t boot_id
 
 /* ---- clients: N threads, one connection each, started together -------------- */
 
-enum bench_target { TARGET_FLOOR, TARGET_IDSRD };
+/* TARGET_FAST: idsrd with the fast path on, accesses stateless rules
+ * answer (bench_fast_access); TARGET_IDSRD: round trips only. */
+enum bench_target { TARGET_FLOOR, TARGET_IDSRD, TARGET_FAST };
 
 struct bench_client {
 	enum bench_target target;
@@ -740,6 +754,7 @@ struct bench_client {
 	pid_t server;			/* > 0: count sleeps on both sides (1 client only) */
 	double sleeps, server_sleeps, ipis;	/* over the n round trips */
 	uint64_t boot_id;
+	uint64_t fast;			/* of the n, answered by the fast path */
 	bool replaying;			/* idsrd answered from a recording */
 	bool failed;
 	char error[256];
@@ -812,7 +827,8 @@ static inline void bench_client_idsrd(struct bench_client *c)
 	}
 	c->boot_id = idsr_boot_id(conn);
 	c->replaying = idsr_replaying(conn);
-	idsr_set_fast_path(conn, false);	/* these benchmarks measure round trips */
+	if (c->target != TARGET_FAST)
+		idsr_set_fast_path(conn, false);	/* these benchmarks measure round trips */
 	if (c->spin_us)
 		idsr_set_spin(conn, c->spin_us);
 	pthread_barrier_wait(c->start);
@@ -823,7 +839,10 @@ static inline void bench_client_idsrd(struct bench_client *c)
 		struct idsr_access a;
 		struct idsr_verdict v;
 
-		bench_access(c->vcpu, i, &a);
+		if (c->target == TARGET_FAST)
+			bench_fast_access(c->vcpu, i, &a);
+		else
+			bench_access(c->vcpu, i, &a);
 		if (idsr_access(conn, &a, &v) < 0) {
 			snprintf(c->error, sizeof(c->error), "access %llu: %s", (unsigned long long)i,
 				 idsr_last_error());
@@ -835,6 +854,7 @@ static inline void bench_client_idsrd(struct bench_client *c)
 	}
 	c->t1 = bench_now_ns();
 	bench_count_end(c);
+	c->fast = idsr_fast_answers(conn);
 	idsr_close(conn, "bench done");
 }
 
@@ -854,6 +874,8 @@ struct bench_run {
 	double rate;			/* aggregate round trips/s */
 	struct bench_lat lat;		/* when latencies were recorded */
 	uint64_t sent;
+	uint64_t fast;			/* of them, answered by the fast path */
+	uint64_t t0, t1;		/* the first access's start, the last's end */
 	uint64_t boot_id;
 	bool replaying;
 	/* bench_run_counted: a round trip's sleeps of the client and of the
@@ -899,7 +921,10 @@ static inline struct bench_run bench_run_clients_of(enum bench_target target, co
 				  c[i].error);
 		t0 = c[i].t0 < t0 ? c[i].t0 : t0;
 		t1 = c[i].t1 > t1 ? c[i].t1 : t1;
+		run.fast += c[i].fast;
 	}
+	run.t0 = t0;
+	run.t1 = t1;
 	pthread_barrier_destroy(&start);
 	run.sent = per * nthreads;
 	run.boot_id = c[0].boot_id;

@@ -93,6 +93,10 @@ static void status_print_json(const Idsr__V1__Status *st)
 	json_bool(&j, "replay_armed", st->replay_armed);
 	json_uint(&j, "subscribers", st->subscribers);
 	json_uint(&j, "connections", st->connections);
+	json_uint(&j, "fast_path_connections", st->fast_path_connections);
+	json_uint(&j, "fast_path_records", st->fast_path_records);
+	json_uint(&j, "fast_path_ring_full", st->fast_path_ring_full);
+	json_uint(&j, "fast_path_dropped", st->fast_path_dropped);
 	status_push_json(st->push);
 	fputs(", \"boots\": [", stdout);
 	for (size_t i = 0; i < st->n_boots; i++) {
@@ -140,6 +144,9 @@ static void status_print_human(const Idsr__V1__Status *st)
 		printf("                rows were LOST: the disk failed or the queue overflowed; see idsrd's log\n");
 	printf("  connections:  %u VMM, %u subscribers%s\n", st->connections, st->subscribers,
 	       st->replay_armed ? "; replay armed" : "");
+	printf("  fast path:    %u connections; %" PRIu64 " records taken, %" PRIu64 " full-ring waits, %"
+	       PRIu64 " dropped\n", st->fast_path_connections, st->fast_path_records, st->fast_path_ring_full,
+	       st->fast_path_dropped);
 	status_push_human(st->push);
 	printf("  boots:        %zu in progress, %" PRIu64 " since start\n", st->n_boots, st->boots_total);
 	for (size_t i = 0; i < st->n_boots; i++) {

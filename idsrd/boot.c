@@ -174,6 +174,13 @@ static bool boot_resume_allowed(int64_t id, int64_t owner_uid, const void *inst,
  * memory. Rare (a VMM reconnecting), and called without boots_lock: a flush,
  * an open and two SELECTs wait up to SQLite's busy timeout (5 s) when another
  * process holds the database, and status and every Hello take that lock. */
+/* Held from a boot's last leave until its end record is queued, and by a
+ * resume from its look-up until it has read the database: without it a
+ * resume could read the boot between the two (gone from the list, its end
+ * not yet in the file) and reopen a boot that just ended. Before boots_lock
+ * in the lock order (daemon.h). */
+static pthread_mutex_t boot_end_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static struct boot *boot_reopen(const Idsr__V1__Hello *h, const struct boot_peer *peer,
 				char *why, size_t whylen)
 {
@@ -306,18 +313,23 @@ static int boot_resume_read(const Idsr__V1__Hello *h, const struct boot_peer *pe
 	bool known;
 
 	*out = NULL;
+	pthread_mutex_lock(&boot_end_lock);
 	pthread_mutex_lock(&idsrd->boots_lock);
 	known = boot_find_id_locked((int64_t)h->resume_boot) != NULL;
 	for (struct boot *o = idsrd->boots; o; o = o->next)
 		in_progress++;
 	pthread_mutex_unlock(&idsrd->boots_lock);
-	if (known)
+	if (known) {
+		pthread_mutex_unlock(&boot_end_lock);
 		return 0;
+	}
 	if (idsrd->cfg.max_boots && in_progress >= idsrd->cfg.max_boots) {
+		pthread_mutex_unlock(&boot_end_lock);
 		snprintf(why, whylen, "%u boots in progress, the limit (--max-boots)", in_progress);
 		return -1;
 	}
 	*out = boot_reopen(h, peer, why, whylen);
+	pthread_mutex_unlock(&boot_end_lock);
 	if (*out)
 		return 0;
 	/* Another connection of the boot (its other vCPU) may have resumed it
@@ -410,6 +422,7 @@ void boot_leave(struct boot *b, const char *reason, bool error)
 {
 	bool last;
 
+	pthread_mutex_lock(&boot_end_lock);
 	pthread_mutex_lock(&idsrd->boots_lock);
 	pthread_mutex_lock(&b->lock);
 	if (reason && (!b->end_reason || (error && strncmp(b->end_reason, "error", 5)))) {
@@ -433,10 +446,11 @@ void boot_leave(struct boot *b, const char *reason, bool error)
 		}
 	}
 	pthread_mutex_unlock(&idsrd->boots_lock);
-	if (last) {
+	if (last)
 		boot_end(b);
+	pthread_mutex_unlock(&boot_end_lock);
+	if (last)
 		boot_free(b);
-	}
 }
 
 int boot_check_seq(struct boot *b, uint32_t vcpu, uint64_t seq, char *why, size_t whylen)

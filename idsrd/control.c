@@ -12,6 +12,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "db.h"
+#include "fastpath.h"
 #include "log.h"
 #include "policy_ctl.h"
 #include "pusher.h"
@@ -142,6 +143,7 @@ static void control_status(struct control_client *c)
 	struct pusher_status push;
 	struct live_policy *lp = daemon_policy_get();
 	struct store_stats ss;
+	struct fastpath_stats fs;
 	struct stat sb;
 	char wal[4200];
 	size_t n = 0, i = 0;
@@ -166,6 +168,11 @@ static void control_status(struct control_client *c)
 	st.policy_source = (char *)policy_source(lp->policy);
 	st.subscribers = atomic_load(&idsrd->subscribers);
 	st.connections = atomic_load(&idsrd->connections);
+	fastpath_stats(&fs);
+	st.fast_path_records = fs.records;
+	st.fast_path_ring_full = fs.ring_full;
+	st.fast_path_dropped = fs.dropped;
+	st.fast_path_connections = fs.regions;
 	if (pusher_get_status(&push)) {
 		ps.url = push.url;
 		ps.pending = push.pending;

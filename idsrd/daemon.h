@@ -68,6 +68,9 @@ static inline void daemon_policy_hit(struct live_policy *lp, int rule)
  * Lock order. A thread that holds one of these takes only those listed under
  * it (as SQLite's and the kernel's headers state theirs):
  *
+ *   boot_end_lock           a boot's end against its resume (boot.c): a boot's
+ *                           last leave queues its end record, a resume reads the
+ *                           database (boot_reopen), under it
  *   boots_lock              the boots in progress, their lookup, the armed replay
  *     boot->lock            a boot's connection count and rate (boot.h)
  *     plan->lock            a replay plan's progress and report (replayer.c)

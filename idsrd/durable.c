@@ -16,15 +16,22 @@
  * A kill -9 loses the rows not yet committed (up to STORE_PACE_ROWS). The
  * VMM's library keeps every answered access until idsrd says its row is
  * committed, and sends the rest again after a resume (docs/design.md 3.2).
+ * idsrd says it in Verdict.committed, and for the fast path, whose answers
+ * get no verdict, in the region's header (fastpath_committed).
  *
  * Saying it must cost the trap path nothing: no syscall, no wake-up, no lock.
- * So each vCPU of a connection awaits one row at a time, its mark: when a
- * later access finds the store's committed place past the mark, the mark's
- * seq + 1 goes out in that access's Verdict, and the new row becomes the next
- * mark. Rows reach the database in queue order, so everything of the vCPU
- * before the mark is committed too. The bound lags the store by about one
- * commit (STORE_LINGER_MS, or a batch), which the library's buffer absorbs.
+ * So each vCPU of a connection awaits a few rows, its marks, a new one each
+ * DURABLE_GAP places of the store's queue: when the store's committed place
+ * passes a mark, the mark's seq + 1 is published. Rows reach the database in
+ * queue order, so everything of the vCPU before the mark is committed too.
+ * With marks DURABLE_GAP apart the bound lags the store by at most that
+ * (plus the rows a mark could not be taken for while DURABLE_MARKS wait),
+ * which the library's buffer (IDSR_RECORDS_DEFAULT = 2 x STORE_PACE_ROWS)
+ * absorbs even when idsrd keeps STORE_PACE_ROWS uncommitted. The vCPU's
+ * last row is checked too, so once the store catches up (an idle vCPU, the
+ * fast path's ticks) the bound reaches the vCPU's end.
  */
+#define DURABLE_GAP	(STORE_PACE_ROWS / DURABLE_MARKS)
 
 static struct durable_vcpu *durable_vcpu(struct durable *d, uint32_t vcpu)
 {
@@ -40,25 +47,57 @@ static struct durable_vcpu *durable_vcpu(struct durable *d, uint32_t vcpu)
 	return &d->vcpus[vcpu];
 }
 
-uint64_t durable_note(struct durable *d, uint32_t vcpu, uint64_t seq, uint64_t place)
+/* The bound the store's commits give v now (0: none past what was published). */
+static uint64_t durable_settle(struct durable_vcpu *v)
 {
-	struct durable_vcpu *v = durable_vcpu(d, vcpu);
-	uint64_t safe = 0;
+	uint64_t committed = store_committed(idsrd->store), safe = 0;
 
-	if (!v)
-		return 0;
-	if (v->mark_place && v->mark_place <= store_committed(idsrd->store)) {
-		safe = v->mark_next;
-		v->mark_place = 0;
+	if (v->last.place && v->last.place <= committed) {
+		safe = v->last.next;	/* all of it: the marks are older */
+		v->last.place = 0;
+		v->count = 0;
 	}
-	if (!v->mark_place && place) {
-		v->mark_place = place;
-		v->mark_next = seq + 1;
+	while (v->count && v->marks[v->first].place <= committed) {
+		safe = v->marks[v->first].next;
+		v->first = (uint8_t)((v->first + 1) % DURABLE_MARKS);
+		v->count--;
 	}
 	if (safe <= v->published)
 		return 0;
 	v->published = safe;
 	return safe;
+}
+
+uint64_t durable_note(struct durable *d, uint32_t vcpu, uint64_t seq, uint64_t place)
+{
+	struct durable_vcpu *v = durable_vcpu(d, vcpu);
+	uint64_t safe;
+
+	if (!v)
+		return 0;
+	safe = durable_settle(v);
+	if (!place)
+		return safe;	/* dropped: a later row's commit covers it */
+	v->last = (struct durable_mark){ place, seq + 1 };
+	if (!v->count || (v->count < DURABLE_MARKS &&
+			  place - v->marks[(v->first + v->count - 1) % DURABLE_MARKS].place >= DURABLE_GAP)) {
+		v->marks[(v->first + v->count) % DURABLE_MARKS] = v->last;
+		v->count++;
+	}
+	return safe;
+}
+
+uint64_t durable_poll(struct durable *d, uint32_t vcpu)
+{
+	return vcpu < d->n ? durable_settle(&d->vcpus[vcpu]) : 0;
+}
+
+bool durable_pending(const struct durable *d)
+{
+	for (uint32_t v = 0; v < d->n; v++)
+		if (d->vcpus[v].last.place)
+			return true;
+	return false;
 }
 
 /* Form only: the answers are the dead idsrd's, whose stateful rules (storage,

@@ -29,6 +29,7 @@
 #include "boot.h"
 #include "daemon.h"
 #include "db.h"
+#include "durable.h"
 #include "encoding.h"
 #include "fastpath.h"
 #include "fp_layout.h"
@@ -45,11 +46,11 @@ struct fp_region {
 	struct fp_header *hdr;
 	struct fp_entry *tables;	/* 2 x FP_TABLE_ENTRIES */
 	struct fp_record *ring;
+	size_t size;			/* of the mapping */
 	uint64_t head;			/* idsrd's copy: never read back from the region */
 	uint32_t nvcpus;
 	struct fp_epoch *epochs;	/* oldest first; the last is current */
 	size_t nepochs, cap;
-	uint64_t ring_full;
 	bool sealed;			/* FP_CLOSED is set in tail: the VMM publishes no more */
 };
 
@@ -57,6 +58,12 @@ static struct {
 	pthread_mutex_t lock;
 	struct fp_region *head;
 } regions = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Since idsrd started (`status`): relaxed counters, read without a lock. */
+static struct {
+	atomic_uint_fast64_t records, ring_full, dropped;
+	atomic_uint regions;
+} stats;
 
 /* Shared fields are read and written atomically: the other side may write
  * them at any time. */
@@ -83,13 +90,16 @@ struct fp_region *fastpath_open(struct boot *b, int *fdp, char *why, size_t whyl
 {
 	struct live_policy *lp;
 	struct fp_region *r = calloc(1, sizeof(*r));
+	uint32_t nvcpus = b->nseq < FP_MAX_VCPUS ? b->nseq : FP_MAX_VCPUS;
+	uint64_t header_size = fp_header_size(nvcpus);
+	size_t size = header_size + FP_TABLES_SIZE + FP_RING_SIZE;
 	int fd = memfd_create("idsrd-fastpath", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *map = MAP_FAILED;
 	int rc;
 
-	if (!r || fd < 0 || ftruncate(fd, FP_REGION_SIZE) < 0 ||
+	if (!r || fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
-	    (map = mmap(NULL, FP_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
 		snprintf(why, whylen, "cannot make the fast path's shared region: %s", strerror(errno));
 		free(r);
 		if (fd >= 0)
@@ -98,18 +108,25 @@ struct fp_region *fastpath_open(struct boot *b, int *fdp, char *why, size_t whyl
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	r->hdr = map;
-	r->tables = (struct fp_entry *)((char *)map + FP_HEADER_SIZE);
+	r->size = size;
+	r->tables = (struct fp_entry *)((char *)map + header_size);
 	r->ring = (struct fp_record *)(r->tables + 2 * FP_TABLE_ENTRIES);
-	r->nvcpus = b->nseq < FP_MAX_VCPUS ? b->nseq : FP_MAX_VCPUS;
+	r->nvcpus = nvcpus;
 	*r->hdr = (struct fp_header){
-		.magic = FP_MAGIC, .layout_version = FP_LAYOUT_VERSION, .header_size = FP_HEADER_SIZE,
+		.magic = FP_MAGIC, .layout_version = FP_LAYOUT_VERSION, .header_size = (uint32_t)header_size,
 		.table_entries = FP_TABLE_ENTRIES, .ring_entries = FP_RING_ENTRIES,
 		.record_size = FP_RECORD_SIZE, .entry_size = sizeof(struct fp_entry), .nvcpus = r->nvcpus,
-		.table_offset = FP_HEADER_SIZE, .ring_offset = (uint64_t)((char *)r->ring - (char *)map),
-		.region_size = FP_REGION_SIZE, .epoch = 1,
+		.table_offset = header_size, .ring_offset = (uint64_t)((char *)r->ring - (char *)map),
+		.region_size = size, .vcpu_offset = sizeof(struct fp_header), .epoch = 1,
 	};
-	for (uint32_t v = 0; v < r->nvcpus; v++)
-		r->hdr->next_seq[v] = boot_next_seq(b, v);
+	/* A resumed boot's rows so far are committed. Zeros are not written:
+	 * the pages of a boot of many vCPUs stay untouched until used. */
+	for (uint32_t v = 0; v < r->nvcpus; v++) {
+		uint64_t next = boot_next_seq(b, v);
+
+		if (next)
+			r->hdr->vcpus[v] = (struct fp_vcpu){ next, next };
+	}
 	/* The live policy is taken and the region registered under
 	 * regions.lock: one that goes live meanwhile is either lp or published
 	 * to it (daemon_policy_install swaps it, then publishes). */
@@ -120,7 +137,7 @@ struct fp_region *fastpath_open(struct boot *b, int *fdp, char *why, size_t whyl
 	if (rc < 0) {
 		pthread_mutex_unlock(&regions.lock);
 		snprintf(why, whylen, "out of memory for the fast path");
-		munmap(map, FP_REGION_SIZE);
+		munmap(map, size);
 		close(fd);
 		free(r);
 		return NULL;
@@ -130,6 +147,7 @@ struct fp_region *fastpath_open(struct boot *b, int *fdp, char *why, size_t whyl
 		r->next->prev = r;
 	regions.head = r;
 	pthread_mutex_unlock(&regions.lock);
+	atomic_fetch_add_explicit(&stats.regions, 1, memory_order_relaxed);
 	*fdp = fd;
 	return r;
 }
@@ -147,10 +165,11 @@ void fastpath_close(struct fp_region *r)
 	if (r->next)
 		r->next->prev = r->prev;
 	pthread_mutex_unlock(&regions.lock);
+	atomic_fetch_sub_explicit(&stats.regions, 1, memory_order_relaxed);
 	for (size_t i = 0; i < r->nepochs; i++)
 		daemon_policy_put(r->epochs[i].lp);
 	free(r->epochs);
-	munmap(r->hdr, FP_REGION_SIZE);
+	munmap(r->hdr, r->size);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -249,7 +268,13 @@ static struct live_policy *epoch_policy(struct fp_region *r, uint64_t epoch, int
 	return lp;
 }
 
-int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen)
+void fastpath_committed(struct fp_region *r, uint32_t vcpu, uint64_t below)
+{
+	if (vcpu < r->nvcpus && below)
+		STORE(&r->hdr->vcpus[vcpu].committed, below, __ATOMIC_RELEASE);
+}
+
+int fastpath_drain(struct fp_region *r, struct boot *b, struct durable *d, char *why, size_t whylen)
 {
 	uint64_t tail = LOAD(&r->hdr->tail, __ATOMIC_ACQUIRE) & (r->sealed ? ~FP_CLOSED : ~0ull);
 	uint64_t n = tail - r->head;
@@ -261,11 +286,15 @@ int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen
 	if (n > FP_RING_ENTRIES)
 		return snprintf(why, whylen, "the fast path's ring claims %llu records (it holds %d)",
 				(unsigned long long)n, FP_RING_ENTRIES), -EPROTO;
+	/* Full: the VMM's next fast-path access finds no room and waits for
+	 * this drain in a round trip (client_fast.c); each full ring found is
+	 * one such wait, or one coming. */
 	if (n == FP_RING_ENTRIES)
-		r->ring_full++;
+		atomic_fetch_add_explicit(&stats.ring_full, 1, memory_order_relaxed);
 	for (; r->head != tail; r->head++) {
 		struct fp_record rec;
 		struct store_row row;
+		uint64_t place;
 
 		memcpy(&rec, &r->ring[r->head & (FP_RING_ENTRIES - 1)], sizeof(rec));
 		if (!lp || rec.epoch != lp_epoch) {
@@ -296,9 +325,13 @@ int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen
 			.value = rec.value, .vcpu = rec.vcpu, .key = rec.key,
 			.rule = rec.rule, .el = rec.el, .is_write = rec.is_write, .undef = rec.undef,
 		};
-		boot_log(b, &row, lp);
+		place = boot_log(b, &row, lp);
+		atomic_fetch_add_explicit(&stats.records, 1, memory_order_relaxed);
+		if (!place)	/* past the store's pace limit: counted on the boot too */
+			atomic_fetch_add_explicit(&stats.dropped, 1, memory_order_relaxed);
+		fastpath_committed(r, rec.vcpu, durable_note(d, rec.vcpu, rec.seq, place));
 		if (rec.vcpu < r->nvcpus)
-			STORE(&r->hdr->next_seq[rec.vcpu], rec.seq + 1, __ATOMIC_RELAXED);
+			STORE(&r->hdr->vcpus[rec.vcpu].next_seq, rec.seq + 1, __ATOMIC_RELAXED);
 	}
 	daemon_policy_put(lp);
 	STORE(&r->hdr->head, r->head, __ATOMIC_RELEASE);
@@ -324,7 +357,12 @@ bool fastpath_arm_wake(struct fp_region *r)
 	return false;
 }
 
-uint64_t fastpath_ring_full(const struct fp_region *r)
+void fastpath_stats(struct fastpath_stats *st)
 {
-	return r->ring_full;
+	*st = (struct fastpath_stats){
+		.records = atomic_load_explicit(&stats.records, memory_order_relaxed),
+		.ring_full = atomic_load_explicit(&stats.ring_full, memory_order_relaxed),
+		.dropped = atomic_load_explicit(&stats.dropped, memory_order_relaxed),
+		.regions = atomic_load_explicit(&stats.regions, memory_order_relaxed),
+	};
 }

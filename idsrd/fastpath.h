@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct boot;
+struct durable;
 struct live_policy;
 struct fp_region;
 
@@ -17,10 +18,14 @@ struct fp_region;
 struct fp_region *fastpath_open(struct boot *b, int *fd, char *why, size_t whylen);
 void fastpath_close(struct fp_region *r);
 
-/* Takes every record the VMM wrote, checks each and logs it on b. The count
- * taken, or -EPROTO with why filled for a record that lies (the caller fails
- * the connection as for a bad frame). Only the connection's thread. */
-int fastpath_drain(struct fp_region *r, struct boot *b, char *why, size_t whylen);
+/* Takes every record the VMM wrote, checks each, logs it on b and notes it
+ * in d (publishing what d says is committed). The count taken, or -EPROTO
+ * with why filled for a record that lies (the caller fails the connection
+ * as for a bad frame). Only the connection's thread. */
+int fastpath_drain(struct fp_region *r, struct boot *b, struct durable *d, char *why, size_t whylen);
+/* Publishes that vcpu's rows below `below` are committed (0: nothing new):
+ * the VMM's library forgets its records of them. */
+void fastpath_committed(struct fp_region *r, uint32_t vcpu, uint64_t below);
 /* The connection ends: the VMM can publish no record after this, so a
  * drain after it takes every record there will be. */
 void fastpath_seal(struct fp_region *r);
@@ -43,7 +48,13 @@ void fastpath_publish(struct live_policy *lp);
 struct fp_record;
 struct policy;
 int fastpath_check(const struct fp_record *rec, const struct policy *p, char *why, size_t whylen);
-/* Records the VMM found no room for (each became a round trip). */
-uint64_t fastpath_ring_full(const struct fp_region *r);
+/* Since idsrd started, over every connection (Status fields 18-21). */
+struct fastpath_stats {
+	uint64_t records;		/* records taken and logged */
+	uint64_t ring_full;		/* drains that found a ring full: a VMM's fast path waited */
+	uint64_t dropped;		/* of the records, rows dropped past the store's pace limit */
+	uint32_t regions;		/* connections with a region now */
+};
+void fastpath_stats(struct fastpath_stats *st);
 
 #endif

@@ -71,6 +71,7 @@ struct session {
 	struct frame_arena *arena;
 	struct fp_region *fp;		/* the fast path's region, or NULL */
 	bool fp_woken;			/* a Wake came: records flow, tick before sleeping */
+	bool fp_unsettled;		/* records taken whose commit is not yet published */
 };
 
 /* Every session, running or parked, so that idsrd can end them and wait for them. */
@@ -194,18 +195,34 @@ static int session_drain(struct session *s)
 
 	if (!s->fp || !s->boot)
 		return 0;
-	n = fastpath_drain(s->fp, s->boot, why, sizeof(why));
+	n = fastpath_drain(s->fp, s->boot, &s->durable, why, sizeof(why));
 	if (n < 0)
 		session_fail(s, IDSR__V1__ERROR_CODE__BAD_FRAME, "%s", why);
+	if (n > 0)
+		s->fp_unsettled = true;
 	return n;
+}
+
+/* Publishes in the region what the store committed since the last
+ * publication (the VMM forgets those records); whether some rows are
+ * still awaited. */
+static bool session_settle(struct session *s)
+{
+	for (uint32_t v = 0; v < s->durable.n; v++)
+		fastpath_committed(s->fp, v, durable_poll(&s->durable, v));
+	return durable_pending(&s->durable);
 }
 
 /*
  * Before sleeping in read, a fast-path connection takes its records, and
  * while they come it takes them every FP_TICK_MS (the most a record waits).
- * Once a take finds none (and no Wake just came), it sets need_wake and
- * sleeps: the VMM's next record sends a Wake. So a connection that only
- * makes round trips never ticks, and an idle VMM costs nothing.
+ * It also ticks until the rows of the records it took are committed and
+ * that is published in the region (a VMM answered only by the fast path
+ * gets no Verdict.committed, and its library keeps each record until then).
+ * Once a take finds none (and no Wake just came) and nothing of the records
+ * awaits its commit, it sets need_wake and sleeps: the VMM's next record
+ * sends a Wake. So a connection that only makes round trips never ticks,
+ * and an idle VMM costs nothing once its rows are committed.
  */
 #define FP_TICK_MS	10
 static void session_fp_wait(struct session *s)
@@ -214,7 +231,11 @@ static void session_fp_wait(struct session *s)
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
 		int n = session_drain(s);
 
-		if (n < 0 || (n == 0 && !s->fp_woken && fastpath_arm_wake(s->fp)))
+		if (n < 0)
+			return;
+		if (s->fp_unsettled && !session_settle(s))
+			s->fp_unsettled = false;
+		if (n == 0 && !s->fp_woken && !s->fp_unsettled && fastpath_arm_wake(s->fp))
 			return;
 		s->fp_woken = false;
 		if (poll(&p, 1, FP_TICK_MS) != 0)
@@ -322,6 +343,8 @@ static void session_access(struct session *s, const Idsr__V1__Access *a)
 	verdict.action = pv.undef ? IDSR__V1__ACTION__UNDEF : IDSR__V1__ACTION__EMULATE;
 	verdict.value = pv.undef || a->is_write ? 0 : pv.value;
 	verdict.committed = durable_note(&s->durable, a->vcpu, a->seq, place);
+	if (s->fp)
+		fastpath_committed(s->fp, a->vcpu, verdict.committed);
 	f.body_case = IDSR__V1__FRAME__BODY_VERDICT;
 	f.verdict = &verdict;
 	session_send(s, &f);

@@ -60,7 +60,7 @@ struct idsr_conn {
 	uint64_t fallbacks, reconnects;
 	struct client_records records;	/* answered, not yet committed (reconnect only) */
 
-	bool fp_ask;			/* Hello asks for the fast path ($IDSR_FAST_PATH=1) */
+	bool fp_ask;			/* Hello asks for the fast path (not $IDSR_FAST_PATH=0) */
 	struct fp_client fp;		/* its region, when idsrd gave one */
 };
 
@@ -333,8 +333,12 @@ static int conn_hello(struct idsr_conn *c, uint64_t resume_boot)
 	c->replaying = reply->welcome->mode == IDSR__V1__MODE__REPLAY;
 	fp_detach(&c->fp);	/* a reconnect's old region */
 	/* A region that does not map or check out: round trips answer all. */
-	if (reply->welcome->fast_path && fd >= 0)
+	if (reply->welcome->fast_path && fd >= 0) {
+		bool on = c->fp.on;	/* idsr_set_fast_path holds across a reconnect */
+
 		fp_attach(&c->fp, fd);
+		c->fp.on = on;
+	}
 	if (fd >= 0)
 		close(fd);
 	frame_release(&c->arena, reply);
@@ -348,15 +352,13 @@ err:
 	return rc;
 }
 
-/* $IDSR_FAST_PATH=1 turns the fast path on for the process; unset or
- * anything else leaves it off (it is not on by default yet: idsrd says no
- * commits for records it takes, so a VMM doing only fast-path answers keeps
- * none for a resend past its record buffer). */
+/* The fast path is asked for unless $IDSR_FAST_PATH=0 turns it off for the
+ * process (idsr_set_fast_path, per connection). */
 static bool fast_path_wanted(void)
 {
 	const char *env = getenv("IDSR_FAST_PATH");
 
-	return env && strcmp(env, "1") == 0;
+	return !env || strcmp(env, "0") != 0;
 }
 
 IDSR_API int idsr_connect_opts(const char *path, const struct idsr_hello *h,
@@ -549,6 +551,34 @@ static bool conn_try_reconnect(struct idsr_conn *c)
 	return true;
 }
 
+/* In an outage: reconnects as the options say, waiting within the outage's
+ * allowance; whether the connection is up. */
+static bool conn_wait_up(struct idsr_conn *c)
+{
+	while (c->fd < 0) {
+		int64_t now = mono_ns();
+
+		if (c->tries < c->opts.max_retries && now >= c->next_try_ns) {
+			if (conn_try_reconnect(c))
+				return true;
+			now = mono_ns();
+		}
+		if (c->tries >= c->opts.max_retries || now >= c->outage_deadline_ns)
+			return false;
+		sleep_ns((c->next_try_ns < c->outage_deadline_ns ? c->next_try_ns : c->outage_deadline_ns) - now);
+	}
+	return true;
+}
+
+/* Whether idsrd is gone from the connection: it sends nothing unasked, so
+ * anything to read is its end (or an Error before it). */
+static bool conn_gone(struct idsr_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
 IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_verdict *v)
 {
 	int rc;
@@ -556,11 +586,14 @@ IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr
 	if (a->vcpu >= c->nvcpus && (rc = grow_seq(c, a->vcpu)) < 0)
 		return rc;
 	for (;;) {
-		int64_t now;
-
 		if (c->fd >= 0) {
 			rc = fp_access(&c->fp, c->next_seq[a->vcpu], a, v);
 			if (rc >= 0) {
+				uint64_t below = fp_committed(&c->fp, a->vcpu);
+
+				/* What idsrd committed is forgotten: no verdict says it here. */
+				if (below)
+					records_committed(&c->records, a->vcpu, below);
 				a->seq = c->next_seq[a->vcpu]++;
 				/* Kept for a resend as a round trip's answer is (idsrd may die before taking it). */
 				records_keep(&c->records, &(struct client_record){
@@ -579,21 +612,30 @@ IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr
 				return rc;
 			conn_lost(c);
 		}
-		now = mono_ns();
-		if (c->tries < c->opts.max_retries && now >= c->next_try_ns) {
-			if (conn_try_reconnect(c))
-				continue;
-			now = mono_ns();
-		}
 		/* Wait within the outage's allowance, then the fallback answers. */
-		if (c->tries >= c->opts.max_retries || now >= c->outage_deadline_ns)
+		if (!conn_wait_up(c))
 			break;
-		sleep_ns((c->next_try_ns < c->outage_deadline_ns ? c->next_try_ns : c->outage_deadline_ns) - now);
 	}
 	c->fallbacks++;
 	a->seq = UINT64_MAX;
 	v->undef = c->opts.fallback == IDSR_FALLBACK_UNDEF;
 	v->value = 0;
+	return 0;
+}
+
+IDSR_API int idsr_flush(struct idsr_conn *c)
+{
+	/* Answered accesses idsrd may not have: the fast path answers into the
+	 * ring of an idsrd that died without taking it (a round trip would have
+	 * found it gone). A reconnect re-sends them (Resend). */
+	if (c->fd >= 0 && c->reconnect && conn_gone(c))
+		conn_lost(c);
+	if (c->fd >= 0)
+		return 0;
+	if (!c->reconnect)
+		return fail(-ENOTCONN, "the connection to idsrd is broken (no reconnect asked)");
+	if (!conn_wait_up(c))
+		return fail(-ENOTCONN, "idsrd did not come back within the outage's wait: %s", idsr_last_error());
 	return 0;
 }
 
@@ -605,6 +647,8 @@ IDSR_API int idsr_close(struct idsr_conn *c, const char *reason)
 
 	if (!c)
 		return 0;
+	if (c->records.held)
+		idsr_flush(c);
 	bye.reason = (char *)(reason ? reason : "");
 	frame.body_case = IDSR__V1__FRAME__BODY_BYE;
 	frame.bye = &bye;

@@ -62,7 +62,9 @@ static bool fits(const struct fp_header *h, uint64_t size)
 		return false;
 	tables = 2ull * h->table_entries * h->entry_size;
 	ring = (uint64_t)h->ring_entries * h->record_size;
-	return h->header_size >= sizeof(*h) + (uint64_t)h->nvcpus * 8 && h->header_size <= h->region_size &&
+	return h->vcpu_offset >= sizeof(*h) && h->vcpu_offset % 8 == 0 && h->nvcpus <= FP_MAX_VCPUS &&
+	       h->header_size >= h->vcpu_offset + (uint64_t)h->nvcpus * sizeof(struct fp_vcpu) &&
+	       h->header_size <= h->region_size &&
 	       h->table_offset >= h->header_size && h->table_offset <= h->region_size &&
 	       tables <= h->region_size - h->table_offset && h->ring_offset >= h->table_offset + tables &&
 	       h->ring_offset <= h->region_size && ring <= h->region_size - h->ring_offset;
@@ -74,7 +76,7 @@ int fp_attach(struct fp_client *f, int fd)
 	struct fp_header h;
 	void *map;
 
-	if (fstat(fd, &st) < 0 || st.st_size < FP_HEADER_SIZE)
+	if (fstat(fd, &st) < 0 || st.st_size < FP_PAGE)
 		return -EPROTO;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
@@ -87,23 +89,33 @@ int fp_attach(struct fp_client *f, int fd)
 		return -EPROTO;
 	}
 	*f = (struct fp_client){
+		.answered = f->answered, .ring_full = f->ring_full,
 		.map = map, .size = (size_t)st.st_size, .hdr = map,
 		.tables = (struct fp_entry *)((char *)map + h.table_offset),
 		.ring = (struct fp_record *)((char *)map + h.ring_offset),
+		.vcpus = (struct fp_vcpu *)((char *)map + h.vcpu_offset),
+		.released = calloc(h.nvcpus ? h.nvcpus : 1, sizeof(uint64_t)),
 		.table_entries = h.table_entries, .ring_entries = h.ring_entries,
 		.nvcpus = h.nvcpus, .on = true,
 	};
+	if (!f->released) {
+		munmap(map, (size_t)st.st_size);
+		f->map = NULL;
+		return -ENOMEM;
+	}
 	f->tail = LOAD(&f->hdr->tail, __ATOMIC_RELAXED);
 	return 0;
 }
 
 void fp_detach(struct fp_client *f)
 {
-	bool on = f->on;
+	/* The switch and the counts are the connection's, across reconnects. */
+	struct fp_client keep = { .on = f->on, .answered = f->answered, .ring_full = f->ring_full };
 
 	if (f->map)
 		munmap(f->map, f->size);
-	*f = (struct fp_client){ .on = on };
+	free(f->released);
+	*f = keep;
 }
 
 /* The table entry of (key, direction) in epoch e's table, copied; false if none. */
@@ -176,4 +188,20 @@ int fp_access(struct fp_client *f, uint64_t seq, const struct idsr_access *a, st
 		wake = 1;	/* half full: idsrd takes them before its tick */
 	f->answered++;
 	return wake;
+}
+
+uint64_t fp_committed(struct fp_client *f, uint32_t vcpu)
+{
+	uint64_t below;
+
+	if (!f->map || vcpu >= f->nvcpus)
+		return 0;
+	/* Acquire: pairs with idsrd's release store (fastpath_committed). The
+	 * value is idsrd's word only: a wrong one releases this connection's
+	 * own records early, nothing more. */
+	below = LOAD(&f->vcpus[vcpu].committed, __ATOMIC_ACQUIRE);
+	if (below <= f->released[vcpu])
+		return 0;
+	f->released[vcpu] = below;
+	return below;
 }

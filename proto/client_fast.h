@@ -16,6 +16,8 @@ struct fp_client {
 	struct fp_header *hdr;
 	struct fp_entry *tables;
 	struct fp_record *ring;
+	struct fp_vcpu *vcpus;		/* nvcpus of them, in the header */
+	uint64_t *released;		/* per vCPU: the committed seq last acted on */
 	uint32_t table_entries, ring_entries, nvcpus;
 	uint64_t tail;			/* this side's copy of the ring's tail */
 	bool on;			/* idsr_set_fast_path */
@@ -30,5 +32,8 @@ void fp_detach(struct fp_client *f);
 /* Answers a from the table with seq: 0, or 1 when a Wake frame must be sent;
  * -1 when the round trip must answer it (nothing written). */
 int fp_access(struct fp_client *f, uint64_t seq, const struct idsr_access *a, struct idsr_verdict *v);
+/* The seq below which idsrd committed vcpu's rows, if it moved on since the
+ * last call (the caller releases its records below it), else 0. */
+uint64_t fp_committed(struct fp_client *f, uint32_t vcpu);
 
 #endif

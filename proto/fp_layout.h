@@ -5,7 +5,8 @@
  * Offsets and indexes only, never pointers; every field either side reads
  * from the other is read once (atomically) and bounds-checked.
  *
- *	header   FP_HEADER_SIZE bytes: sizes, the epoch, the ring's ends, next seqs
+ *	header   header_size bytes (fp_header_size): sizes, the epoch, the ring's
+ *	         ends, per vCPU the next seq idsrd takes and the committed seq
  *	tables   2 x table_entries entries: the verdicts of epochs e & 1
  *	ring     ring_entries records of FP_RECORD_SIZE bytes
  */
@@ -15,12 +16,12 @@
 #include <stdint.h>
 
 #define FP_MAGIC		0x46525349u	/* "ISRF" little-endian */
-#define FP_LAYOUT_VERSION	1
-#define FP_HEADER_SIZE		4096
+#define FP_LAYOUT_VERSION	2
+#define FP_PAGE			4096		/* the header is whole pages */
 #define FP_TABLE_ENTRIES	1024		/* per epoch slot; a power of two */
 #define FP_TABLE_PROBES		8		/* a lookup looks at most this many entries */
 #define FP_RING_ENTRIES		1024		/* a power of two */
-#define FP_MAX_VCPUS		((FP_HEADER_SIZE - 256) / 8)
+#define FP_MAX_VCPUS		4096		/* IDSR_MAX_VCPUS: a 68 KiB header at most */
 
 /* Written by idsrd only, except where said. 64-byte lines keep the two
  * sides' hot fields apart. */
@@ -28,7 +29,7 @@ struct fp_header {
 	uint32_t magic, layout_version;
 	uint32_t header_size, table_entries, ring_entries, record_size, entry_size, nvcpus;
 	uint64_t table_offset, ring_offset, region_size;
-	uint8_t pad0[8];
+	uint64_t vcpu_offset;		/* vcpus[nvcpus]: 256 */
 	uint64_t epoch;			/* the current table is tables[epoch & 1] */
 	uint8_t pad1[56];
 	uint64_t head;			/* records idsrd has taken */
@@ -36,7 +37,10 @@ struct fp_header {
 	uint8_t pad2[52];
 	uint64_t tail;			/* records the client has written (the client's, but FP_CLOSED) */
 	uint8_t pad3[56];
-	uint64_t next_seq[];		/* per vCPU: the seq idsrd takes next (nvcpus of them) */
+	struct fp_vcpu {
+		uint64_t next_seq;	/* the seq idsrd takes next (as far as the ring went) */
+		uint64_t committed;	/* every row below this seq is committed: the VMM may forget them */
+	} vcpus[];			/* nvcpus of them */
 };
 
 /* idsrd sets it in tail when the connection ends (fetch-or): the client
@@ -78,8 +82,16 @@ _Static_assert(sizeof(struct fp_record) == FP_RECORD_SIZE, "fp_record is 64 byte
 _Static_assert(sizeof(struct fp_entry) == 24, "fp_entry is 24 bytes");
 _Static_assert(sizeof(struct fp_header) == 256, "fp_header's fixed part is 256 bytes");
 
-#define FP_REGION_SIZE	(FP_HEADER_SIZE + 2 * FP_TABLE_ENTRIES * sizeof(struct fp_entry) + \
-			 FP_RING_ENTRIES * FP_RECORD_SIZE)
+/* The header of a region for nvcpus vCPUs: whole pages. */
+static inline uint64_t fp_header_size(uint32_t nvcpus)
+{
+	uint64_t bytes = sizeof(struct fp_header) + (uint64_t)nvcpus * sizeof(struct fp_vcpu);
+
+	return (bytes + FP_PAGE - 1) / FP_PAGE * FP_PAGE;
+}
+
+#define FP_TABLES_SIZE	(2 * FP_TABLE_ENTRIES * sizeof(struct fp_entry))
+#define FP_RING_SIZE	(FP_RING_ENTRIES * FP_RECORD_SIZE)
 
 /* Where (key, direction) starts its probe in a table of n entries (n a power of two). */
 static inline uint32_t fp_slot(uint32_t key, int is_write, uint32_t n)

@@ -155,20 +155,32 @@ int idsr_access(struct idsr_conn *conn, struct idsr_access *a, struct idsr_verdi
 int idsr_set_spin(struct idsr_conn *conn, unsigned usec);
 
 /*
- * The fast path (off by default for now: on with IDSR_FAST_PATH=1 in the
- * environment, unless idsrd runs with --no-fast-path): idsrd shares a region with the connection, and an access
- * that a stateless rule answers (value, raz-wi, ignore, undef, with no el=,
- * vcpu= or pc=) is answered here, from its table, without a syscall; it is
- * still logged, in order, as idsrd takes the region's ring, and kept with
- * the round trips' answers for a resend after a crash. on=false makes
- * every later access a round trip (benchmarks of round trips). The first
- * access of each register and direction, and each after a policy change,
- * is a round trip (it fills the table).
+ * The fast path (on by default when idsrd offers it; off for every
+ * connection of the process with IDSR_FAST_PATH=0 in the environment, and
+ * from idsrd's side with idsrd --no-fast-path): idsrd shares a region with
+ * the connection, and an access that a stateless rule answers (value,
+ * raz-wi, ignore, undef, with no el=, vcpu= or pc=) is answered here, from
+ * its table, without a syscall; it is still logged, in order, as idsrd takes
+ * the region's ring, and kept with the round trips' answers for a resend
+ * after a crash until idsrd publishes in the region that its row is
+ * committed. on=false makes every later access of conn a round trip, also
+ * after a reconnect (benchmarks of round trips). The first access of each
+ * register and direction, and each after a policy change, is a round trip
+ * (it fills the table).
  */
 int idsr_set_fast_path(struct idsr_conn *conn, bool on);
 uint64_t idsr_fast_answers(const struct idsr_conn *conn);	/* accesses the fast path answered */
 
-/* Says goodbye (reason may be NULL) and frees conn. */
+/* Makes sure idsrd has every access answered on conn so far, or will take
+ * it before the Bye: if idsrd died meanwhile (the fast path answers without
+ * it, so a vCPU can end its work without noticing), reconnects and re-sends
+ * them, waiting as an access would. A VMM whose VM ends calls it on every
+ * connection before closing any: the last Bye ends the boot, and a
+ * connection that resumes it after that starts a new boot instead. 0, or
+ * -ENOTCONN when idsrd could not be reached (idsr_last_error says why). */
+int idsr_flush(struct idsr_conn *conn);
+/* Says goodbye (reason may be NULL) and frees conn; it calls idsr_flush
+ * first when conn holds answered accesses not yet committed. */
 int idsr_close(struct idsr_conn *conn, const char *reason);
 
 uint64_t idsr_boot_id(const struct idsr_conn *conn);

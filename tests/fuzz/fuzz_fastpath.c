@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	{
 		int fd = memfd_create("fuzz-region", MFD_CLOEXEC);
-		size_t len = size - 1 > FP_REGION_SIZE ? size - 1 : FP_REGION_SIZE;
+		size_t region = fp_header_size(2) + FP_TABLES_SIZE + FP_RING_SIZE;
+		size_t len = size - 1 > region ? size - 1 : region;
 		struct fp_client f = { .on = true };
 
 		if (fd < 0 || ftruncate(fd, (off_t)len) < 0 || pwrite(fd, data + 1, size - 1, 0) < 0)
@@ -62,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				struct idsr_verdict v;
 
 				fp_access(&f, k, &a, &v);
+				fp_committed(&f, a.vcpu);
 			}
 			fp_detach(&f);
 		}

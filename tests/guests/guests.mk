@@ -34,9 +34,10 @@ bench_loop_200k_DEFS := --defsym LOOPS=200000
 # apple_boot_long: the sequence 16700 times, ~250,000 accesses a vCPU (the report's 1M-access boot on 4 vCPUs)
 apple_boot_long_FROM := apple_boot
 apple_boot_long_DEFS := --defsym REPEAT=16700
-# apple_boot_restart: the sequence 1500 times, 22,500 accesses a vCPU (idsrd killed under it: test_vmm_restart)
+# apple_boot_restart: the sequence 6000 times, 90,000 accesses a vCPU (idsrd killed three times under it:
+# test_vmm_restart; long enough that the kills land mid-boot with the fast path)
 apple_boot_restart_FROM := apple_boot
-apple_boot_restart_DEFS := --defsym REPEAT=1500
+apple_boot_restart_DEFS := --defsym REPEAT=6000
 # bench/qemu.sh: CPUACTLR_EL1 read 100000 times, once (what starting and stopping costs), 100M times
 bench_a57_FROM := bench_loop
 bench_a57_DEFS := --defsym A57=1

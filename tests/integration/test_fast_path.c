@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #include "client_fast.h"
@@ -28,7 +30,7 @@ static struct harness h;
 
 static int setup(void **state)
 {
-	setenv("IDSR_FAST_PATH", "1", 1);	/* off by default for now */
+	unsetenv("IDSR_FAST_PATH");	/* on by default */
 	return harness_setup(&h, policy_text);
 }
 
@@ -158,6 +160,7 @@ static void raw_hello(struct raw *r, const char *vm)
 	Frame *reply;
 	int memfd;
 
+	memset(r, 0, sizeof(*r));
 	r->fd = harness_raw_connect(&h);
 	assert_true(r->fd >= 0);
 	assert_int_equal(frame_reader_init(&r->reader), 0);
@@ -260,12 +263,106 @@ static void test_lying_records(void **state)
 		assert_int_equal(frame_send(r.fd, &f), 0);
 	}
 	assert_int_equal(frame_recv_in(r.fd, &r.reader, NULL, &reply), -ECONNRESET);
-	assert_int_equal(__atomic_load_n(&r.fp.hdr->next_seq[0], __ATOMIC_RELAXED), 1);
+	assert_int_equal(__atomic_load_n(&r.fp.hdr->vcpus[0].next_seq, __ATOMIC_RELAXED), 1);
 	raw_close(&r);
 	wait_ended("truth");
 	assert_int_equal(q("SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id WHERE"
 			   " b.vm_name = 'truth' AND seq = 0 AND key = %u AND value = 0x1111 AND rule = 2"
 			   " AND ts_ns >= b.start_ns - 60000000000 AND ts_ns > 1", HID1), 1);
+}
+
+/* ---- status: records taken, full rings, drops ------------------------------ */
+
+/* Whether every thread of pid is stopped (a SIGSTOP took hold). */
+static bool all_stopped(pid_t pid)
+{
+	char path[320], line[512];
+	struct dirent *e;
+	bool all = true;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return false;
+	while (all && (e = readdir(d))) {
+		FILE *f;
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		all = p && p[1] == ' ' && p[2] == 'T';
+		fclose(f);
+	}
+	closedir(d);
+	return all;
+}
+
+/* `idsrctl status ARGS': its output. */
+static char *status_out(const char *args)
+{
+	char cmd[1024];
+	static char out[8192];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "IDSRD_CONTROL='%s' '%s/idsrctl' status %s", h.ctl, harness_build(), args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	assert_int_equal(pclose(p), 0);
+	return out;
+}
+
+/* A stalled idsrd (SIGSTOP): the VMM fills the ring (FP_RING_ENTRIES answers),
+ * and the drain after SIGCONT finds it full, once; status counts that, the
+ * records, no drop, and the region while the connection lasts. */
+static void test_status_counters(void **state)
+{
+	const Idsr__V1__Status *st;
+	struct idsr_conn *c;
+	Frame *f;
+	bool undef;
+
+	harness_stop(&h);
+	assert_int_equal(harness_start(&h, NULL), 0);	/* counters from 0 */
+	c = connect_vm("counted");
+	assert_int_equal(read1(c, HID1, &undef), 0x1111);	/* a round trip fills the table */
+	f = harness_status(&h);
+	assert_non_null(f);
+	st = f->reply->status;
+	assert_int_equal(st->fast_path_connections, 1);
+	assert_int_equal(st->fast_path_records, 0);
+	frame_free(f);
+
+	assert_int_equal(kill(h.pid, SIGSTOP), 0);
+	harness_wait_until(all_stopped(h.pid));
+	assert_true(all_stopped(h.pid));
+	for (int i = 0; i < FP_RING_ENTRIES; i++)
+		assert_int_equal(read1(c, HID1, &undef), 0x1111);
+	assert_int_equal(idsr_fast_answers(c), FP_RING_ENTRIES);	/* the ring is full, no access waits yet */
+	assert_int_equal(kill(h.pid, SIGCONT), 0);
+	idsr_close(c, "done");
+	wait_ended("counted");
+
+	f = harness_status(&h);
+	assert_non_null(f);
+	st = f->reply->status;
+	assert_int_equal(st->fast_path_records, FP_RING_ENTRIES);
+	assert_int_equal(st->fast_path_ring_full, 1);
+	assert_int_equal(st->fast_path_dropped, 0);
+	assert_int_equal(st->fast_path_connections, 0);
+	frame_free(f);
+	assert_non_null(strstr(status_out(""), "  fast path:    0 connections; 1024 records taken, 1 full-ring waits,"
+				" 0 dropped\n"));
+	assert_non_null(strstr(status_out("--json"), "\"fast_path_connections\": 0, \"fast_path_records\": 1024,"
+				" \"fast_path_ring_full\": 1, \"fast_path_dropped\": 0"));
+	assert_int_equal(q("SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id WHERE"
+			   " b.vm_name = 'counted' AND value = 0x1111"), FP_RING_ENTRIES + 1);
 }
 
 /* ---- off: by the daemon, by the environment ------------------------------ */
@@ -275,9 +372,17 @@ static void test_off(void **state)
 	struct idsr_conn *c;
 	bool undef;
 
-	unsetenv("IDSR_FAST_PATH");	/* the default */
+	setenv("IDSR_FAST_PATH", "0", 1);
 	c = connect_vm("envoff");
-	setenv("IDSR_FAST_PATH", "1", 1);
+	unsetenv("IDSR_FAST_PATH");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(read1(c, HID1, &undef), 0x1111);
+	assert_int_equal(idsr_fast_answers(c), 0);
+	idsr_close(c, NULL);
+
+	/* the client's own switch */
+	c = connect_vm("setoff");
+	assert_int_equal(idsr_set_fast_path(c, false), 0);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(read1(c, HID1, &undef), 0x1111);
 	assert_int_equal(idsr_fast_answers(c), 0);
@@ -292,7 +397,45 @@ static void test_off(void **state)
 	idsr_close(c, NULL);
 	wait_ended("daemonoff");
 	assert_int_equal(q("SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id WHERE"
-			   " b.vm_name IN ('envoff', 'daemonoff') AND value = 0x1111"), 10);
+			   " b.vm_name IN ('envoff', 'setoff', 'daemonoff') AND value = 0x1111"), 15);
+}
+
+/* ---- the record buffer: released by the commits idsrd publishes ------------ */
+
+/* More fast-path answers than the library keeps (IDSR_RECORDS_DEFAULT): none
+ * is released before its commit, and once idsrd is idle the buffer holds
+ * only the access just made. Without the committed seq in the region, no
+ * verdict would release them and they would overflow. */
+static void test_committed_released(void **state)
+{
+	struct idsr_hello hello = { .vmm = "test_fast_path", .vm_name = "released", .vcpus = 1, .impl = "apple" };
+	struct idsr_options opts = { .max_retries = 1 };
+	const uint64_t n = IDSR_RECORDS_DEFAULT + 8000;
+	struct idsr_conn *c = NULL;
+	bool undef;
+
+	assert_int_equal(idsr_connect_opts(h.sock, &hello, &opts, &c), 0);
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal(read1(c, HID1, &undef), 0x1111);
+	/* the first fills the table; a full ring makes a round trip (rare) */
+	assert_true(idsr_fast_answers(c) > IDSR_RECORDS_DEFAULT);
+	assert_int_equal(idsr_unprotected(c), 0);
+	assert_true(idsr_uncommitted(c) < IDSR_RECORDS_DEFAULT);
+	printf("# %llu answered, %llu by the fast path, %llu kept after the last\n", (unsigned long long)n,
+	       (unsigned long long)idsr_fast_answers(c), (unsigned long long)idsr_uncommitted(c));
+	/* every row committed, then published: the next access releases all before it */
+	harness_wait_until(q("SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id WHERE"
+			     " b.vm_name = 'released'") == (long long)n);
+	for (int i = 0; i < 6000 && idsr_uncommitted(c) != 1; i++) {
+		harness_sleep_ms(10);
+		read1(c, HID1, &undef);
+	}
+	assert_int_equal(idsr_uncommitted(c), 1);
+	assert_int_equal(idsr_unprotected(c), 0);
+	idsr_close(c, "done");
+	wait_ended("released");
+	assert_int_equal(q("SELECT count(*) FROM accesses a JOIN boots b ON b.id = a.boot_id WHERE"
+			   " b.vm_name = 'released' AND value = 0x1111 AND seq < %llu", (unsigned long long)n), n);
 }
 
 int main(void)
@@ -300,7 +443,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_policy),
 		cmocka_unit_test(test_lying_records),
-		cmocka_unit_test(test_off),
+		cmocka_unit_test(test_committed_released),
+		cmocka_unit_test(test_status_counters),
+		cmocka_unit_test(test_off),	/* last: it restarts idsrd with --no-fast-path */
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -94,6 +94,17 @@ void fwd_fail(struct vcpu *v, uint32_t key, uint64_t pc)
 		  (unsigned long long)pc, idsr_last_error());
 }
 
+void fwd_done(struct vcpu *v)
+{
+	if (!v->conn)
+		return;
+	/* idsrd has all this vCPU answered before any vCPU says Bye (an idsrd
+	 * killed while the fast path answered the last accesses: reconnect). */
+	if (idsr_flush(v->conn) < 0)
+		log_warn("vCPU %u: %s", v->index, idsr_last_error());
+	v->fast = idsr_fast_answers(v->conn);
+}
+
 void fwd_close(struct vcpu *v)
 {
 	if (!v->conn)

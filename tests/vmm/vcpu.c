@@ -205,6 +205,9 @@ void *vcpu_thread(void *arg)
 		vcpu_run(v, entry);
 		atomic_store(&v->running_uc, NULL);
 	}
-	fwd_close(v);
+	/* The connection stays open until the VM ends (main closes them all):
+	 * the boot is the VM's, and a vCPU that halted first must not end it
+	 * while another is still reconnecting after an idsrd restart. */
+	fwd_done(v);
 	return NULL;
 }

@@ -101,6 +101,9 @@ int fwd_connect(struct vcpu *v, const uint8_t *instance, size_t instance_len);
 int fwd_access(struct vcpu *v, uint32_t key, uint64_t pc, unsigned el, bool is_write,
 	       uint64_t value, struct idsr_verdict *verdict);
 void fwd_fail(struct vcpu *v, uint32_t key, uint64_t pc);
+/* The vCPU stopped: idsrd gets all it answered (idsr_flush); what its
+ * connection counted. The connection stays open until the VM ends. */
+void fwd_done(struct vcpu *v);
 void fwd_close(struct vcpu *v);
 
 /* vcpu.c */
