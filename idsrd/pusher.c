@@ -176,8 +176,10 @@ static void pusher_failed(struct pusher *p, int64_t boot_id, const char *why)
 			 boot_id, why, (double)backoff / 1000.0);
 }
 
-/* Sends boot id; true when the server holds it whole (and it is marked). */
-static bool pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_made, int64_t **skipped,
+/* Sends boot id. 0: the server holds it whole (and it is marked); -EPROTO:
+ * the boot is skipped (its own error: go on with the next); -EIO: the
+ * server failed (back off). */
+static int pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_made, int64_t **skipped,
 			size_t *nskipped)
 {
 	char why[1024];
@@ -208,6 +210,7 @@ static bool pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_
 			p->db_path, id);
 		pthread_mutex_lock(&p->lock);
 		p->st.skipped++;
+		p->st.pending -= p->st.pending > 0;
 		p->st.boot_id = 0;
 		pthread_mutex_unlock(&p->lock);
 	} else if (rc < 0) {
@@ -215,7 +218,7 @@ static bool pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_
 	}
 	if (rc < 0) {
 		push_boot_free(&b);
-		return false;
+		return rc == -EPROTO || rc == -ENOENT ? -EPROTO : -EIO;
 	}
 	store_boot_pushed(idsrd->store, id, p->st.url, r.on_server, db_now_ns());
 	/* Committed before the queue is read again, so it is never sent twice. */
@@ -234,7 +237,7 @@ static bool pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_
 	log_info("push: boot %" PRId64 " %s -> %s: %" PRId64 " rows sent, %" PRId64 " on the server%s", id, b.uid,
 		 p->st.url, r.sent, r.on_server, r.already ? " (already there)" : "");
 	push_boot_free(&b);
-	return true;
+	return 0;
 }
 
 static void *pusher_main(void *arg)
@@ -262,13 +265,17 @@ static void *pusher_main(void *arg)
 			store_flush(idsrd->store);
 		if (!db && db_open(p->db_path, DB_READONLY, &db, why, sizeof(why)) < 0) {
 			pusher_failed(p, 0, why);
+			next_scan = p->st.next_try_ns;
 			continue;
 		}
 		if (pusher_scan(db, ids, BATCH, &nids, &ready, &waiting, skipped, nskipped) < 0) {
 			snprintf(why, sizeof(why), "reading the queue in %s: %s", p->db_path, sqlite3_errmsg(db));
 			pusher_failed(p, 0, why);
+			next_scan = p->st.next_try_ns;
 			continue;
 		}
+		if (!waiting)
+			next_scan = db_now_ns() + PUSHER_IDLE_RESCAN_MS * 1000000LL;
 		pthread_mutex_lock(&p->lock);
 		p->st.pending = ready;
 		p->st.waiting = waiting;
@@ -279,11 +286,10 @@ static void *pusher_main(void *arg)
 		}
 		pthread_mutex_unlock(&p->lock);
 		for (size_t i = 0; i < nids && !atomic_load(&p->stopping); i++) {
-			if (!pusher_push(p, db, ids[i], &tables_made, &skipped, &nskipped)) {
-				pthread_mutex_lock(&p->lock);
-				if (p->st.next_try_ns)
-					next_scan = p->st.next_try_ns;
-				pthread_mutex_unlock(&p->lock);
+			int rc = pusher_push(p, db, ids[i], &tables_made, &skipped, &nskipped);
+
+			if (rc == -EIO) {
+				next_scan = p->st.next_try_ns;	/* (this thread's own write) */
 				break;
 			}
 			if (i + 1 == nids && ready > nids)

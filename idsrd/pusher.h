@@ -9,9 +9,11 @@
 /* Waits between tries after a failure: doubling from the first to the last. */
 #define PUSHER_BACKOFF_MIN_MS	1000
 #define PUSHER_BACKOFF_MAX_MS	300000
-/* How often the queue is read again when nothing kicks the thread: boots
- * waiting for their VMM to exit are seen within this. */
+/* How often the queue is read again when nothing kicks the thread: while
+ * boots wait for their VMM to exit (seen within this), and else (a boot's end
+ * kicks the thread; this is only a safety net). */
 #define PUSHER_RESCAN_MS	2000
+#define PUSHER_IDLE_RESCAN_MS	60000
 /* A request that moves no byte for this long fails (a hung server). */
 #define PUSHER_STALL_S		120
 
