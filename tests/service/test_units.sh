@@ -2,7 +2,8 @@
 # Tests the systemd units as installed: `systemd-analyze verify` accepts them
 # (and does flag a broken one), the service has what the issue asks for and
 # scores SAFE in `systemd-analyze security`, and the sysusers and tmpfiles
-# snippets create the idsrd user and /run/idsrd in a private root.
+# snippets create the idsrd user and /run/idsrd in a private root; examples/idsrd-push.conf (the
+# drop-in for idsrd --push) is taken by systemd and kept in step with the service.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/service.sh"
 
@@ -64,6 +65,24 @@ Service=idsrd.service" "$(grep -E '^(ListenStream|FileDescriptorName|SocketMode|
 check_rc "systemd-analyze security: exposure at most 1.0" 0 \
 	systemd-analyze security --offline=yes --threshold=10 "$S"
 check_match "... and rated SAFE" "Overall exposure level for idsrd.service: 0\.[0-9] SAFE" "$OUT"
+
+# examples/idsrd-push.conf, the drop-in that adds --push: systemd takes it, it lets idsrd reach the
+# network, and its ExecStart is the service's with --push and --credentials added (kept in step)
+mkdir -p "$T/dropin/idsrd.service.d"
+cp "$U/idsrd.socket" "$U/idsrd-control.socket" "$U/idsrd.service" "$T/dropin/"
+sed "s|/usr/local/sbin/idsrd|$P/sbin/idsrd|; s|/etc/idsrd/policy.conf|$T/etc/idsrd/policy.conf|" "$SRC/examples/idsrd-push.conf" \
+	> "$T/dropin/idsrd.service.d/push.conf"
+check_rc "systemd-analyze verify takes the service with the push drop-in" 0 \
+	env SYSTEMD_UNIT_PATH="$T/dropin:" systemd-analyze verify --man=no "$T/dropin/idsrd.service"
+check "... without a warning" "" "$OUT"
+sed -i 's/^PrivateNetwork=no/PrivateNetwork=maybe/' "$T/dropin/idsrd.service.d/push.conf"
+OUT=$(SYSTEMD_UNIT_PATH="$T/dropin:" systemd-analyze verify --man=no "$T/dropin/idsrd.service" 2>&1)
+check_match "... and reads it (a bad line in it is flagged)" "push.conf:[0-9]+: Failed to parse boolean value, ignoring: maybe" "$OUT"
+check "its ExecStart is the service's plus --push URL --credentials FILE" \
+	"$(grep '^ExecStart=' "$SRC/systemd/idsrd.service") --push http://ch.example:8123/idsr --credentials /etc/idsrd/clickhouse" \
+	"$(grep '^ExecStart=.' "$SRC/examples/idsrd-push.conf")"
+check "it opens the network the service closes" "PrivateNetwork=no|IPAddressDeny=|RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" \
+	"$(grep -E '^(PrivateNetwork|IPAddressDeny|RestrictAddressFamilies)=' "$SRC/examples/idsrd-push.conf" | tr '\n' '|' | sed 's/|$//')"
 
 # sysusers and tmpfiles, applied to a private root
 R=$T/root
