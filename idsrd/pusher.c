@@ -196,6 +196,9 @@ static int pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_m
 	*tables_made = rc == 0;
 	if (rc == 0)
 		rc = push_one(&p->ch, db, &b, PUSH_BATCH_DEFAULT, &r, why, sizeof(why));
+	/* The server may have been replaced by an empty one: made again at the next try. */
+	if (rc == -EIO)
+		*tables_made = false;
 	if (rc == -EPROTO || rc == -ENOENT) {
 		/* About this boot, not the server (the server holds rows the trace
 		 * has not): trying again cannot help; the others go on. */

@@ -161,13 +161,21 @@ check "its VMM gone, it is sent with the rows the trace kept" "$(rows_of 7)	$(ro
 check "... and its end" "cut off: idsrd stopped without ending it" \
 	"$(ch a "SELECT end_reason FROM boots WHERE boot_uid = toUUID('$(uid_of 7)') FORMAT TSV")"
 check "seven boots on the server, each once" "7	7" "$(ch a "SELECT count(), uniqExact(boot_uid) FROM boots FORMAT TSV")"
+
+# The server loses its tables (a new, empty server at the same URL): the next boot fails once,
+# then the tables are made again and it lands.
+ch a "DROP TABLE accesses" && ch a "DROP TABLE boots"
+check_rc "a boot after the tables are gone" 0 vmm h
+wait_long push_is boots_pushed 2
+check "it lands in tables made again, exactly" "$(rows_of 8)	$(rows_of 8) 1" "$(server_count 8) $(ch a "SELECT count() FROM boots FORMAT TSV")"
+check_match "... after a failure naming the missing table" "push: boot 8 not sent: .*Table idsr.boots doesn't exist" "$(cat "$T/idsrd.log")"
 stop_daemon
 start_daemon --policy examples/policy.conf || exit 1
 check "without --push, status --json has push null" "null" "$("$C" status --control "$T/ctl.sock" --json | jq -c .push)"
 check "... and the text no push line" "" "$("$C" status --control "$T/ctl.sock" | grep push:)"
 check_rc "a boot of an idsrd without --push" 0 vmm g
-boot_ended 8
+boot_ended 9
 stop_daemon
-check "... is not queued" "7|8" "$(sqlite3 "$T/trace.db" "SELECT count(*), (SELECT max(id) FROM boots) FROM pushes")"
+check "... is not queued" "8|9" "$(sqlite3 "$T/trace.db" "SELECT count(*), (SELECT max(id) FROM boots) FROM pushes")"
 ch_stop a
 done_testing
