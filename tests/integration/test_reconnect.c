@@ -135,8 +135,16 @@ static void guest_wait_answers(struct guest *g, unsigned long long n)
 		fail_msg("the vCPUs did not reach %llu answers", n);
 }
 
-/* Every vCPU has reconnected, then answered n more: answers alone do not say
- * it, since the fast path answers into a dead idsrd's ring until it is full. */
+/*
+ * After a restart: every vCPU has reconnected, then answered n more. Answers
+ * alone do not say it, since the fast path answers into a dead idsrd's ring
+ * until it is full. And each vCPU by its own count: they run thousands of
+ * accesses apart on a busy machine, and each reconnects when its own backoff
+ * comes due. Waiting for all to pass the first vCPU's count let the test stop
+ * while a vCPU ahead still waited to reconnect: the others' Bye ended the
+ * boot (its last connection had left), and that vCPU, refused the resume,
+ * started a new boot and released its records as unprotected.
+ */
 static void guest_wait_reconnected(struct guest *g, unsigned long long n)
 {
 	unsigned long long after[VCPUS];
@@ -177,9 +185,14 @@ static void guest_stop(struct guest *g)
 {
 	guest_join(g);
 	for (int v = 0; v < VCPUS; v++) {
-		if (g->cpu[v].failed || g->cpu[v].reconnects != 1) {
-			fprintf(stderr, "# vCPU %d: %llu reconnects, %llu failures\n", v,
-				(unsigned long long)g->cpu[v].reconnects, (unsigned long long)g->cpu[v].failed);
+		if (g->cpu[v].failed || g->cpu[v].wrong || g->cpu[v].fallbacks || g->cpu[v].reconnects != 1 ||
+		    g->cpu[v].unprotected || g->cpu[v].boot_last != g->cpu[v].boot_first) {
+			fprintf(stderr, "# vCPU %d: %llu reconnects, %llu failures, %llu wrong, %llu fallbacks,"
+				" %llu unprotected, boot %llu then %llu\n", v,
+				(unsigned long long)g->cpu[v].reconnects, (unsigned long long)g->cpu[v].failed,
+				(unsigned long long)g->cpu[v].wrong, (unsigned long long)g->cpu[v].fallbacks,
+				(unsigned long long)g->cpu[v].unprotected, (unsigned long long)g->cpu[v].boot_first,
+				(unsigned long long)g->cpu[v].boot_last);
 			harness_dump_log(&h);
 		}
 		assert_int_equal(g->cpu[v].failed, 0);
@@ -285,6 +298,71 @@ static void test_crash_resumes(void **state)
 	printf("# %lld rows re-sent after the kill\n",
 	       q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND rule = -5",
 		 (unsigned long long)g->cpu[0].boot_first));
+}
+
+/* ---- a vCPU back after the boot ended ------------------------------------------ */
+
+/* One connection a vCPU (as idsr-vmm and the guest above): after a restart,
+ * vCPU 0 resumes the boot and says Bye before vCPU 1 is back. The Bye ended
+ * the boot (its last connection left), so vCPU 1's resume is refused: its
+ * library starts a new boot and releases its records as unprotected. What a
+ * test that stops its vCPUs before each has reconnected sees. */
+static void test_back_after_boot_ended(void **state)
+{
+	const uint8_t *inst = (const uint8_t *)"sibling-ended";
+	struct idsr_hello hello = { .vmm = "test_reconnect", .vm_name = "sibling", .vcpus = 2,
+				    .instance = inst, .instance_len = 13 };
+	struct idsr_options opts = { .max_retries = 600, .backoff_ms = 5, .backoff_max_ms = 100,
+				     .wait_ms = 60000 };
+	struct idsr_access a0 = { .vcpu = 0, .key = HID1, .el = 1 }, a1 = { .vcpu = 1, .key = HID1, .el = 1 };
+	struct idsr_verdict v;
+	struct idsr_conn *c0, *c1;
+	uint64_t boot, other, held;
+
+	assert_int_equal(idsr_connect_opts(h.sock, &hello, &opts, &c0), 0);
+	assert_int_equal(idsr_connect_opts(h.sock, &hello, &opts, &c1), 0);
+	/* round trips: a fast-path answer would come from the dead idsrd's ring */
+	idsr_set_fast_path(c0, false);
+	idsr_set_fast_path(c1, false);
+	boot = idsr_boot_id(c0);
+	assert_int_equal(idsr_boot_id(c1), boot);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(idsr_access(c0, &a0, &v), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(idsr_access(c1, &a1, &v), 0);
+	held = idsr_uncommitted(c1);
+	assert_int_equal(harness_stop(&h), 0);		/* the boot is cut off: resumable */
+	assert_int_equal(harness_start(&h, NULL), 0);
+
+	assert_int_equal(idsr_access(c0, &a0, &v), 0);
+	assert_int_equal(v.value, 0x1111);
+	assert_int_equal(idsr_reconnects(c0), 1);
+	assert_int_equal(idsr_boot_id(c0), boot);
+	idsr_close(c0, "done");
+	wait_boot_ended(boot, "done");
+
+	assert_int_equal(idsr_access(c1, &a1, &v), 0);
+	assert_false(v.undef);
+	assert_int_equal(v.value, 0x1111);
+	assert_int_equal(a1.seq, 0);			/* the new boot's first */
+	assert_int_equal(idsr_reconnects(c1), 1);
+	assert_int_equal(idsr_fallbacks(c1), 0);
+	printf("# vCPU 1 released %llu records as unprotected\n", (unsigned long long)held);
+	assert_int_equal(idsr_unprotected(c1), held);
+	other = idsr_boot_id(c1);
+	assert_true(other != boot);
+	assert_true(harness_log_has(&h, "cannot resume boot"));
+	idsr_close(c1, "done");
+	wait_boot_ended(other, "done");
+	/* the old boot: vCPU 0's 4, vCPU 1's 5 before the stop; the new one: vCPU 1's last */
+	assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND vcpu = 0",
+			   (unsigned long long)boot), 4);
+	assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND vcpu = 1",
+			   (unsigned long long)boot), 5);
+	assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu AND vcpu = 1 AND seq = 0",
+			   (unsigned long long)other), 1);
+	assert_int_equal(q("SELECT count(*) FROM accesses WHERE boot_id = %llu", (unsigned long long)other), 1);
+	assert_int_equal(q("SELECT count(*) FROM boots WHERE vm_name = 'sibling'"), 2);
 }
 
 /* ---- the fallback while idsrd is away ---------------------------------------- */
@@ -558,6 +636,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_back_after_boot_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_while_database_locked, setup, teardown),
