@@ -85,11 +85,11 @@ struct idsr_conn;
  * doubled each time up to backoff_max_ms. A reconnect resumes the same boot
  * (Hello.resume_boot): idsrd reopens it and says where each vCPU's rows in
  * its database end. If idsrd refuses the resume (another database; the boot
- * ended, e.g. its last connection said Bye), the library starts a new boot
- * with the same Hello, and the records go to idsr_unprotected(). The boot
- * ends when its last connection leaves: with a connection per vCPU, close
- * them when the VM ends, not as each vCPU stops, or a vCPU still
- * reconnecting is left without its boot.
+ * ended, e.g. its last connection said Bye; idsrd died before committing the
+ * boot's record), the library starts a new boot with the same Hello, and the
+ * records go to idsr_unprotected(). The boot ends when its last connection
+ * leaves: with a connection per vCPU, close them when the VM ends, not as
+ * each vCPU stops, or a vCPU still reconnecting is left without its boot.
  *
  * Nothing answered is lost to a crash of idsrd: the library keeps every
  * answered access until idsrd says its row is committed (Verdict.committed),
