@@ -18,6 +18,8 @@ cc1s() { ps -eo comm= | grep -cE '^(cc1|cc1plus|ld|as|collect2|rustc|clang)$' ||
 echo "idsrd benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); compiler processes running: $(cc1s)"
+echo "the round-trip benchmarks (1-7) pin the fast path off at Hello (IDSR_FAST_PATH=0, bench_init);"
+echo "8a (bench_fastpath) and 8b (bench/fastpath.sh) measure it"
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 compilers_before=$(cc1s)
 
@@ -39,7 +41,7 @@ run() {
 
 # The round trip twice: as the machine is (quiet is the case that matters), then busy on purpose
 # (a SCHED_IDLE spinner per CPU: no CPU halts; bench/bench.h, bench_busy_start).
-for prog in bench_floor bench_roundtrip bench_roundtrip_busy bench_vmm bench_scaling bench_store bench_replay; do
+for prog in bench_floor bench_roundtrip bench_roundtrip_busy bench_vmm bench_scaling bench_store bench_replay bench_fastpath; do
 	exe=${prog%_busy}
 	[ -x "$BUILD/bench/$exe" ] || { echo "$prog: not built, skipped"; continue; }
 	busy=0
