@@ -185,6 +185,7 @@ static int pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_m
 	char why[1024];
 	struct push_boot b;
 	struct push_result r;
+	uint64_t failures;
 	int rc;
 
 	pthread_mutex_lock(&p->lock);
@@ -227,8 +228,7 @@ static int pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_m
 	/* Committed before the queue is read again, so it is never sent twice. */
 	store_flush(idsrd->store);
 	pthread_mutex_lock(&p->lock);
-	if (p->st.failures)
-		log_info("push: %s answers again after %" PRIu64 " failed tries", p->st.url, p->st.failures);
+	failures = p->st.failures;
 	p->st.boots_pushed++;
 	p->st.rows_pushed += (uint64_t)r.sent;
 	p->st.pending -= p->st.pending > 0;
@@ -237,6 +237,8 @@ static int pusher_push(struct pusher *p, sqlite3 *db, int64_t id, bool *tables_m
 	p->st.next_try_ns = 0;
 	p->st.boot_id = 0;
 	pthread_mutex_unlock(&p->lock);
+	if (failures)
+		log_info("push: %s answers again after %" PRIu64 " failed tries", p->st.url, failures);
 	log_info("push: boot %" PRId64 " %s -> %s: %" PRId64 " rows sent, %" PRId64 " on the server%s", id, b.uid,
 		 p->st.url, r.sent, r.on_server, r.already ? " (already there)" : "");
 	push_boot_free(&b);
