@@ -148,6 +148,13 @@ int main(int argc, char **argv)
 	if (opts.regs_out && regs_write_json(opts.regs_out, vcpus, opts.vcpus) < 0)
 		status = 1;
 out_close:
+	/* Every connection is flushed before any says Bye: the boot ends with its
+	 * last connection, and one whose vCPU halted before an idsrd restart (idle
+	 * since) reconnects only in its flush; after the others' Bye, the boot it
+	 * would resume has ended, and its records would go to a new boot's count
+	 * of the unprotected. */
+	for (i = 0; i < opts.vcpus && vcpus; i++)
+		fwd_done(&vcpus[i]);
 	for (i = 0; i < opts.vcpus && vcpus; i++) {
 		if (vcpus[i].state == VCPU_RUNNING)
 			vcpus[i].state = VCPU_STOPPED;

@@ -92,6 +92,40 @@ check_match "kills: the kills took rows from the store, and they came back (rule
 check "kills: the guest's final registers are the ones without kills" "$(cat "$T/calm.json")" \
 	"$(cat "$T/killed.json")"
 
+# ---- a vCPU that halted before a restart: its connection idle, and dead when the VM ends.
+# vCPU 1 reads 8 times and halts; vCPU 0 reads on until the next idsrd's policy reads 1. The
+# VMM's connections must all reconnect before any says Bye: the boot ends with its last
+# connection, and vCPU 1's (idle since, reconnected only when flushed) came after vCPU 0's Bye,
+# was refused the ended boot, started a second one and released its records as unprotected.
+printf 'impl apple\ns3_0_c15_c3_0 read value %s\n* raz-wi\n' 0 >"$T/wait0"
+printf 'impl apple\ns3_0_c15_c3_0 read value %s\n* raz-wi\n' 1 >"$T/wait1"
+stop_daemon
+start_daemon --policy "$T/wait0" || exit 1
+# Round trips only: vCPU 1's rows are then in the database as it halts (fast-path records
+# would wait in its ring for the connection's next frame).
+IDSR_FAST_PATH=0 "$VMM" --vcpus 2 --vm halted "$G/wait_restart.bin" >"$T/halted.out" 2>&1 &
+vmm=$!
+vcpu1_rows() {
+	[ "$(sqlite3 "$T/trace.db" "select count(*) from accesses a join boots b on a.boot_id = b.id
+		where b.vm_name = 'halted' and a.vcpu = 1")" = "$1" ]
+}
+wait_until vcpu1_rows 8
+check "halted vCPU: vCPU 1's 8 accesses are committed, vCPU 0 reads on" 0 "$?"
+stop_daemon
+start_daemon --policy "$T/wait1" || exit 1
+wait $vmm
+check "halted vCPU: the VMM exits 0" 0 "$?"
+check "halted vCPU: nothing released unprotected, no fallback" "" \
+	"$(grep -E 'while idsrd was away|before idsrd committed' "$T/halted.out")"
+check "halted vCPU: one boot, ended as the guest halted" "guest halted" \
+	"$(sqlite3 "$T/trace.db" "select group_concat(end_reason) from boots where vm_name = 'halted'")"
+b=$(boot_of halted)
+wait_boot "$T/trace.db" "$b"
+check "halted vCPU: vCPU 1's 8 rows, vCPU 0's up to its read of 1" "1|8|0|7
+1" "$(sqlite3 "$T/trace.db" "select vcpu, count(*), min(seq), max(seq) from accesses where boot_id = $b
+		and vcpu = 1; select value from accesses where boot_id = $b and vcpu = 0 and seq =
+		(select max(seq) from accesses where boot_id = $b and vcpu = 0)")"
+
 # ---- a VMM killed with kill -9: idsrd keeps everything it had received
 "$VMM" --vm vmmkill "$G/bench_loop.bin" >"$T/vmmkill.out" 2>&1 &
 vmm=$!
