@@ -634,8 +634,13 @@ IDSR_API int idsr_flush(struct idsr_conn *c)
 		return 0;
 	if (!c->reconnect)
 		return fail(-ENOTCONN, "the connection to idsrd is broken (no reconnect asked)");
-	if (!conn_wait_up(c))
-		return fail(-ENOTCONN, "idsrd did not come back within the outage's wait: %s", idsr_last_error());
+	if (!conn_wait_up(c)) {
+		char why[sizeof(last_error)];
+
+		/* fail formats into last_error: the last try's error is copied out first */
+		snprintf(why, sizeof(why), "%s", last_error);
+		return fail(-ENOTCONN, "idsrd did not come back within the outage's wait: %s", why);
+	}
 	return 0;
 }
 
