@@ -8,13 +8,6 @@
 #include "cli.h"
 #include "db.h"
 
-static char *column_dup(sqlite3_stmt *st, int col)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	return s ? strdup((const char *)s) : NULL;
-}
-
 int cli_boot_read(const char *cmd, sqlite3 *db, int64_t id, struct cli_boot *b)
 {
 	sqlite3_stmt *st;
@@ -43,13 +36,13 @@ int cli_boot_read(const char *cmd, sqlite3 *db, int64_t id, struct cli_boot *b)
 	b->id = id;
 	b->start_ns = sqlite3_column_int64(st, 0);
 	b->end_ns = sqlite3_column_int64(st, 1);
-	b->vmm = column_dup(st, 2);
-	b->vm_name = column_dup(st, 3);
-	b->kernel = column_dup(st, 4);
-	b->impl = column_dup(st, 5);
-	b->mode = column_dup(st, 6);
-	b->policy_hash = column_dup(st, 7);
-	b->end_reason = column_dup(st, 8);
+	b->vmm = db_column_dup(st, 2);
+	b->vm_name = db_column_dup(st, 3);
+	b->kernel = db_column_dup(st, 4);
+	b->impl = db_column_dup(st, 5);
+	b->mode = db_column_dup(st, 6);
+	b->policy_hash = db_column_dup(st, 7);
+	b->end_reason = db_column_dup(st, 8);
 	b->slide = (uint64_t)sqlite3_column_int64(st, 9);
 	b->image_base = (uint64_t)sqlite3_column_int64(st, 10);
 	b->midr = (uint64_t)sqlite3_column_int64(st, 11);
@@ -58,8 +51,8 @@ int cli_boot_read(const char *cmd, sqlite3 *db, int64_t id, struct cli_boot *b)
 	b->undefs = sqlite3_column_int64(st, 14);
 	b->rows_dropped = sqlite3_column_int64(st, 15);
 	b->divergences = sqlite3_column_int64(st, 16);
-	b->boot_uid = column_dup(st, 17);
-	b->host = column_dup(st, 18);
+	b->boot_uid = db_column_dup(st, 17);
+	b->host = db_column_dup(st, 18);
 	sqlite3_finalize(st);
 	return 0;
 }

@@ -291,3 +291,10 @@ bool db_boot_has_pcs(sqlite3 *db, int64_t boot_id)
 	sqlite3_finalize(st);
 	return has;
 }
+
+char *db_column_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t ? strdup((const char *)t) : NULL;
+}

@@ -51,6 +51,9 @@ int db_upgrade(sqlite3 *db, int from, char *why, size_t whylen);
 bool db_has_column(sqlite3 *db, const char *table, const char *column);
 bool db_boot_has_pcs(sqlite3 *db, int64_t boot_id);
 
+/* A copy of column col's text (malloc'd), or NULL for SQL NULL or out of memory. */
+char *db_column_dup(sqlite3_stmt *st, int col);
+
 /* CLOCK_REALTIME in ns. */
 int64_t db_now_ns(void);
 

@@ -412,13 +412,6 @@ size_t push_shard(const char *uid, size_t n)
 	return n ? (size_t)(h % n) : 0;
 }
 
-static char *col_dup(sqlite3_stmt *st, int c)
-{
-	const unsigned char *t = sqlite3_column_text(st, c);
-
-	return t ? strdup((const char *)t) : NULL;
-}
-
 int push_boot_read(sqlite3 *db, int64_t id, struct push_boot *b, char *why, size_t whylen)
 {
 	sqlite3_stmt *st;
@@ -455,32 +448,32 @@ int push_boot_read(sqlite3 *db, int64_t id, struct push_boot *b, char *why, size
 	}
 	b->id = id;
 	snprintf(b->uid, sizeof(b->uid), "%s", (const char *)sqlite3_column_text(st, 0));
-	b->host = col_dup(st, 1);
+	b->host = db_column_dup(st, 1);
 	b->start_ns = sqlite3_column_int64(st, 2);
 	b->end_ns = sqlite3_column_int64(st, 3);
-	b->vmm = col_dup(st, 4);
-	b->vm_name = col_dup(st, 5);
-	b->kernel = col_dup(st, 6);
-	b->build_id_hex = col_dup(st, 7);
+	b->vmm = db_column_dup(st, 4);
+	b->vm_name = db_column_dup(st, 5);
+	b->kernel = db_column_dup(st, 6);
+	b->build_id_hex = db_column_dup(st, 7);
 	b->image_base = (uint64_t)sqlite3_column_int64(st, 8);
 	b->slide = (uint64_t)sqlite3_column_int64(st, 9);
 	b->midr = (uint64_t)sqlite3_column_int64(st, 10);
-	b->impl = col_dup(st, 11);
+	b->impl = db_column_dup(st, 11);
 	b->vcpus = (uint32_t)sqlite3_column_int64(st, 12);
-	b->mode = col_dup(st, 13);
+	b->mode = db_column_dup(st, 13);
 	b->replay_of = sqlite3_column_int64(st, 14);
-	b->policy_hash = col_dup(st, 15);
-	b->end_reason = col_dup(st, 16);
+	b->policy_hash = db_column_dup(st, 15);
+	b->end_reason = db_column_dup(st, 16);
 	b->accesses = sqlite3_column_int64(st, 17);
 	b->undefs = sqlite3_column_int64(st, 18);
 	b->rows_dropped = sqlite3_column_int64(st, 19);
 	b->divergences = sqlite3_column_int64(st, 20);
 	b->has_pcs = sqlite3_column_int(st, 21);
-	b->imported_from = col_dup(st, 22);
+	b->imported_from = db_column_dup(st, 22);
 	b->rows = sqlite3_column_int64(st, 23);
 	b->finished = sqlite3_column_int(st, 24) != 0;
-	b->instance_hex = col_dup(st, 25);
-	b->replay_source = col_dup(st, 26);
+	b->instance_hex = db_column_dup(st, 25);
+	b->replay_source = db_column_dup(st, 26);
 	b->has_peer_uid = sqlite3_column_type(st, 27) != SQLITE_NULL;
 	b->peer_uid = sqlite3_column_int64(st, 27);
 	b->has_peer_gid = sqlite3_column_type(st, 28) != SQLITE_NULL;

@@ -454,6 +454,17 @@ IDSR_API int idsr_set_spin(struct idsr_conn *c, unsigned usec)
 	return 0;
 }
 
+/* Keeps an answered access until idsrd says it committed it: if idsrd dies
+ * first, the next idsrd gets it back (Resend), whichever path answered it. */
+static void keep_answered(struct idsr_conn *c, const struct idsr_access *a, const struct idsr_verdict *v)
+{
+	records_keep(&c->records, &(struct client_record){
+		.seq = a->seq, .pc = a->pc, .value = a->is_write ? a->value : v->value,
+		.vcpu = a->vcpu, .key = a->key, .el = a->el, .is_write = a->is_write,
+		.undef = v->undef,
+	});
+}
+
 /* One Access and its Verdict on the live connection. */
 static int conn_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_verdict *v)
 {
@@ -497,11 +508,7 @@ static int conn_access(struct idsr_conn *c, struct idsr_access *a, struct idsr_v
 	if (reply->verdict->committed)
 		records_committed(&c->records, a->vcpu, reply->verdict->committed);
 	frame_release(&c->arena, reply);
-	records_keep(&c->records, &(struct client_record){
-		.seq = a->seq, .pc = a->pc, .value = a->is_write ? a->value : v->value,
-		.vcpu = a->vcpu, .key = a->key, .el = a->el, .is_write = a->is_write,
-		.undef = v->undef,
-	});
+	keep_answered(c, a, v);
 	return 0;
 }
 
@@ -595,12 +602,7 @@ IDSR_API int idsr_access(struct idsr_conn *c, struct idsr_access *a, struct idsr
 				if (below)
 					records_committed(&c->records, a->vcpu, below);
 				a->seq = c->next_seq[a->vcpu]++;
-				/* Kept for a resend as a round trip's answer is (idsrd may die before taking it). */
-				records_keep(&c->records, &(struct client_record){
-					.seq = a->seq, .pc = a->pc, .value = a->is_write ? a->value : v->value,
-					.vcpu = a->vcpu, .key = a->key, .el = a->el, .is_write = a->is_write,
-					.undef = v->undef,
-				});
+				keep_answered(c, a, v);
 				/* A failed Wake is a broken connection: the next round trip finds it. */
 				if (rc == 1)
 					conn_wake(c);
