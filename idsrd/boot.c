@@ -146,6 +146,7 @@ static struct boot *boot_new(const Idsr__V1__Hello *h, const struct boot_peer *p
 	replayer_attach(b, b->vm_name, sb.slide, &sb);
 	store_boot_begin(idsrd->store, &sb);
 	store_boot_policy(idsrd->store, b->id, policy_hash(lp->policy), b->start_ns);
+	b->begun = store_queued(idsrd->store);
 	daemon_policy_put(lp);
 	return b;
 }
@@ -395,6 +396,13 @@ struct boot *boot_join(const Idsr__V1__Hello *h, const struct boot_peer *peer, c
 	pthread_mutex_unlock(&b->lock);
 out:
 	pthread_mutex_unlock(&idsrd->boots_lock);
+	/* No Welcome before the boot's record is in the file: a VMM answered by
+	 * an idsrd killed before its first commit would find nothing to resume
+	 * and lose what it had been answered. One commit a new boot (the
+	 * writer takes a control record at once); joins after it pay one load. */
+	if (b && b->begun && !store_wait_for(idsrd->store, b->begun, STORE_PACE_MS))
+		log_warn("boot %lld: its record is not committed after %d ms (disk stuck?); answering"
+			 " anyway", (long long)b->id, STORE_PACE_MS);
 	return b;
 }
 

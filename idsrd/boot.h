@@ -36,6 +36,7 @@ struct boot {
 	struct boot *next;		/* daemon's list (boots_lock) */
 	int64_t id;
 	int64_t start_ns;
+	uint64_t begun;			/* its record's place in the store queue (0: resumed) */
 	uint8_t instance[IDSR_INSTANCE_LEN];
 	size_t instance_len;		/* 0: a boot of its own connection */
 	char *vmm, *vm_name, *impl;

@@ -394,6 +394,38 @@ void store_flush(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+uint64_t store_queued(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t place = s->pushed;
+
+	pthread_mutex_unlock(&s->lock);
+	return place;
+}
+
+bool store_wait_for(struct store *s, uint64_t place, int max_ms)
+{
+	struct timespec deadline;
+	bool done;
+
+	if (store_committed(s) >= place)
+		return true;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += max_ms / 1000;
+	deadline.tv_nsec += (max_ms % 1000) * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&s->lock);
+	while (s->committed < place) {
+		pthread_cond_signal(&s->wake);
+		if (pthread_cond_timedwait(&s->done, &s->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	done = s->committed >= place;
+	pthread_mutex_unlock(&s->lock);
+	return done;
+}
+
 void store_get_stats(struct store *s, struct store_stats *st)
 {
 	pthread_mutex_lock(&s->lock);

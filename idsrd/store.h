@@ -122,6 +122,11 @@ void store_boot_pushed(struct store *s, int64_t boot_id, const char *url, int64_
 
 /* Waits until everything queued before the call is committed. */
 void store_flush(struct store *s);
+/* The place of the last item queued so far (what store_wait_for takes). */
+uint64_t store_queued(struct store *s);
+/* Waits until the item at place is committed (or counted as lost), at most
+ * max_ms: a stuck disk must not hold a VMM for good. True if it is. */
+bool store_wait_for(struct store *s, uint64_t place, int max_ms);
 void store_get_stats(struct store *s, struct store_stats *st);
 /* Rows of a boot in progress that could not be written so far. */
 uint64_t store_boot_losses(struct store *s, int64_t boot_id);
