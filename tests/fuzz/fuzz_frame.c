@@ -43,6 +43,35 @@ static size_t touch_frame(const Frame *f)
 	return n;
 }
 
+/* frame_unpack takes a short way for the trap path's frames (proto/frame.c):
+ * it must decode what protobuf-c's Frame decodes, to the same message. */
+static void same_as_protobuf_c(const Frame *f, const uint8_t *payload, size_t len)
+{
+	static uint8_t a[FRAME_MAX], b[FRAME_MAX];
+	Frame *g = idsr__v1__frame__unpack(NULL, len, payload);
+	struct frame_arena arena;
+	Frame *h = frame_unpack_in(&arena, payload, len);
+
+	if (g && g->body_case == IDSR__V1__FRAME__BODY__NOT_SET) {
+		idsr__v1__frame__free_unpacked(g, NULL);
+		g = NULL;
+	}
+	assert(!f == !g && !h == !g);
+	if (g) {
+		size_t n = protobuf_c_message_get_packed_size(&g->base);
+
+		assert(n <= FRAME_MAX && protobuf_c_message_get_packed_size(&f->base) == n &&
+		       protobuf_c_message_get_packed_size(&h->base) == n);
+		protobuf_c_message_pack(&g->base, a);
+		protobuf_c_message_pack(&f->base, b);
+		assert(memcmp(a, b, n) == 0);
+		protobuf_c_message_pack(&h->base, b);
+		assert(memcmp(a, b, n) == 0);
+		idsr__v1__frame__free_unpacked(g, NULL);
+	}
+	frame_release(&arena, h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct frame_reader r;
@@ -73,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			assert(len >= 1 && len <= FRAME_MAX);
 			f = frame_unpack(payload, len);
+			same_as_protobuf_c(f, payload, len);
 			if (!f)
 				continue;
 			(void)touch_frame(f);

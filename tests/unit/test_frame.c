@@ -182,6 +182,132 @@ static void test_pack_too_small(void **state)
 	assert_int_equal(pack_access(1, 1, 1, buf, sizeof(buf)), -EMSGSIZE);
 }
 
+/* What protobuf-c itself packs for f: the Frame, with its header. */
+static size_t pack_generic(const Frame *f, uint8_t *out)
+{
+	size_t n = protobuf_c_message_pack(&f->base, out + FRAME_HEADER);
+
+	out[0] = n & 0xff;
+	out[1] = (n >> 8) & 0xff;
+	out[2] = (n >> 16) & 0xff;
+	out[3] = (uint8_t)(n >> 24);
+	return n + FRAME_HEADER;
+}
+
+/* Packs f both ways, checks the bytes are the same, and unpacks them both
+ * ways (arena and malloc) to the message protobuf-c unpacks. */
+static void check_same_bytes(const Frame *f)
+{
+	uint8_t ours[256], theirs[256], again[256];
+	struct frame_arena arena;
+	Frame *in_arena, *in_heap, *generic;
+	size_t n = pack_generic(f, theirs);
+	int m = frame_pack(f, ours, sizeof(ours));
+
+	assert_int_equal(m, n);
+	assert_memory_equal(ours, theirs, n);
+	generic = idsr__v1__frame__unpack(NULL, n - FRAME_HEADER, theirs + FRAME_HEADER);
+	assert_non_null(generic);
+	in_arena = frame_unpack_in(&arena, ours + FRAME_HEADER, n - FRAME_HEADER);
+	in_heap = frame_unpack(ours + FRAME_HEADER, n - FRAME_HEADER);
+	assert_non_null(in_arena);
+	assert_non_null(in_heap);
+	assert_int_equal(in_arena->body_case, f->body_case);
+	assert_int_equal(in_heap->body_case, f->body_case);
+	/* Unpacked the same: they pack to the same bytes as protobuf-c's own. */
+	assert_int_equal(pack_generic(in_arena, again), n);
+	assert_memory_equal(again, theirs, n);
+	assert_int_equal(pack_generic(in_heap, again), n);
+	assert_memory_equal(again, theirs, n);
+	assert_int_equal(pack_generic(generic, again), n);
+	assert_memory_equal(again, theirs, n);
+	assert_int_equal(arena.spilled, 0);
+	frame_release(&arena, in_arena);
+	frame_free(in_heap);
+	frame_free(generic);
+}
+
+/* The trap path's frames are packed and unpacked as their body alone
+ * (proto/frame.c): the bytes are protobuf-c's, from the shortest body (all
+ * fields zero) to the longest (every varint ten bytes). */
+static void test_trap_frames_are_protobuf_c_bytes(void **state)
+{
+	static const uint64_t values[] = { 0, 1, 127, 128, 0x1234, 0x4000000000000000ull,
+					   0xffff800010081234ull, UINT64_MAX };
+	const size_t nv = sizeof(values) / sizeof(values[0]);
+
+	for (size_t i = 0; i < nv; i++) {
+		for (size_t j = 0; j < nv; j++) {
+			Idsr__V1__Frame f = IDSR__V1__FRAME__INIT;
+			Idsr__V1__Access a = IDSR__V1__ACCESS__INIT;
+			Idsr__V1__Verdict v = IDSR__V1__VERDICT__INIT;
+
+			a.seq = values[i];
+			a.vcpu = (uint32_t)values[j];
+			a.key = (uint32_t)values[(i + j) % nv];
+			a.pc = values[j];
+			a.el = (uint32_t)values[i];
+			a.is_write = (i + j) & 1;
+			a.value = values[(i * 3 + j) % nv];
+			f.body_case = IDSR__V1__FRAME__BODY_ACCESS;
+			f.access = &a;
+			check_same_bytes(&f);
+			v.seq = values[i];
+			v.vcpu = (uint32_t)values[j];
+			v.action = (i + j) & 1 ? IDSR__V1__ACTION__UNDEF : IDSR__V1__ACTION__EMULATE;
+			v.value = values[j];
+			v.committed = values[(i + j) % nv];
+			f.body_case = IDSR__V1__FRAME__BODY_VERDICT;
+			f.verdict = &v;
+			check_same_bytes(&f);
+		}
+	}
+}
+
+/* Payloads that are not one small body alone decode as protobuf-c decodes a
+ * Frame: two bodies (the last wins), a body of 128 bytes or more (a two-byte
+ * length), a body that does not decode. */
+static void test_other_payloads_decode_as_frames(void **state)
+{
+	/* Access{seq 5} then Verdict{seq 7}: a Verdict. */
+	static const uint8_t two[] = { 0x1a, 0x02, 0x08, 0x05, 0x22, 0x02, 0x08, 0x07 };
+	/* Access{seq 9} then Access{vcpu 2}: the second Access alone. */
+	static const uint8_t twice[] = { 0x1a, 0x02, 0x08, 0x09, 0x1a, 0x02, 0x10, 0x02 };
+	/* Access{seq 1 truncated varint}. */
+	static const uint8_t bad[] = { 0x1a, 0x02, 0x08, 0x85 };
+	uint8_t big[3 + 130];
+	struct frame_arena arena;
+	Frame *f;
+
+	f = frame_unpack_in(&arena, two, sizeof(two));
+	assert_non_null(f);
+	assert_int_equal(f->body_case, IDSR__V1__FRAME__BODY_VERDICT);
+	assert_int_equal(f->verdict->seq, 7);
+	frame_release(&arena, f);
+	f = frame_unpack(twice, sizeof(twice));
+	assert_non_null(f);
+	assert_int_equal(f->body_case, IDSR__V1__FRAME__BODY_ACCESS);
+	assert_int_equal(f->access->seq, 0);
+	assert_int_equal(f->access->vcpu, 2);
+	frame_free(f);
+	assert_null(frame_unpack_in(&arena, bad, sizeof(bad)));
+	assert_null(frame_unpack(bad, sizeof(bad)));
+	/* An Access of 130 bytes: seq 3, then an unknown field 15 of 126 bytes. */
+	big[0] = 0x1a;
+	big[1] = 0x82;
+	big[2] = 0x01;
+	big[3] = 0x08;
+	big[4] = 0x03;
+	big[5] = 0x7a;		/* field 15, length-delimited */
+	big[6] = 126;
+	memset(big + 7, 0x55, 126);
+	f = frame_unpack_in(&arena, big, sizeof(big));
+	assert_non_null(f);
+	assert_int_equal(f->body_case, IDSR__V1__FRAME__BODY_ACCESS);
+	assert_int_equal(f->access->seq, 3);
+	frame_release(&arena, f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +317,8 @@ int main(void)
 		cmocka_unit_test(test_undecodable_and_empty),
 		cmocka_unit_test(test_blocking_send_recv_and_truncation),
 		cmocka_unit_test(test_pack_too_small),
+		cmocka_unit_test(test_trap_frames_are_protobuf_c_bytes),
+		cmocka_unit_test(test_other_payloads_decode_as_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
