@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The store writer: rows go through a bounded queue to one thread that commits in batches
- * (the SQL it runs and how records bind to it are store_sql.c; the control
- * records' copies are store_record.c). */
+ * (the queue's slots are store_queue.c; the SQL it runs and how records bind
+ * to it are store_sql.c; the control records' copies are store_record.c). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "boot.h"
 #include "db.h"
 #include "log.h"
 #include "store_int.h"
-
-/* Slots of the queue kept resident after a spike (1 MiB). */
-#define STORE_TRIM_KEEP		16384
-/* Slots kept for control records so a full queue of rows cannot block them. */
-#define STORE_RESERVE		1024
 
 /* ---- the writer thread ------------------------------------------------- */
 
@@ -182,43 +175,11 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 	pthread_mutex_unlock(&s->lock);
 }
 
-/*
- * After a spike the ring's deep slots stay resident though empty. When the
- * writer has emptied the queue (head is then 0) and more than twice
- * STORE_TRIM_KEEP slots were touched, it hands the deep pages back to the
- * kernel. Meanwhile producers see a ring of STORE_TRIM_KEEP slots, all they
- * can reach from slot 0, so no page being dropped is written; a trim is a
- * millisecond or so, and rare.
- */
-static void store_trim(struct store *s)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), from, to;
-	size_t full;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->count || s->touched <= 2 * STORE_TRIM_KEEP || s->cap <= 2 * STORE_TRIM_KEEP) {
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	full = s->cap;
-	s->cap = STORE_TRIM_KEEP;
-	to = (uintptr_t)(s->ring + s->touched) & ~(page - 1);
-	s->touched = STORE_TRIM_KEEP;
-	pthread_mutex_unlock(&s->lock);
-	from = ((uintptr_t)(s->ring + STORE_TRIM_KEEP) + page - 1) & ~(page - 1);
-	if (to > from && madvise((void *)from, to - from, MADV_DONTNEED) < 0)
-		log_debug("store: cannot hand back %zu bytes of the queue: %s", (size_t)(to - from),
-			  strerror(errno));
-	pthread_mutex_lock(&s->lock);
-	s->cap = full;
-	pthread_mutex_unlock(&s->lock);
-}
-
 static void *store_writer(void *arg)
 {
 	struct store *s = arg;
 	struct store_item *batch = malloc(STORE_BATCH * sizeof(*batch));
-	size_t n, first, head;
+	size_t n, head, at;
 
 	if (!batch) {
 		log_err("store: out of memory for the writer's batch");
@@ -251,19 +212,14 @@ static void *store_writer(void *arg)
 		/* The n items stay counted, so producers never write their slots:
 		 * they are copied out without the lock, which answering threads
 		 * must never wait for longer than a few instructions. */
-		first = s->cap - head < n ? s->cap - head : n;
-		memcpy(batch, s->ring + head, first * sizeof(*batch));
-		memcpy(batch + first, s->ring, (n - first) * sizeof(*batch));
+		at = store_queue_copy(s, head, n, batch);
 		pthread_mutex_lock(&s->lock);
-		s->count -= n;
+		store_queue_taken(s, at, n);
 		s->inflight = n;
-		/* An empty ring starts over at slot 0: only the queue's high water
-		 * is ever touched, so the daemon's memory stays flat. */
-		s->head = s->count ? (head + n) % s->cap : 0;
 		s->stats.queue_depth = s->count;
 		pthread_mutex_unlock(&s->lock);
 		store_write_batch(s, batch, n);
-		store_trim(s);
+		store_queue_trim(s);
 	}
 	free(batch);
 	return NULL;
@@ -271,23 +227,23 @@ static void *store_writer(void *arg)
 
 /* ---- producers ----------------------------------------------------------- */
 
-/* Call with the lock held. True if the writer must be woken: the caller
- * signals it after unlocking, so that it does not wake into a held lock. */
-static bool store_enqueue_locked(struct store *s, const struct store_item *it)
+/* Call with the lock held. False if there was no slot for it (see
+ * store_queue_put); else *wake says whether the writer must be woken: the
+ * caller signals it after unlocking, so that it does not wake into a held
+ * lock. */
+static bool store_enqueue_locked(struct store *s, const struct store_item *it, bool *wake)
 {
-	size_t slot = (s->head + s->count) % s->cap;
-
-	s->ring[slot] = *it;
-	if (slot >= s->touched)
-		s->touched = slot + 1;
-	s->count++;
+	*wake = false;
+	if (!store_queue_put(s, it))
+		return false;
 	s->pushed++;
 	if (s->count > s->stats.queue_high_water)
 		s->stats.queue_high_water = s->count;
 	s->stats.queue_depth = s->count;
 	if (!s->writer_waiting || (s->count < STORE_BATCH / 2 && it->kind == ITEM_ROW))
-		return false;
+		return true;
 	s->writer_waiting = false;	/* one wake-up is enough */
+	*wake = true;
 	return true;
 }
 
@@ -345,9 +301,8 @@ uint64_t store_push_row(struct store *s, const struct store_row *row)
 	store_lock_counted(s);
 	if (s->count + s->inflight >= s->pace_rows && !s->stalled)
 		store_pace_locked(s);
-	ok = s->count < s->cap - STORE_RESERVE;
+	ok = s->count < s->cap - STORE_RESERVE && store_enqueue_locked(s, &it, &wake);
 	if (ok) {
-		wake = store_enqueue_locked(s, &it);
 		place = s->pushed;
 	} else {
 		s->stats.rows_dropped++;
@@ -371,13 +326,14 @@ uint64_t store_committed(struct store *s)
 void store_push_record(struct store *s, enum store_kind kind, void *rec)
 {
 	struct store_item it = { .kind = kind, .rec = rec };
+	bool wake;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->count >= s->cap) {
+	while (s->count >= s->cap || !store_enqueue_locked(s, &it, &wake)) {
 		pthread_cond_signal(&s->wake);
 		pthread_cond_wait(&s->done, &s->lock);
 	}
-	if (store_enqueue_locked(s, &it))
+	if (wake)
 		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -454,11 +410,9 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 		return -ENOMEM;
 	if (queue_cap < 2 * STORE_RESERVE)
 		queue_cap = 2 * STORE_RESERVE;
-	s->cap = queue_cap;
 	s->pace_rows = STORE_PACE_ROWS < queue_cap - STORE_RESERVE ? STORE_PACE_ROWS : queue_cap - STORE_RESERVE;
-	s->ring = malloc(queue_cap * sizeof(*s->ring));
 	s->path = strdup(path);
-	if (!s->ring || !s->path) {
+	if (store_queue_init(s, queue_cap) < 0 || !s->path) {
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -485,7 +439,7 @@ err:
 		store_sql_finalize(s);
 		db_close(s->db);
 	}
-	free(s->ring);
+	store_queue_free(s);
 	free(s->path);
 	free(s);
 	return rc;
@@ -519,7 +473,7 @@ void store_close(struct store *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	free(s->losses);
-	free(s->ring);
+	store_queue_free(s);
 	free(s->path);
 	free(s);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The store's insides, shared by its queue, writer and pacing (store.c), its
- * SQL statements and their binding (store_sql.c) and its control records'
- * copies (store_record.c); only those include it. */
+/* The store's insides, shared by its writer and pacing (store.c), its queue's
+ * slots (store_queue.c), its SQL statements and their binding (store_sql.c)
+ * and its control records' copies (store_record.c); only those (and
+ * test_store) include it. */
 #ifndef IDSRD_STORE_INT_H
 #define IDSRD_STORE_INT_H
 
@@ -19,6 +20,13 @@
 #define STORE_ROWS_PER_INSERT	32
 #define STORE_INSERT_SIZES	6
 #define STORE_ROW_PARAMS	11
+
+/* The queue's slots come STORE_CHUNK at a time (64 KiB, store_queue.c);
+ * STORE_TRIM_KEEP of them stay resident after a spike (1 MiB). */
+#define STORE_CHUNK		1024
+#define STORE_TRIM_KEEP		16384
+/* Slots kept for control records so a full queue of rows cannot block them. */
+#define STORE_RESERVE		1024
 
 enum store_kind { ITEM_ROW, ITEM_BOOT_BEGIN, ITEM_BOOT_END, ITEM_BOOT_POLICY, ITEM_POLICY, ITEM_DIVERGENCE,
 		  ITEM_BOOT_RESUME, ITEM_BOOT_PUSHED };
@@ -64,10 +72,18 @@ struct store {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* the writer has work */
 	pthread_cond_t done;		/* a batch was committed */
+	/* The queue (store_queue.c): nchunks chunks of STORE_CHUNK slots in
+	 * one mapping, in use from head's chunk to tail's along next[]. */
 	struct store_item *ring;
-	size_t cap, head, count;
+	uint32_t *next;			/* next[c]: the queue's chunk after chunk c */
+	uint64_t *free_chunks;		/* bit c set: chunk c is free */
+	size_t nchunks;
+	size_t cap, count;		/* cap: --queue, the most items that may wait */
+	size_t head, tail;		/* slots: the oldest item; the one after the newest
+					 * (tail % STORE_CHUNK == 0: a chunk must be taken) */
 	size_t inflight;		/* taken by the writer, not yet committed */
-	size_t touched;			/* slots written since the last trim */
+	size_t touched;			/* slots of the chunks taken since the last trim:
+					 * lowest first, so slots 0..touched-1 */
 	size_t pace_rows;		/* STORE_PACE_ROWS, or less for a small queue */
 	bool stalled;			/* no commit for STORE_PACE_MS: pacing is off */
 	bool writer_waiting, stopping;
@@ -85,6 +101,21 @@ uint64_t store_losses(struct store *s, int64_t boot_id, bool take);
 /* store.c: queues a control record (rec, a heap copy the writer frees),
  * waiting for queue space if need be. */
 void store_push_record(struct store *s, enum store_kind kind, void *rec);
+/* store_queue.c. init and free: the slots of a queue of cap items (-ENOMEM). */
+int store_queue_init(struct store *s, size_t cap);
+void store_queue_free(struct store *s);
+/* Lock held: queues it at the tail (count + 1); false if no chunk is free
+ * (a control record in a full queue while a trim holds a chunk). */
+bool store_queue_put(struct store *s, const struct store_item *it);
+/* Without the lock (the n items stay counted, so no producer writes their
+ * slots): copies the n items from slot head to out; returns the slot after
+ * the last. */
+size_t store_queue_copy(const struct store *s, size_t head, size_t n, struct store_item *out);
+/* Lock held, after the copy: the n items up to slot at leave the queue
+ * (count - n) and the chunks they emptied are free again. */
+void store_queue_taken(struct store *s, size_t at, size_t n);
+/* The writer, after a commit: an empty queue hands deep chunks back. */
+void store_queue_trim(struct store *s);
 /* store_record.c: frees what an item holds (nothing for a row). */
 void store_item_free(struct store_item *it);
 
