@@ -4,12 +4,12 @@
  * queue's locking, pacing and writer are store.c.
  *
  * Why chunks: the queue used to be one ring of --queue slots whose head went
- * back to slot 0 only when the writer emptied it. A load that never lets it
- * empty (64 busy VMM connections: a few thousand rows waiting at any time)
- * walked the head through every slot, and all 64 MiB of the default ring
- * became resident: the 64-connection stress test peaked at 76-87 MiB
- * (docs/performance.md, "The ring's size"). Now the slots are STORE_CHUNK
- * slots (64 KiB) at a time, always the lowest free chunk: when chunk c is
+ * back to slot 0 only when the writer emptied it. A load that seldom lets
+ * it empty (64 busy VMM connections: pacing keeps ~16,384 rows waiting, a
+ * batch takes 8,192) walked the head through every slot, and all 64 MiB of
+ * the default ring became resident: the 64-connection stress test peaked at
+ * 76-87 MiB (docs/performance.md, "The ring's size"). Now slots are taken
+ * STORE_CHUNK (64 KiB) at a time, always the lowest free chunk: when chunk c is
  * taken, chunks 0..c-1 are all in use, so the chunks ever touched are no
  * more than the most ever in use at once, and those hold the queue's high
  * water: at most high water / STORE_CHUNK + 2 chunks (a partly read head
