@@ -137,14 +137,15 @@ static size_t packed_max(const ProtobufCMessageDescriptor *d)
  * their body alone. protobuf-c packs a Frame's body by sizing it first (its
  * length goes before it) and then packing it, and unpacks a Frame by
  * scanning it, then unpacking the body as a message of its own. The Frame's
- * own share was ~400 instructions a pack and ~500 an unpack, so ~900 of a
- * round trip's in idsrd's answering thread and as many in the VMM's
- * (callgrind; docs/performance.md, "The trap path's frames"). A Frame whose
- * only field is a body under 128 bytes is that field's tag (one byte: the
- * field numbers are under 16), a one-byte length and the body's bytes; the
- * tag is taken from protobuf-c itself, by packing a Frame with an empty
- * body. So the bytes on the wire are the same either way, and any other
- * payload (more than one field, a longer body) goes through the Frame.
+ * own share was ~375 instructions a pack and ~450 an unpack: ~820 of a
+ * round trip's in idsrd's answering thread (3,487) and as many in the VMM's
+ * (2,594) (bench/instructions.sh; docs/performance.md, "The trap path's
+ * frames"). A Frame whose only field is a body under 128 bytes is that
+ * field's tag (one byte: the field numbers are under 16), a one-byte length
+ * and the body's bytes; the tag is taken from protobuf-c itself, by packing
+ * a Frame with an empty body. So the bytes on the wire are the same either
+ * way, and any other payload (more than one field, a longer body) goes
+ * through the Frame.
  */
 struct small_body {
 	Idsr__V1__Frame__BodyCase body_case;
