@@ -41,7 +41,7 @@ run() {
 
 # The round trip twice: as the machine is (quiet is the case that matters), then busy on purpose
 # (a SCHED_IDLE spinner per CPU: no CPU halts; bench/bench.h, bench_busy_start).
-for prog in bench_floor bench_roundtrip bench_roundtrip_busy bench_vmm bench_scaling bench_store bench_replay bench_fastpath; do
+for prog in bench_floor bench_roundtrip bench_roundtrip_busy bench_vmm bench_scaling bench_store bench_writer bench_replay bench_fastpath; do
 	exe=${prog%_busy}
 	[ -x "$BUILD/bench/$exe" ] || { echo "$prog: not built, skipped"; continue; }
 	busy=0

@@ -512,6 +512,7 @@ int main(int argc, char **argv)
 		return 2;
 	options_defaults(&d.cfg);
 	log_init("idsrd", d.cfg.journal, LOG_LVL_INFO);
+	db_configure_process();
 	if (!options_paths(&d.cfg, bufs))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

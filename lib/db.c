@@ -188,6 +188,11 @@ void db_close(sqlite3 *db)
 	sqlite3_close(db);
 }
 
+void db_configure_process(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int db_lock_writer(const char *path, const char *holder, int *out, char *why, size_t whylen)
 {
 	char lock[4096], who[512];

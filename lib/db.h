@@ -24,6 +24,10 @@
 #define DB_PRIVATE	4
 int db_open(const char *path, int flags, sqlite3 **out, char *why, size_t whylen);
 void db_close(sqlite3 *db);
+/* SQLite's settings for a process that writes rows (idsrd): call before any
+ * other SQLite call. No memory statistics: they take a global mutex on every
+ * allocation SQLite makes. */
+void db_configure_process(void);
 
 /* "FILE[:BOOT_ID]": boot_id 0 means "the file's last boot". -EINVAL if malformed. */
 int db_parse_boot_ref(const char *ref, char *path, size_t pathlen, int64_t *boot_id);
