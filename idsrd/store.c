@@ -56,22 +56,18 @@ uint64_t store_boot_losses(struct store *s, int64_t boot_id)
 	return store_losses(s, boot_id, false);
 }
 
-/* How many of the next items (of n) to write in one multi-row statement:
- * the largest power of two up to STORE_ROWS_PER_INSERT of rows in a row
- * (0: the next item is a control record). */
+/* How many of the next items (of n) are rows (0: the next is a control record). */
 static size_t rows_follow(const struct store_item *it, size_t n)
 {
-	size_t k = 0, chunk = STORE_ROWS_PER_INSERT;
+	size_t k = 0;
 
-	while (k < n && k < STORE_ROWS_PER_INSERT && it[k].kind == ITEM_ROW)
+	while (k < n && it[k].kind == ITEM_ROW)
 		k++;
-	while (k && chunk > k)
-		chunk >>= 1;
-	return k ? chunk : 0;
+	return k;
 }
 
-/* Writes the batch's items in the open transaction: rows up to 32 a
- * statement (rows_follow), unless one_by_one. Returns 0, a row error (only when !one_by_one: a bad
+/* Writes the batch's items in the open transaction: each run of rows in one
+ * statement (store_sql_write_run), unless one_by_one. Returns 0, a row error (only when !one_by_one: a bad
  * row was met, the caller rolls back and writes the batch again one by one,
  * so that only that row is dropped) or another SQLite error with *failed set
  * (about the file: the whole transaction is lost). */
@@ -83,7 +79,7 @@ static int store_write_items(struct store *s, struct store_item *batch, size_t n
 
 	for (size_t i = 0; i < n; i++) {
 		if (!one_by_one && (rows = rows_follow(batch + i, n - i)) > 0) {
-			rc = store_sql_write_rows(s, batch + i, rows);
+			rc = store_sql_write_run(s, batch + i, rows);
 			if (rc == 0) {
 				*written += rows;
 				i += rows - 1;
@@ -124,6 +120,7 @@ static void store_write_batch(struct store *s, struct store_item *batch, size_t 
 
 	for (size_t i = 0; i < n; i++)
 		rows += batch[i].kind == ITEM_ROW;
+	store_batch_order(s, batch, n);
 	for (bool one_by_one = false;; one_by_one = true) {
 		rc = store_sql_run(s->stmt.begin);
 		if (rc != 0) {
@@ -473,6 +470,7 @@ void store_close(struct store *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	free(s->losses);
+	free(s->order_scratch);
 	store_queue_free(s);
 	free(s->path);
 	free(s);

@@ -14,13 +14,6 @@
 
 #include "store.h"
 
-/* Rows per multi-row INSERT at most, and the parameters of one row. Rows go
- * in statements of 32, 16, 8, 4, 2 and 1 rows (STORE_INSERT_SIZES of them):
- * a batch's tail needs at most five statements, not one per row. */
-#define STORE_ROWS_PER_INSERT	32
-#define STORE_INSERT_SIZES	6
-#define STORE_ROW_PARAMS	11
-
 /* The queue's slots come STORE_CHUNK at a time (64 KiB, store_queue.c);
  * STORE_TRIM_KEEP of them stay resident after a spike (1 MiB). */
 #define STORE_CHUNK		1024
@@ -58,7 +51,7 @@ struct store_loss {
 
 /* The prepared statements, one per record kind (store_sql.c's table). */
 struct store_stmts {
-	sqlite3_stmt *ins_rows[STORE_INSERT_SIZES];	/* [k]: STORE_ROWS_PER_INSERT >> k rows at once */
+	sqlite3_stmt *ins_batch;	/* a run of rows: INSERT ... SELECT FROM idsrd_batch (store_batch.c) */
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
 		*ins_change, *ins_div, *resume_boot, *ins_push, *done_push;
@@ -68,6 +61,9 @@ struct store {
 	char *path;
 	sqlite3 *db;
 	struct store_stmts stmt;
+	const struct store_item *batch_rows;	/* what idsrd_batch reads (store_sql_write_run) */
+	size_t batch_nrows;
+	struct store_item *order_scratch;	/* store_batch_order's, STORE_BATCH items */
 	pthread_t writer;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* the writer has work */
@@ -123,14 +119,20 @@ void store_item_free(struct store_item *it);
  * statements and reads the last boot id. 0, or -EIO with why filled. */
 int store_sql_prepare(struct store *s, char *why, size_t whylen);
 void store_sql_finalize(struct store *s);
-/* Each returns 0 or the SQLite error. write_rows writes the n rows it[0..n-1]
- * (n a power of two up to STORE_ROWS_PER_INSERT) in one statement. */
+/* Each returns 0 or the SQLite error: write_item writes one record (a row
+ * alone), write_run the n rows it[0..n-1] in one statement. */
 int store_sql_write_item(struct store *s, const struct store_item *it, int64_t now);
-int store_sql_write_rows(struct store *s, const struct store_item *it, size_t n);
+int store_sql_write_run(struct store *s, const struct store_item *it, size_t n);
 /* BEGIN, COMMIT or ROLLBACK (prepared once: sqlite3_exec would parse its SQL
  * on every batch). */
 int store_sql_run(sqlite3_stmt *st);
 /* Whether SQLite's rc is about one row rather than the file. */
 bool store_sql_row_error(int rc);
+
+/* store_batch.c: puts each run of rows of the batch (between control records)
+ * in key order (n at most STORE_BATCH). */
+void store_batch_order(struct store *s, struct store_item *batch, size_t n);
+/* store_batch.c: makes idsrd_batch on s->db (SQLite's error code). */
+int store_batch_register(struct store *s);
 
 #endif

@@ -88,22 +88,24 @@ static int64_t query_int(const char *sql)
 	return v;
 }
 
-/* Rows of boot whose every column is what row_of made (after store_close). */
-static int64_t rows_as_made(int64_t boot)
+/* Rows of boot whose every column is what a row of vcpus vCPUs interleaved
+ * (row_of) made (after store_close): row i is vCPU i % vcpus's seq i / vcpus, at ts i * 10. */
+static int64_t rows_as_made(int64_t boot, uint32_t vcpus)
 {
-	char sql[512];
+	char sql[640];
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM accesses WHERE boot_id = %lld AND"
-		 " seq = (ts_ns / 10) / 4 AND vcpu = (ts_ns / 10) %% 4 AND key = 51072 + (ts_ns / 10) %% 7"
+		 " seq = (ts_ns / 10) / %u AND vcpu = (ts_ns / 10) %% %u AND key = 51072 + (ts_ns / 10) %% 7"
 		 " AND pc = %lld + (ts_ns / 10) * 4 AND value = (ts_ns / 10) * 16777217"
 		 " AND el = 1 AND is_write = ((ts_ns / 10) %% 3 = 0)"
 		 " AND action = CASE WHEN (ts_ns / 10) %% 11 = 0 THEN 'undef' ELSE 'emulate' END"
-		 " AND rule = (ts_ns / 10) %% 5", (long long)boot, (long long)0xffff800010000000ull);
+		 " AND rule = (ts_ns / 10) %% 5", (long long)boot, vcpus, vcpus,
+		 (long long)0xffff800010000000ull);
 	return query_int(sql);
 }
 
-/* 10000 rows (many 32-row statements and a tail) land exactly as pushed. */
+/* 10000 rows of 4 vCPUs interleaved land exactly as pushed. */
 static void test_rows_written_exactly(void **state)
 {
 	struct store *s = open_fresh("exact.db");
@@ -122,12 +124,13 @@ static void test_rows_written_exactly(void **state)
 	store_close(s);
 	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 10000);
 	/* Every column of every row, compared with what row_of made. */
-	assert_int_equal(rows_as_made(boot), 10000);
+	assert_int_equal(rows_as_made(boot, 4), 10000);
 }
 
 /* Batches of every size from 1 to 64 rows (a flush after each makes the
- * writer commit exactly that batch): a batch goes in statements of 32, 16,
- * 8, 4, 2 and 1 rows, and every row of each lands once, as pushed. */
+ * writer commit exactly that batch): each batch's rows are put in key order
+ * and go in one statement (idsrd_batch), and every row of each lands once,
+ * as pushed. */
 static void test_every_batch_size(void **state)
 {
 	struct store *s = open_fresh("sizes.db");
@@ -150,7 +153,7 @@ static void test_every_batch_size(void **state)
 	assert_int_equal(st.rows_dropped, 0);
 	store_close(s);
 	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 2080);
-	assert_int_equal(rows_as_made(boot), 2080);
+	assert_int_equal(rows_as_made(boot, 4), 2080);
 }
 
 /* A duplicate key in the middle of a 32-row statement: the batch is written
@@ -187,6 +190,77 @@ static void test_duplicate_drops_only_itself(void **state)
 	assert_int_equal(query_int("SELECT value FROM accesses WHERE vcpu = 0 AND seq = 19 AND boot_id ="
 				   " (SELECT min(id) FROM boots)"), 38 * 0x1000001ll);
 	assert_int_equal(query_int("SELECT count(*) FROM boots"), 2);
+}
+
+/* The writer puts a batch's rows in key order before it inserts them
+ * (store_batch.c): rows of three boots of 2, 5 and 80 vCPUs interleaved,
+ * with control records (a policy, a boot's end) between them, land exactly,
+ * once each. The first batch has more (boot, vCPU) pairs than the writer
+ * orders over (it is written as it came), the others the first two boots'
+ * seven; the boot ended in the middle counts the rows pushed before its end. */
+static void test_interleaved_batch_order(void **state)
+{
+	static const uint32_t vcpus[3] = { 2, 5, 80 };
+	struct boot_peer peer = { .uid = 1, .gid = 2, .pid = 3 };
+	struct store *s = open_fresh("order.db");
+	struct store_stats st;
+	int64_t boot[3];
+	uint64_t pushed = 0;
+
+	for (int b = 0; b < 3; b++)
+		boot[b] = begin_boot(s, vcpus[b]);
+	store_flush(s);
+	for (uint64_t i = 0; i < 1600; i++) {
+		for (int b = 0; b < (i < 400 ? 3 : 2); b++) {
+			struct store_row r = row_of(boot[b], i, vcpus[b]);
+
+			assert_true(store_push_row(s, &r));
+			pushed++;
+		}
+		if (i == 500)
+			store_policy(s, "0000000000000004", "* raz-wi\n", NULL, "set", NULL, &peer);
+		if (i == 999) {
+			struct store_boot_end e = { .id = boot[1], .end_ns = 2, .reason = "test", .accesses = 1000 };
+
+			store_boot_end(s, &e);
+		}
+		if (i % 400 == 399)
+			store_flush(s);
+	}
+	store_flush(s);
+	store_get_stats(s, &st);
+	assert_int_equal(pushed, 3600);
+	assert_int_equal(st.rows_written, 3600);
+	assert_int_equal(st.rows_dropped, 0);
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 3600);
+	assert_int_equal(rows_as_made(boot[0], vcpus[0]), 1600);
+	assert_int_equal(rows_as_made(boot[1], vcpus[1]), 1600);
+	assert_int_equal(rows_as_made(boot[2], vcpus[2]), 400);
+	assert_int_equal(query_int("SELECT count(*) FROM policy_changes WHERE how = 'set'"), 1);
+	assert_int_equal(query_int("SELECT accesses FROM boots WHERE end_reason = 'test'"), 1000);
+}
+
+/* The writer's connection skips the schema's CHECKs (its values come from a
+ * bool); the file keeps them: another connection cannot log an action
+ * outside ('emulate', 'undef'). */
+static void test_check_kept_for_others(void **state)
+{
+	struct store *s = open_fresh("check.db");
+	int64_t boot = begin_boot(s, 1);
+	struct store_row r = row_of(boot, 11, 1);	/* an undef */
+	sqlite3 *db;
+	char why[256];
+
+	assert_true(store_push_row(s, &r));
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM accesses WHERE action = 'undef'"), 1);
+	assert_int_equal(db_open(trace, DB_CREATE, &db, why, sizeof(why)), 0);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO accesses(boot_id, vcpu, seq, ts_ns, key, pc, el, is_write,"
+				      " value, action) VALUES (1, 0, 99, 0, 0, 0, 1, 0, 0, 'allow')", NULL, NULL,
+				      NULL), SQLITE_CONSTRAINT);
+	db_close(db);
+	assert_int_equal(query_int("SELECT count(*) FROM accesses"), 1);
 }
 
 /* This process's address space in bytes (VmSize), 0 if unknown. */
@@ -403,7 +477,7 @@ static void test_ring_follows_depth(void **state)
 	assert_int_equal(st.rows_written, total);
 	assert_int_equal(st.rows_dropped, 0);
 	store_close(s);
-	assert_int_equal(rows_as_made(boot), total);
+	assert_int_equal(rows_as_made(boot, 4), total);
 }
 
 /* Polls until the writer has handed the spike's chunks back (it trims after
@@ -458,7 +532,7 @@ static void test_spike_handed_back(void **state)
 	assert_int_equal(st.rows_written, cap - 1024);
 	assert_int_equal(st.rows_dropped, 1);
 	store_close(s);
-	assert_int_equal(rows_as_made(boot), cap - 1024);
+	assert_int_equal(rows_as_made(boot, 4), cap - 1024);
 	assert_int_equal(query_int("SELECT count(*) FROM boots WHERE end_reason = 'spike done'"), 1);
 }
 
@@ -468,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_rows_written_exactly),
 		cmocka_unit_test(test_every_batch_size),
 		cmocka_unit_test(test_duplicate_drops_only_itself),
+		cmocka_unit_test(test_interleaved_batch_order),
+		cmocka_unit_test(test_check_kept_for_others),
 		cmocka_unit_test(test_lost_record_counted),
 		cmocka_unit_test(test_ring_follows_depth),
 		cmocka_unit_test(test_spike_handed_back),
