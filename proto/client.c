@@ -159,31 +159,24 @@ static bool frame_held(const struct idsr_conn *c)
 	return frame_reader_next(&peek, &payload, &len) != 0;
 }
 
-/*
- * Sleeps until the socket is readable. Why poll and not read: a thread asleep
- * in a unix socket's read is woken by any wake-up on the socket's queue, and
- * idsrd's read of the access is one (the sender's write space comes back). So
- * a thread asleep in read is woken before its verdict exists; idsrd takes
- * longer to answer than a bare echo, so the thread finds nothing and sleeps
- * again, and the verdict costs a second wake-up of its CPU: on an idle VM, a
- * second exit from halt each access (docs/performance.md, "the cause").
- * poll's wake-up is for readable data only.
- */
-static void wait_readable(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
-}
-
 /* Reads the next frame; an Error frame from the daemon becomes the message. */
 static int recv_frame(struct idsr_conn *c, Frame **out)
 {
 	int rc;
 
-	if (!frame_held(c))
-		wait_readable(c->fd);
+	/*
+	 * Sleeps in read, not in poll(POLLIN) then read. A thread asleep in a
+	 * unix socket's read is also woken when idsrd reads the access (the
+	 * socket's write space comes back): it may find no verdict yet and
+	 * sleep again, a second wake-up. poll avoided that, but then the
+	 * thread's whole wake-up (on an idle VM, a halted vCPU's exit to the
+	 * hypervisor) began only once the verdict was sent, after idsrd's work;
+	 * the early wake-up instead overlaps it with idsrd's work, as the floor's
+	 * echo client's does. Quiet, in alternating runs, read against poll: p50
+	 * 1.00-1.12x the floor against 1.21-1.29x, a guest's access through
+	 * idsr-vmm 1.10-1.12x against 1.34-1.38x, for 1.03-1.11 sleeps a round
+	 * trip against 1.00 (docs/performance.md, "The client sleeps in read").
+	 */
 	rc = frame_recv_in(c->fd, &c->reader, &c->arena, out);
 
 	if (rc == -ECONNRESET)
