@@ -422,6 +422,9 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
+	rc = store_ckpt_start(s, why, whylen);
+	if (rc < 0)
+		goto err;
 	rc = -pthread_create(&s->writer, NULL, store_writer, s);
 	if (rc < 0) {
 		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-rc));
@@ -432,6 +435,7 @@ int store_open(const char *path, size_t queue_cap, struct store **out, char *why
 	*out = s;
 	return 0;
 err:
+	store_ckpt_stop(s);
 	if (s->db) {
 		store_sql_finalize(s);
 		db_close(s->db);
@@ -451,6 +455,7 @@ void store_close(struct store *s)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);
+	store_ckpt_stop(s);
 	log_info("store: %llu rows written in %llu commits, %llu dropped; %llu control records lost;"
 		 " queue high water %llu;"
 		 " %llu rows waited for a commit, %llu stalls;"

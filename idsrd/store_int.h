@@ -57,6 +57,20 @@ struct store_stmts {
 		*ins_change, *ins_div, *resume_boot, *ins_push, *done_push;
 };
 
+/* store_checkpoint.c: past STORE_CKPT_FRAMES frames in the WAL the writer's
+ * commit wakes the checkpointer thread; past STORE_CKPT_MAX_FRAMES it
+ * checkpoints itself (SQLite's default: 1000, in the writer). */
+#define STORE_CKPT_FRAMES	1000
+#define STORE_CKPT_MAX_FRAMES	(4 * STORE_CKPT_FRAMES)
+struct store_ckpt {
+	sqlite3 *db;			/* its own connection (NULL: not started) */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool want, stopping;
+	uint64_t runs, inline_runs;	/* checkpoints by it, by the writer */
+};
+
 struct store {
 	char *path;
 	sqlite3 *db;
@@ -65,6 +79,7 @@ struct store {
 	size_t batch_nrows;
 	struct store_item *order_scratch;	/* store_batch_order's, STORE_BATCH items */
 	pthread_t writer;
+	struct store_ckpt ckpt;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* the writer has work */
 	pthread_cond_t done;		/* a batch was committed */
@@ -91,6 +106,13 @@ struct store {
 	int64_t last_error_log_ns;	/* failures are logged at most once a second */
 	uint64_t errors_unlogged;
 };
+
+/* store_checkpoint.c: start (with the writer's connection ready, before the
+ * writer runs; -errno with why) and stop (after the writer ended) the
+ * checkpointer; the checkpoints it and the writer made so far. */
+int store_ckpt_start(struct store *s, char *why, size_t whylen);
+void store_ckpt_stop(struct store *s);
+void store_checkpoints(struct store *s, uint64_t *runs, uint64_t *inline_runs);
 
 /* store.c: the rows boot_id lost so far; take: forget them (its end records them). */
 uint64_t store_losses(struct store *s, int64_t boot_id, bool take);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -492,6 +493,69 @@ static size_t resident_after_trim(struct store *s, size_t want)
 	return n;
 }
 
+/* Frames in trace's WAL: those a passive checkpoint finds there (it copies
+ * them too, which changes nothing the test then reads). */
+static int wal_frames(void)
+{
+	sqlite3 *db;
+	int log = -1, ckpt = -1;
+
+	assert_int_equal(sqlite3_open_v2(trace, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt), SQLITE_OK);
+	sqlite3_close(db);
+	return log;
+}
+
+/*
+ * The WAL's checkpoint is the checkpointer thread's, not the writer's
+ * (store_checkpoint.c): commits of 1000 rows until the WAL holds
+ * STORE_CKPT_FRAMES frames wake it, it checkpoints (awaited with a generous
+ * deadline), the writer never checkpointed itself, and the writer's next
+ * commit starts the WAL over: it then holds that commit's frames only.
+ */
+static void test_checkpoint_off_writer(void **state)
+{
+	struct store *s = open_fresh("ckpt.db");
+	int64_t boot = begin_boot(s, 4);
+	char wal[80];
+	uint64_t runs = 0, inline_runs = 0, i = 0;
+	struct stat sb;
+	int frames;
+
+	snprintf(wal, sizeof(wal), "%s-wal", trace);
+	do {
+		for (uint64_t end = i + 1000; i < end; i++) {
+			struct store_row r = row_of(boot, i, 4);
+
+			assert_true(store_push_row(s, &r));
+		}
+		store_flush(s);
+		assert_int_equal(stat(wal, &sb), 0);
+		assert_true(i < 1000000);
+	} while ((sb.st_size - 32) / (4096 + 24) < STORE_CKPT_FRAMES);
+	for (int ms = 0; ms < 60000 && runs == 0; ms++) {
+		store_checkpoints(s, &runs, &inline_runs);
+		usleep(1000);
+	}
+	assert_int_equal(runs, 1);
+	assert_int_equal(inline_runs, 0);
+	for (uint64_t end = i + 1000; i < end; i++) {
+		struct store_row r = row_of(boot, i, 4);
+
+		assert_true(store_push_row(s, &r));
+	}
+	store_flush(s);
+	frames = wal_frames();
+	assert_true(frames > 0 && frames < 200);
+	store_checkpoints(s, &runs, &inline_runs);
+	assert_int_equal(runs, 1);
+	assert_int_equal(inline_runs, 0);
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM accesses"), (int64_t)i);
+	assert_int_equal(rows_as_made(boot, 4), (int64_t)i);
+}
+
 /*
  * A spike (a disk that commits nothing: here the writer held in a commit):
  * the queue takes exactly --queue rows less the 1024 kept for control
@@ -547,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_lost_record_counted),
 		cmocka_unit_test(test_ring_follows_depth),
 		cmocka_unit_test(test_spike_handed_back),
+		cmocka_unit_test(test_checkpoint_off_writer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
