@@ -448,6 +448,8 @@ err:
 
 void store_close(struct store *s)
 {
+	uint64_t ckpts, ckpts_inline;
+
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -456,13 +458,16 @@ void store_close(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);
 	store_ckpt_stop(s);
+	store_checkpoints(s, &ckpts, &ckpts_inline);
 	log_info("store: %llu rows written in %llu commits, %llu dropped; %llu control records lost;"
+		 " %llu checkpoints by idsrd-ckpt, %llu by the writer;"
 		 " queue high water %llu;"
 		 " %llu rows waited for a commit, %llu stalls;"
 		 " %llu rows waited for the queue's lock (longest %llu µs)",
 		 (unsigned long long)s->stats.rows_written, (unsigned long long)s->stats.commits,
 		 (unsigned long long)s->stats.rows_dropped,
 		 (unsigned long long)s->stats.records_dropped,
+		 (unsigned long long)ckpts, (unsigned long long)ckpts_inline,
 		 (unsigned long long)s->stats.queue_high_water,
 		 (unsigned long long)s->stats.paced, (unsigned long long)s->stats.stalls,
 		 (unsigned long long)s->stats.push_waits,
