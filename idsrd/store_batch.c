@@ -2,8 +2,8 @@
 /*
  * The batch as SQLite reads it: its rows put in key order, and the virtual
  * table (idsrd_batch) the writer's one INSERT ... SELECT a run of rows reads
- * them from. Both cut SQLite's work a row (docs/performance.md, "The
- * writer's insert"): the statements and the queue are store_sql.c and store.c.
+ * them from. Both cut SQLite's work a row (docs/performance.md, "A row
+ * cheaper to write"): the statements and the queue are store_sql.c and store.c.
  */
 #include <sqlite3.h>
 #include <stdbool.h>

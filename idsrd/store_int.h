@@ -53,7 +53,8 @@ struct store_loss {
 struct store_stmts {
 	sqlite3_stmt *ins_batch;	/* a run of rows: INSERT ... SELECT FROM idsrd_batch (store_batch.c) */
 	sqlite3_stmt *begin, *commit, *rollback;
-	sqlite3_stmt *ins_row, *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
+	sqlite3_stmt *ins_row;		/* a row alone, read from idsrd_batch too */
+	sqlite3_stmt *ins_boot, *end_boot, *ins_boot_policy, *ins_policy,
 		*ins_change, *ins_div, *resume_boot, *ins_push, *done_push;
 };
 

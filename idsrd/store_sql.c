@@ -27,36 +27,14 @@ static int step_reset(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 
-/* Binds r to the parameters of insert_access. */
-static void bind_row(sqlite3_stmt *st, const struct store_row *r)
-{
-	sqlite3_bind_int64(st, 1, r->boot_id);
-	sqlite3_bind_int64(st, 2, r->vcpu);
-	sqlite3_bind_int64(st, 3, (int64_t)r->seq);
-	sqlite3_bind_int64(st, 4, r->ts_ns);
-	sqlite3_bind_int64(st, 5, r->key);
-	sqlite3_bind_int64(st, 6, (int64_t)r->pc);
-	sqlite3_bind_int(st, 7, r->el);
-	sqlite3_bind_int(st, 8, r->is_write);
-	sqlite3_bind_int64(st, 9, (int64_t)r->value);
-	sqlite3_bind_text(st, 10, r->undef ? "undef" : "emulate", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 11, r->rule);
-}
-
-/* Row statements bind every parameter each time: no clearing needed. */
+/* Statements without parameters (the rows are read from idsrd_batch, BEGIN
+ * and its kin): no clearing needed. */
 static int step_rows(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : rc;
-}
-
-/* One row alone: when a batch is written again one record at a time. */
-static int write_row(struct store *s, const struct store_row *r)
-{
-	bind_row(s->stmt.ins_row, r);
-	return step_rows(s->stmt.ins_row);
 }
 
 /* n rows in one statement, read from idsrd_batch (store_batch.c): no
@@ -67,16 +45,29 @@ static int write_row(struct store *s, const struct store_row *r)
  * statement (that journal copied about two pages per statement and cost a
  * third of the writer's time); the caller then writes the batch again one
  * row at a time, dropping just the bad row. */
-int store_sql_write_run(struct store *s, const struct store_item *it, size_t n)
+static int write_rows(struct store *s, sqlite3_stmt *st, const struct store_item *it, size_t n)
 {
 	int rc;
 
 	s->batch_rows = it;
 	s->batch_nrows = n;
-	rc = step_rows(s->stmt.ins_batch);
+	rc = step_rows(st);
 	s->batch_rows = NULL;
 	s->batch_nrows = 0;
 	return rc;
+}
+
+int store_sql_write_run(struct store *s, const struct store_item *it, size_t n)
+{
+	return write_rows(s, s->stmt.ins_batch, it, n);
+}
+
+/* One row alone, when a batch is written again one record at a time: read
+ * from idsrd_batch too (one home for a row's columns), by a plain INSERT,
+ * whose constraint failure undoes only the row. */
+static int write_row(struct store *s, const struct store_item *it)
+{
+	return write_rows(s, s->stmt.ins_row, it, 1);
 }
 
 int store_sql_run(sqlite3_stmt *st)
@@ -213,7 +204,7 @@ static int write_divergence(struct store *s, const struct store_divergence *d)
 int store_sql_write_item(struct store *s, const struct store_item *it, int64_t now)
 {
 	switch (it->kind) {
-	case ITEM_ROW: return write_row(s, &it->row);
+	case ITEM_ROW: return write_row(s, it);
 	case ITEM_BOOT_BEGIN: return write_boot(s, it->rec);
 	case ITEM_BOOT_END: return write_boot_end(s, it->rec);
 	case ITEM_BOOT_POLICY: return write_boot_policy(s, it->rec);
@@ -239,7 +230,7 @@ bool store_sql_row_error(int rc)
 #define ACCESS_COLUMNS	"boot_id, vcpu, seq, ts_ns, key, pc, el, is_write, value, action, rule"
 
 static const char insert_access[] =
-	"INSERT INTO accesses(" ACCESS_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	"INSERT INTO accesses(" ACCESS_COLUMNS ") SELECT " ACCESS_COLUMNS " FROM idsrd_batch";
 /* See store_sql_write_run. */
 static const char insert_batch[] =
 	"INSERT OR ROLLBACK INTO accesses(" ACCESS_COLUMNS ") SELECT " ACCESS_COLUMNS " FROM idsrd_batch";
@@ -312,7 +303,7 @@ int store_sql_prepare(struct store *s, char *why, size_t whylen)
 	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	/*
 	 * The schema's two CHECKs (accesses.action, boots.mode) are on values
-	 * this connection makes from a bool (bind_row, batch_column,
+	 * this connection makes from a bool (batch_column,
 	 * write_boot): they cannot fail here, and testing accesses.action cost
 	 * 450 instructions a row of about 6,000 (docs/performance.md). Every
 	 * other connection (idsrctl import, upgrades, users) keeps them. A flag
