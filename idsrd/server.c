@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "durable.h"
 #include "db.h"
+#include "deadline.h"
 #include "fastpath.h"
 #include "log.h"
 #include "penalty.h"
@@ -580,15 +581,8 @@ static void session_free(struct session *s)
  * connection's own thread: only it waits. idsrd stopping ends the wait. */
 static void session_delay(struct session *s)
 {
-	struct timespec until;
+	struct timespec until = deadline_after_ms((long)s->delay_ms);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += s->delay_ms / 1000;
-	until.tv_nsec += (long)(s->delay_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	s->delay_ms = 0;
 	pthread_mutex_lock(&sessions.lock);
 	while (!sessions.stopping &&

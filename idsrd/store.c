@@ -11,6 +11,7 @@
 
 #include "boot.h"
 #include "db.h"
+#include "deadline.h"
 #include "log.h"
 #include "store_int.h"
 
@@ -185,16 +186,10 @@ static void *store_writer(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (s->count == 0 && !s->stopping) {
-			struct timespec ts;
-
 			/* Producers wake us only past half a batch (or for a flush);
 			 * otherwise rows wait at most STORE_LINGER_MS. */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += STORE_LINGER_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = deadline_after_ms(STORE_LINGER_MS);
+
 			s->writer_waiting = true;
 			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
 			s->writer_waiting = false;
@@ -267,12 +262,8 @@ static void store_lock_counted(struct store *s)
 static void store_pace_locked(struct store *s)
 {
 	uint64_t commits = s->stats.commits;
-	struct timespec deadline;
+	struct timespec deadline = deadline_after_ms(STORE_PACE_MS);
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += STORE_PACE_MS * 1000000L;
-	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-	deadline.tv_nsec %= 1000000000L;
 	s->stats.paced++;
 	while (s->count + s->inflight >= s->pace_rows && s->stats.commits == commits && !s->stalled) {
 		pthread_cond_signal(&s->wake);
@@ -363,11 +354,7 @@ bool store_wait_for(struct store *s, uint64_t place, int max_ms)
 
 	if (store_committed(s) >= place)
 		return true;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += max_ms / 1000;
-	deadline.tv_nsec += (max_ms % 1000) * 1000000L;
-	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-	deadline.tv_nsec %= 1000000000L;
+	deadline = deadline_after_ms(max_ms);
 	pthread_mutex_lock(&s->lock);
 	while (s->committed < place) {
 		pthread_cond_signal(&s->wake);
